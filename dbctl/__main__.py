@@ -1,0 +1,3 @@
+from dbctl.cli import main
+
+main()

@@ -1,0 +1,218 @@
+"""The dbctl command line: thin commands over the library functions.
+
+Each command parses its options, resolves the settings, calls one library function,
+renders the result and chooses the exit code. Heavy libraries (SQLAlchemy, Alembic,
+sqlglot, psycopg) are imported inside the commands, so ``dbctl --help`` starts fast.
+Errors are handled in one place, ``_Group.invoke``: a ``DbctlError`` prints
+``error: <message>`` on stderr and exits with the error's code.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from dbctl import __version__
+from dbctl.errors import DbctlError
+from dbctl.pg.url import redact
+
+
+class _Group(TyperGroup):
+    """The root group: the one place that turns a ``DbctlError`` into its exit code."""
+
+    def invoke(self, ctx: typer.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except DbctlError as exc:
+            if ctx.params.get("traceback"):
+                raise
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(exc.exit_code) from None
+
+
+app = typer.Typer(
+    cls=_Group,
+    help="dbctl: migrate, verify and tune the PostgreSQL database behind a Python service.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+sandbox_app = typer.Typer(
+    help="A throwaway local PostgreSQL that dbctl starts itself.", no_args_is_help=True
+)
+migrate_app = typer.Typer(
+    help="Alembic migrations under dbctl's session settings.\n\n"
+    "Example: dbctl migrate --database-url postgresql://app@db/app",
+)
+app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(migrate_app, name="migrate")
+
+
+class OutputFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
+# Reusable option types, defined once.
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        envvar="DBCTL_DATABASE_URL",
+        help="PostgreSQL URL (else DATABASE_URL, else the sandbox).",
+        show_default=False,
+    ),
+]
+MigrationsDir = Annotated[
+    Path | None,
+    typer.Option("--migrations", help="Folder of the Alembic env.py and versions/."),
+]
+StateDir = Annotated[
+    Path | None,
+    typer.Option("--dir", help="State directory of the sandbox (default: .dbctl/ in the project)."),
+]
+Format = Annotated[OutputFormat, typer.Option("--format", help="Output format.")]
+
+
+def _settings(**overrides: Any) -> Any:
+    from dbctl.config import load_settings
+
+    return load_settings(overrides)
+
+
+def _note(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"dbctl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    traceback: Annotated[
+        bool, typer.Option("--traceback", help="Show the traceback of an error.")
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+    ] = False,
+) -> None:
+    """dbctl: migrate, verify and tune the PostgreSQL database behind a Python service."""
+
+
+# -- sandbox ------------------------------------------------------------------------------
+
+
+@sandbox_app.command("start")
+def sandbox_start(state_dir: StateDir = None) -> None:
+    """Start the sandbox (creating it on first use); report it if it already runs.
+
+    Example: dbctl sandbox start && export DATABASE_URL=$(dbctl sandbox url)
+    """
+    from dbctl.pg.sandbox import Sandbox
+
+    status = Sandbox(_settings(state_dir=state_dir).state_path).start()
+    verb = "started" if status.started else "already running"
+    typer.echo(f"sandbox {verb}: {status.url}")
+    typer.echo(f"data: {status.data_dir}")
+
+
+@sandbox_app.command("stop")
+def sandbox_stop(
+    state_dir: StateDir = None,
+    destroy: Annotated[bool, typer.Option("--destroy", help="Also delete its data.")] = False,
+) -> None:
+    """Stop the sandbox. Example: dbctl sandbox stop --destroy"""
+    from dbctl.pg.sandbox import Sandbox
+
+    was_running = Sandbox(_settings(state_dir=state_dir).state_path).stop(destroy=destroy)
+    typer.echo("sandbox stopped" if was_running else "sandbox was not running")
+    if destroy:
+        typer.echo("sandbox data deleted")
+
+
+@sandbox_app.command("status")
+def sandbox_status(state_dir: StateDir = None, output: Format = OutputFormat.text) -> None:
+    """Whether the sandbox runs, where its data lives, which extensions are on.
+
+    Example: dbctl sandbox status --format json
+    """
+    from dbctl.pg.sandbox import Sandbox
+
+    status = Sandbox(_settings(state_dir=state_dir).state_path).status()
+    if output is OutputFormat.json:
+        typer.echo(json.dumps(status.as_dict(), indent=2))
+        return
+    typer.echo(f"running:    {'yes' if status.running else 'no'}")
+    if status.running:
+        typer.echo(f"url:        {status.url}")
+        typer.echo(f"version:    {status.version}")
+        typer.echo(f"pid:        {status.pid}")
+        extensions = ", ".join(f"{n} {v}" for n, v in sorted(status.extensions.items()))
+        typer.echo(f"extensions: {extensions}")
+    typer.echo(f"data:       {status.data_dir}")
+    typer.echo(f"log:        {status.log_file}")
+    typer.echo(f"state:      {status.state_dir}")
+
+
+@sandbox_app.command("url")
+def sandbox_url(state_dir: StateDir = None) -> None:
+    """Print the SQLAlchemy/psycopg URL of the running sandbox.
+
+    Example: export DATABASE_URL=$(dbctl sandbox url)
+    """
+    from dbctl.errors import SandboxError
+    from dbctl.pg.sandbox import Sandbox
+
+    url = Sandbox(_settings(state_dir=state_dir).state_path).url()
+    if url is None:
+        raise SandboxError("the sandbox is not running: start it with 'dbctl sandbox start'")
+    typer.echo(url)
+
+
+# -- migrate ------------------------------------------------------------------------------
+
+
+@migrate_app.callback(invoke_without_command=True)
+def migrate(
+    ctx: typer.Context,
+    database_url: DatabaseUrl = None,
+    migrations: MigrationsDir = None,
+    to: Annotated[str, typer.Option("--to", help="Target revision.")] = "head",
+) -> None:
+    """Upgrade the database to head (or --to REV).
+
+    Example: dbctl migrate --database-url postgresql://app@localhost/app
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from dbctl.lifecycle.migrate import upgrade
+    from dbctl.pg.connect import resolve_database_url
+
+    settings = _settings(database_url=database_url, migrations=migrations)
+    url = resolve_database_url(settings, notify=_note)
+    result = upgrade(settings, url, revision=to, notify=_note)
+    where = ", ".join(result.after) or "base"
+    if result.applied:
+        typer.echo(f"migrated {redact(url)} to {where} ({len(result.applied)} applied)")
+    else:
+        typer.echo(f"{redact(url)} is already at {where}")
+
+
+def main() -> None:
+    """Console entry point."""
+    sys.exit(app())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,129 @@
+"""Settings: flags > environment (``DBCTL_*``) > ``[tool.dbctl]`` in pyproject.toml > defaults.
+
+Resolved lazily by the commands that need them, never at import time, so ``dbctl --help``
+works with no environment. The database URL also falls back to ``DATABASE_URL``, the
+variable the service itself reads.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from dbctl.errors import ConfigError
+from dbctl.pg.url import normalize_url
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a command needs to know about the project and its database."""
+
+    project_root: Path
+    database_url: str | None = None
+    migrations: Path = Path("migrations")
+    models: str | None = None
+    state_dir: Path = Path(".dbctl")
+    lock_timeout: str = "5s"
+    statement_timeout: str = "0"
+    lock_wait: float = 60.0
+
+    @property
+    def migrations_dir(self) -> Path:
+        return self._in_project(self.migrations)
+
+    @property
+    def state_path(self) -> Path:
+        return self._in_project(self.state_dir)
+
+    def _in_project(self, path: Path) -> Path:
+        return path if path.is_absolute() else self.project_root / path
+
+
+# Settings a user may set, with the type each takes in TOML and in the environment.
+_FIELDS: dict[str, type] = {
+    "database_url": str,
+    "migrations": Path,
+    "models": str,
+    "state_dir": Path,
+    "lock_timeout": str,
+    "statement_timeout": str,
+    "lock_wait": float,
+}
+assert set(_FIELDS) == {f.name for f in fields(Settings)} - {"project_root"}
+
+
+def find_project_root(start: Path) -> Path:
+    """The nearest folder at or above ``start`` that holds a pyproject.toml (else ``start``)."""
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        if (folder / "pyproject.toml").is_file():
+            return folder
+    return start
+
+
+def _coerce(key: str, value: Any, origin: str) -> Any:
+    kind = _FIELDS[key]
+    try:
+        if kind is float:
+            if isinstance(value, bool):
+                raise ValueError(value)
+            return float(value)
+        if not isinstance(value, str | Path):
+            raise ValueError(value)
+        return kind(value)
+    except ValueError:
+        raise ConfigError(f"{origin}: {key} must be a {kind.__name__}, not {value!r}") from None
+
+
+def _from_pyproject(root: Path) -> dict[str, Any]:
+    path = root / "pyproject.toml"
+    if not path.is_file():
+        return {}
+    try:
+        with path.open("rb") as handle:
+            table = tomllib.load(handle).get("tool", {}).get("dbctl", {})
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    values: dict[str, Any] = {}
+    for raw_key, value in table.items():
+        key = raw_key.replace("-", "_")
+        if key not in _FIELDS:
+            known = ", ".join(sorted(_FIELDS))
+            raise ConfigError(f"[tool.dbctl] in {path}: unknown setting {raw_key!r} ({known})")
+        values[key] = _coerce(key, value, f"[tool.dbctl] in {path}")
+    return values
+
+
+def _from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    if environ.get("DATABASE_URL"):
+        values["database_url"] = environ["DATABASE_URL"]
+    for key in _FIELDS:
+        name = f"DBCTL_{key.upper()}"
+        if environ.get(name):
+            values[key] = _coerce(key, environ[name], f"environment variable {name}")
+    return values
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    cwd: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Resolve the settings; ``overrides`` are the command-line flags (None means unset)."""
+    root = find_project_root(cwd or Path.cwd())
+    values: dict[str, Any] = {}
+    values.update(_from_pyproject(root))
+    values.update(_from_environment(os.environ if environ is None else environ))
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            values[key] = _coerce(key, value, f"--{key.replace('_', '-')}")
+    settings = replace(Settings(project_root=root), **values)
+    if settings.database_url is not None:
+        settings = replace(settings, database_url=normalize_url(settings.database_url))
+    return settings

@@ -1,0 +1,47 @@
+"""Errors that stop a command, each with the exit code the CLI gives it.
+
+    DbctlError (exit 2: the command could not run)
+    ├── ConfigError          bad flags, environment or [tool.dbctl] settings
+    ├── ConnectionFailed     the database cannot be reached
+    ├── PostgresNotFound     no PostgreSQL server binaries for the sandbox
+    ├── SandboxError         the sandbox could not be created, started or stopped
+    ├── ExtensionMissing     a needed extension is not installed or not created
+    └── MigrationFailed      an Alembic revision failed; the database stays at the last good one
+
+Messages are written for the person who reads them: one line that names the fix.
+They never contain a password (URLs go through ``dbctl.pg.url.redact``).
+The CLI catches ``DbctlError`` in one place, prints ``error: <message>`` and exits with
+``exit_code``. Findings are not errors: checks return them as data (``dbctl.report``).
+"""
+
+from __future__ import annotations
+
+
+class DbctlError(Exception):
+    """Base of every error dbctl reports to its user."""
+
+    exit_code = 2
+
+
+class ConfigError(DbctlError):
+    """Flags, environment or ``[tool.dbctl]`` settings that cannot be used."""
+
+
+class ConnectionFailed(DbctlError):
+    """The database at the given URL cannot be reached or refuses the login."""
+
+
+class PostgresNotFound(DbctlError):
+    """No PostgreSQL server binaries were found to run the sandbox."""
+
+
+class SandboxError(DbctlError):
+    """The sandbox could not be created, started or stopped."""
+
+
+class ExtensionMissing(DbctlError):
+    """An extension the command needs is not available in the database."""
+
+
+class MigrationFailed(DbctlError):
+    """A migration revision failed."""

@@ -1,0 +1,1 @@
+"""The life of a schema: migrations, their verification, drift and design rules."""

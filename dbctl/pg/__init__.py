@@ -1,0 +1,1 @@
+"""The edges of dbctl that talk to PostgreSQL: URLs, connections, the sandbox."""
