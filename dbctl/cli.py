@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -26,7 +26,7 @@ from dbctl.pg.url import redact
 class _Group(TyperGroup):
     """The root group: the one place that turns a ``DbctlError`` into its exit code."""
 
-    def invoke(self, ctx: typer.Context) -> Any:
+    def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
         try:
             return super().invoke(ctx)
         except DbctlError as exc:
@@ -55,7 +55,7 @@ app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(migrate_app, name="migrate")
 
 
-class OutputFormat(str, Enum):
+class OutputFormat(StrEnum):
     text = "text"
     json = "json"
 

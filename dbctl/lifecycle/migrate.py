@@ -29,7 +29,7 @@ class MigrationResult:
 
     before: tuple[str, ...]
     after: tuple[str, ...]
-    applied: tuple[str, ...]
+    applied: tuple[str, ...]  # in the order they ran: upgraded, or downgraded
 
 
 def alembic_config(settings: Settings, connection: Connection | None = None) -> Config:
@@ -62,16 +62,23 @@ def current_heads(connection: Connection) -> tuple[str, ...]:
     return tuple(sorted(heads))
 
 
-def _applied_between(config: Config, before: tuple[str, ...], after: tuple[str, ...]) -> list[str]:
+def _lineage(config: Config, heads: tuple[str, ...]) -> list[str]:
+    """Every revision at or below ``heads``, the oldest first."""
     from alembic.script import ScriptDirectory
 
+    if not heads:
+        return []
     script = ScriptDirectory.from_config(config)
-    applied = [
-        rev.revision
-        for rev in script.iterate_revisions(after or "base", before or "base")
-        if rev is not None
-    ]
-    return applied[::-1]
+    revisions = script.iterate_revisions(heads, "base")
+    return [rev.revision for rev in revisions if rev is not None][::-1]
+
+
+def _changed(config: Config, before: tuple[str, ...], after: tuple[str, ...]) -> tuple[str, ...]:
+    """The revisions applied (upgrade) or reverted (downgrade) between two states."""
+    old, new = _lineage(config, before), _lineage(config, after)
+    if set(new) >= set(old):
+        return tuple(rev for rev in new if rev not in set(old))
+    return tuple(rev for rev in old[::-1] if rev not in set(new))
 
 
 def _run(
@@ -110,10 +117,10 @@ def _run(
         raise connection_failed(url, exc) from None
     finally:
         engine.dispose()
-    applied = tuple(_applied_between(config, before, after)) if before != after else ()
+    applied = _changed(config, before, after) if before != after else ()
     if notify is not None:
         for rev in applied:
-            notify(f"applied {rev}")
+            notify(f"ran {rev}")
     return MigrationResult(before=before, after=after, applied=applied)
 
 

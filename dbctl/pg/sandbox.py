@@ -25,7 +25,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from dbctl.errors import PostgresNotFound, SandboxError
@@ -73,16 +73,41 @@ def _running_as_root() -> bool:
     return os.geteuid() == 0
 
 
+# Where distributions put the server binaries, searched after pg_config and the PATH.
+SEARCH_GLOBS = (
+    "/usr/lib/postgresql/*/bin",  # Debian, Ubuntu
+    "/usr/pgsql-*/bin",  # RHEL, Fedora (PGDG)
+    "/opt/homebrew/opt/postgresql@*/bin",  # macOS, Homebrew
+    "/usr/local/opt/postgresql@*/bin",
+    "/usr/local/pgsql/bin",  # built from source
+)
+_TOOLS = ("initdb", "pg_ctl", "postgres")
+
+
+def _has_tools(folder: Path) -> bool:
+    return all((folder / tool).is_file() for tool in _TOOLS)
+
+
+def _version_key(path: str) -> tuple[int, ...]:
+    digits = "".join(c if c.isdigit() else " " for c in path).split()
+    return tuple(int(d) for d in digits)
+
+
 def find_bindir(explicit: str | None = None) -> Path:
     """The folder of the PostgreSQL server binaries (``initdb``, ``pg_ctl``, ``postgres``).
 
-    Looks at ``explicit`` (``DBCTL_PG_BINDIR``), ``pg_config --bindir``, the ``PATH`` and
-    ``/usr/lib/postgresql/*/bin`` (the newest version first).
+    ``explicit`` (or ``DBCTL_PG_BINDIR``) wins; else ``pg_config --bindir``, the ``PATH``,
+    and the usual install folders, the newest version first.
     """
-    candidates: list[Path] = []
     explicit = explicit or os.environ.get("DBCTL_PG_BINDIR")
     if explicit:
-        candidates.append(Path(explicit))
+        if _has_tools(Path(explicit)):
+            return Path(explicit)
+        raise PostgresNotFound(
+            f"DBCTL_PG_BINDIR={explicit} does not hold initdb, pg_ctl and postgres: "
+            "point it at the bin folder of a PostgreSQL server install"
+        )
+    candidates: list[Path] = []
     pg_config = shutil.which("pg_config")
     if pg_config:
         try:
@@ -95,21 +120,16 @@ def find_bindir(explicit: str | None = None) -> Path:
     on_path = shutil.which("pg_ctl")
     if on_path:
         candidates.append(Path(on_path).resolve().parent)
-
-    def version_key(path: str) -> tuple[int, ...]:
-        digits = Path(path).parent.name
-        return tuple(int(p) for p in digits.split(".") if p.isdigit())
-
-    candidates += [
-        Path(p) for p in sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=version_key)[::-1]
-    ]
+    for pattern in SEARCH_GLOBS:
+        found = sorted(glob.glob(pattern), key=_version_key, reverse=True)
+        candidates += [Path(p) for p in found]
     for folder in candidates:
-        if all((folder / tool).is_file() for tool in ("initdb", "pg_ctl", "postgres")):
+        if _has_tools(folder):
             return folder
     raise PostgresNotFound(
-        "no PostgreSQL server binaries found (initdb, pg_ctl): install them "
+        "no PostgreSQL server binaries found (initdb, pg_ctl, postgres): install them "
         "(Debian/Ubuntu: apt-get install postgresql; macOS: brew install postgresql) "
-        "or point DBCTL_PG_BINDIR at their folder"
+        "or set DBCTL_PG_BINDIR to their folder"
     )
 
 
@@ -178,7 +198,7 @@ class Sandbox:
         )
         self._save_state(port)
         self._prepare_databases(port)
-        return SandboxStatus(**{**self.status().as_dict(), "started": True})
+        return replace(self.status(), started=True)
 
     def stop(self, *, destroy: bool = False) -> bool:
         """Stop the server; return whether it was running. ``destroy`` also deletes its data."""
@@ -207,16 +227,14 @@ class Sandbox:
         pid, port = pid_port
         url = sandbox_url(port)
         version, extensions = self._describe(port)
-        return SandboxStatus(
-            **{
-                **asdict(base),
-                "running": True,
-                "pid": pid,
-                "port": port,
-                "url": url,
-                "version": version,
-                "extensions": extensions,
-            }
+        return replace(
+            base,
+            running=True,
+            pid=pid,
+            port=port,
+            url=url,
+            version=version,
+            extensions=extensions,
         )
 
     def url(self) -> str | None:
@@ -248,10 +266,11 @@ class Sandbox:
         return pid, port
 
     def _run(self, argv: Sequence[str], *, failure: str) -> None:
-        kwargs: dict[str, object] = {}
+        user = group = None
+        extra_groups: list[int] | None = None
         if _running_as_root():
             entry = self._server_user()
-            kwargs = {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+            user, group, extra_groups = entry.pw_uid, entry.pw_gid, []
         env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
         env["LC_ALL"] = "C"
         try:
@@ -263,7 +282,9 @@ class Sandbox:
                 env=env,
                 timeout=_START_TIMEOUT + 30,
                 check=False,
-                **kwargs,  # type: ignore[arg-type]
+                user=user,
+                group=group,
+                extra_groups=extra_groups,
             )
         except (OSError, subprocess.SubprocessError) as exc:
             raise SandboxError(f"{failure}: {exc}") from None

@@ -57,17 +57,18 @@ def redact(url: str) -> str:
     """Return ``url`` with its password replaced by ``***``; safe to print or log."""
     try:
         parts = urlsplit(url)
+        has_password = parts.password is not None
     except ValueError:
         return "<unparsable URL>"
-    if parts.password is None:
-        # A password can also hide in the query string (?password=...).
-        if "password=" not in parts.query:
-            return url
+    if has_password:
+        userinfo, _, hostinfo = parts.netloc.rpartition("@")
+        user = userinfo.split(":", 1)[0]
+        parts = parts._replace(netloc=f"{user}:***@{hostinfo}")
+    if "password=" in parts.query:
+        # libpq also takes the password as a query parameter.
         query = "&".join(
             "password=***" if item.startswith("password=") else item
             for item in parts.query.split("&")
         )
-        return urlunsplit(parts._replace(query=query))
-    userinfo, _, hostinfo = parts.netloc.rpartition("@")
-    user = userinfo.split(":", 1)[0]
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{hostinfo}"))
+        parts = parts._replace(query=query)
+    return urlunsplit(parts)

@@ -1,0 +1,85 @@
+"""The command line surface: help everywhere, one-line errors, no password ever printed."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from dbctl.cli import app
+
+pytestmark = pytest.mark.unit
+
+
+def _leaf_commands(group: typer.Typer, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    command = typer.main.get_command(group)
+    found: list[tuple[str, ...]] = []
+
+    def walk(cmd: object, path: tuple[str, ...]) -> None:
+        sub = getattr(cmd, "commands", None)
+        if sub:
+            found.append(path)
+            for name, child in sub.items():
+                walk(child, (*path, name))
+        else:
+            found.append(path)
+
+    walk(command, prefix)
+    return [path for path in found if path]
+
+
+@pytest.mark.parametrize("path", _leaf_commands(app), ids=" ".join)
+def test_every_command_has_help_with_an_example(path: tuple[str, ...]) -> None:
+    result = CliRunner().invoke(app, [*path, "--help"], terminal_width=200)
+    assert result.exit_code == 0
+    assert "Example" in result.output or "Commands" in result.output
+
+
+def test_version() -> None:
+    result = CliRunner().invoke(app, ["--version"])
+    assert result.output == "dbctl 0.1.0\n"
+
+
+def test_help_needs_no_environment_and_imports_no_heavy_library() -> None:
+    code = (
+        "import sys; from dbctl.cli import app; "
+        "heavy = [m for m in ('sqlalchemy', 'alembic', 'sqlglot', 'psycopg', 'fastapi') "
+        "if m in sys.modules]; print(heavy)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env={}, check=False
+    )
+    assert out.stdout.strip() == "[]", out.stderr
+
+
+def test_unreachable_database_is_one_line_exit_2_without_password() -> None:
+    url = "postgresql://app:hunter2@127.0.0.1:1/app"
+    result = CliRunner().invoke(app, ["migrate", "--database-url", url])
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.startswith(
+        "error: cannot connect to postgresql+psycopg://app:***@127.0.0.1:1/app: "
+    )
+    assert result.stderr.count("\n") == 1
+    assert "hunter2" not in result.output
+
+
+def test_bad_url_scheme_is_a_config_error() -> None:
+    result = CliRunner().invoke(app, ["migrate", "--database-url", "mysql://u:pw@h/d"])
+    assert result.exit_code == 2
+    assert "unsupported database URL scheme 'mysql'" in result.stderr
+    assert "pw@" not in result.stderr
+
+
+def test_unknown_option_is_a_usage_error_with_exit_2() -> None:
+    result = CliRunner().invoke(app, ["migrate", "--no-such-flag"])
+    assert result.exit_code == 2
+
+
+def test_traceback_flag_shows_the_real_exception() -> None:
+    result = CliRunner().invoke(app, ["--traceback", "migrate", "--database-url", "mysql://h/d"])
+    assert result.exit_code == 1
+    assert type(result.exception).__name__ == "ConfigError"

@@ -1,0 +1,63 @@
+from pathlib import Path
+
+import pytest
+
+from dbctl.config import load_settings
+from dbctl.errors import ConfigError
+
+pytestmark = pytest.mark.unit
+
+
+def _project(tmp_path: Path, table: str) -> Path:
+    (tmp_path / "pyproject.toml").write_text(f"[project]\nname = 'x'\n\n[tool.dbctl]\n{table}\n")
+    nested = tmp_path / "src" / "deep"
+    nested.mkdir(parents=True)
+    return nested
+
+
+def test_pyproject_is_found_from_a_subfolder(tmp_path: Path) -> None:
+    cwd = _project(tmp_path, 'migrations = "db/migrations"\nmodels = "app.db:Base.metadata"')
+    settings = load_settings(cwd=cwd, environ={})
+    assert settings.project_root == tmp_path.resolve()
+    assert settings.migrations_dir == tmp_path.resolve() / "db" / "migrations"
+    assert settings.models == "app.db:Base.metadata"
+    assert settings.state_path == tmp_path.resolve() / ".dbctl"
+    assert settings.database_url is None
+
+
+def test_flags_beat_environment_beat_pyproject(tmp_path: Path) -> None:
+    cwd = _project(tmp_path, 'migrations = "from_toml"\nlock_timeout = "1s"')
+    env = {"DBCTL_MIGRATIONS": "from_env", "DBCTL_LOCK_TIMEOUT": "2s"}
+    settings = load_settings({"migrations": Path("from_flag")}, cwd=cwd, environ=env)
+    assert settings.migrations == Path("from_flag")
+    assert settings.lock_timeout == "2s"
+
+
+def test_database_url_prefers_dbctl_variable_and_is_normalised(tmp_path: Path) -> None:
+    env = {"DATABASE_URL": "postgres://a@h/app", "DBCTL_DATABASE_URL": "postgres://b@h/app"}
+    settings = load_settings(cwd=tmp_path, environ=env)
+    assert settings.database_url == "postgresql+psycopg://b@h/app"
+    settings = load_settings(cwd=tmp_path, environ={"DATABASE_URL": "postgres://a@h/app"})
+    assert settings.database_url == "postgresql+psycopg://a@h/app"
+
+
+def test_unset_flags_do_not_override(tmp_path: Path) -> None:
+    settings = load_settings({"database_url": None}, cwd=tmp_path, environ={})
+    assert settings.database_url is None
+
+
+def test_unknown_setting_is_named(tmp_path: Path) -> None:
+    cwd = _project(tmp_path, 'migrashuns = "x"')
+    with pytest.raises(ConfigError, match="unknown setting 'migrashuns'"):
+        load_settings(cwd=cwd, environ={})
+
+
+def test_wrong_type_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="DBCTL_LOCK_WAIT: lock_wait must be a float"):
+        load_settings(cwd=tmp_path, environ={"DBCTL_LOCK_WAIT": "soon"})
+
+
+def test_broken_toml_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("[tool.dbctl\n")
+    with pytest.raises(ConfigError, match="is not valid TOML"):
+        load_settings(cwd=tmp_path, environ={})

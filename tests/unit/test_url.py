@@ -1,0 +1,57 @@
+import pytest
+
+from dbctl.errors import ConfigError
+from dbctl.pg.url import database_name, libpq_url, normalize_url, redact, with_database
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("postgresql://u:p@h:5432/d", "postgresql+psycopg://u:p@h:5432/d"),
+        ("postgres://u@h/d", "postgresql+psycopg://u@h/d"),
+        ("postgresql+psycopg://h/d?sslmode=require", "postgresql+psycopg://h/d?sslmode=require"),
+        ("  postgresql+psycopg2://u@h/d ", "postgresql+psycopg://u@h/d"),
+    ],
+)
+def test_normalize_accepts_every_postgres_spelling(given: str, expected: str) -> None:
+    assert normalize_url(given) == expected
+
+
+def test_libpq_url_drops_the_driver() -> None:
+    assert libpq_url("postgresql+psycopg://u@h/d") == "postgresql://u@h/d"
+
+
+@pytest.mark.parametrize("bad", ["mysql://u@h/d", "sqlite:///x.db", "just-a-name"])
+def test_other_databases_are_refused_in_one_line(bad: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        normalize_url(bad)
+    assert "\n" not in str(info.value)
+
+
+def test_refusal_never_shows_the_password() -> None:
+    with pytest.raises(ConfigError) as info:
+        normalize_url("mysql://user:hunter2@h/d")
+    assert "hunter2" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("postgresql://u:hunter2@h:5/d", "postgresql://u:***@h:5/d"),
+        ("postgresql://u:p%40ss@h/d", "postgresql://u:***@h/d"),
+        ("postgresql://u@h/d", "postgresql://u@h/d"),
+        ("postgresql://u@h/d?password=hunter2&x=1", "postgresql://u@h/d?password=***&x=1"),
+        ("postgresql://u:a@h/d?password=b", "postgresql://u:***@h/d?password=***"),
+    ],
+)
+def test_redact_hides_passwords(given: str, expected: str) -> None:
+    assert redact(given) == expected
+
+
+def test_with_database_and_database_name() -> None:
+    url = with_database("postgresql+psycopg://u:p@h:1/app?x=1", "other")
+    assert url == "postgresql+psycopg://u:p@h:1/other?x=1"
+    assert database_name(url) == "other"
+    assert database_name("postgresql://bob@h") == "bob"
