@@ -1,0 +1,36 @@
+"""GitHub Actions workflow commands: one annotation per finding."""
+
+from __future__ import annotations
+
+from typing import TextIO
+
+from dbctl.report import Finding, Report, Severity
+
+_LEVEL = {Severity.error: "error", Severity.warning: "warning", Severity.info: "notice"}
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def annotation(finding: Finding) -> str:
+    properties = [f"title={_escape_property(finding.rule)}"]
+    if finding.location is not None:
+        properties.insert(0, f"file={_escape_property(finding.location.path)}")
+        if finding.location.line is not None:
+            properties.insert(1, f"line={finding.location.line}")
+    message = finding.message
+    if finding.suggestion:
+        message += f"\n{finding.suggestion}"
+    return f"::{_LEVEL[finding.severity]} {','.join(properties)}::{_escape_data(message)}"
+
+
+def render(report: Report, stream: TextIO) -> None:
+    for finding in report.findings:
+        stream.write(annotation(finding) + "\n")
+    errors, warnings = report.count(Severity.error), report.count(Severity.warning)
+    stream.write(f"dbctl {report.command}: {errors} errors, {warnings} warnings\n")
