@@ -21,6 +21,8 @@ from typer.core import TyperGroup
 from dbctl import __version__
 from dbctl.errors import DbctlError
 from dbctl.pg.url import redact
+from dbctl.render import Format, render
+from dbctl.report import FailOn, Report
 
 
 class _Group(TyperGroup):
@@ -78,7 +80,7 @@ StateDir = Annotated[
     Path | None,
     typer.Option("--dir", help="State directory of the sandbox (default: .dbctl/ in the project)."),
 ]
-Format = Annotated[OutputFormat, typer.Option("--format", help="Output format.")]
+Format_ = Annotated[OutputFormat, typer.Option("--format", help="Output format.")]
 
 
 def _settings(**overrides: Any) -> Any:
@@ -142,7 +144,7 @@ def sandbox_stop(
 
 
 @sandbox_app.command("status")
-def sandbox_status(state_dir: StateDir = None, output: Format = OutputFormat.text) -> None:
+def sandbox_status(state_dir: StateDir = None, output: Format_ = OutputFormat.text) -> None:
     """Whether the sandbox runs, where its data lives, which extensions are on.
 
     Example: dbctl sandbox status --format json
@@ -183,23 +185,57 @@ def sandbox_url(state_dir: StateDir = None) -> None:
 # -- migrate ------------------------------------------------------------------------------
 
 
+LockWait = Annotated[
+    float | None,
+    typer.Option("--lock-wait", help="Seconds to wait for another migration's lock.", min=0),
+]
+LockTimeout = Annotated[
+    str | None,
+    typer.Option("--lock-timeout", help="lock_timeout of migration statements (default 5s)."),
+]
+StatementTimeout = Annotated[
+    str | None,
+    typer.Option("--statement-timeout", help="statement_timeout of migration statements."),
+]
+FailOnOption = Annotated[
+    FailOn, typer.Option("--fail-on", help="Lowest severity that fails the gate.")
+]
+ReportFormat = Annotated[Format, typer.Option("--format", help="Output format.")]
+
+
+def _emit(report: Report, output: Format) -> None:
+    render(report, output, sys.stdout)
+    raise typer.Exit(report.exit_code)
+
+
 @migrate_app.callback(invoke_without_command=True)
 def migrate(
     ctx: typer.Context,
     database_url: DatabaseUrl = None,
     migrations: MigrationsDir = None,
     to: Annotated[str, typer.Option("--to", help="Target revision.")] = "head",
+    lock_wait: LockWait = None,
+    lock_timeout: LockTimeout = None,
+    statement_timeout: StatementTimeout = None,
 ) -> None:
-    """Upgrade the database to head (or --to REV).
+    """Upgrade the database to head (or --to REV), one revision per transaction, under an
+    advisory lock and with lock and statement timeouts.
 
-    Example: dbctl migrate --database-url postgresql://app@localhost/app
+    Example: dbctl migrate --database-url postgresql://app@localhost/app --lock-wait 120
     """
+    ctx.obj = {"database_url": database_url, "migrations": migrations}
     if ctx.invoked_subcommand is not None:
         return
     from dbctl.lifecycle.migrate import upgrade
     from dbctl.pg.connect import resolve_database_url
 
-    settings = _settings(database_url=database_url, migrations=migrations)
+    settings = _settings(
+        database_url=database_url,
+        migrations=migrations,
+        lock_wait=lock_wait,
+        lock_timeout=lock_timeout,
+        statement_timeout=statement_timeout,
+    )
     url = resolve_database_url(settings, notify=_note)
     result = upgrade(settings, url, revision=to, notify=_note)
     where = ", ".join(result.after) or "base"
@@ -207,6 +243,112 @@ def migrate(
         typer.echo(f"migrated {redact(url)} to {where} ({len(result.applied)} applied)")
     else:
         typer.echo(f"{redact(url)} is already at {where}")
+
+
+def _parent_settings(ctx: typer.Context, **overrides: Any) -> Any:
+    inherited = {k: v for k, v in (ctx.obj or {}).items() if v is not None}
+    return _settings(**{**inherited, **{k: v for k, v in overrides.items() if v is not None}})
+
+
+@migrate_app.command("status")
+def migrate_status(
+    ctx: typer.Context,
+    database_url: DatabaseUrl = None,
+    migrations: MigrationsDir = None,
+    output: ReportFormat = Format.text,
+    fail_on: FailOnOption = FailOn.error,
+) -> None:
+    """Current and head revisions, pending revisions, checksum mismatches, INVALID indexes.
+
+    Example: dbctl migrate status --format json --fail-on warning
+    """
+    from dbctl.lifecycle.status import migration_status
+    from dbctl.pg.connect import resolve_database_url
+
+    settings = _parent_settings(ctx, database_url=database_url, migrations=migrations)
+    url = resolve_database_url(settings, notify=_note)
+    status = migration_status(settings, url)
+    if output is Format.text:
+        typer.echo(f"current: {', '.join(status.current) or 'base (empty)'}")
+        typer.echo(f"heads:   {', '.join(status.heads) or 'none'}")
+        typer.echo(f"pending: {', '.join(status.pending) or 'none'}")
+    report = Report.of("migrate status", status.findings, fail_on=fail_on, data=status.as_data())
+    _emit(report, output)
+
+
+@migrate_app.command("history")
+def migrate_history(
+    ctx: typer.Context,
+    migrations: MigrationsDir = None,
+    output: Format_ = OutputFormat.text,
+) -> None:
+    """The revision graph, newest first; needs no database.
+
+    Example: dbctl migrate history --format json
+    """
+    from dbctl.lifecycle.status import revision_history
+
+    revisions = revision_history(_parent_settings(ctx, migrations=migrations))
+    if output is OutputFormat.json:
+        typer.echo(json.dumps([rev.as_dict() for rev in revisions], indent=2))
+        return
+    for rev in revisions:
+        down = ", ".join(rev.down_revisions) or "<base>"
+        marks = [
+            mark
+            for mark, on in (
+                ("head", rev.is_head),
+                ("merge", rev.is_merge),
+                ("branchpoint", rev.is_branch_point),
+                ("autocommit", rev.autocommit),
+            )
+            if on
+        ]
+        suffix = f" ({', '.join(marks)})" if marks else ""
+        typer.echo(f"{down} -> {rev.revision}{suffix}, {rev.message}")
+
+
+@migrate_app.command("down")
+def migrate_down(
+    ctx: typer.Context,
+    to: Annotated[str, typer.Option("--to", help="Target revision, or 'base'.")],
+    database_url: DatabaseUrl = None,
+    migrations: MigrationsDir = None,
+    lock_wait: LockWait = None,
+) -> None:
+    """Downgrade the database to --to REV (or base), under the migration lock.
+
+    Example: dbctl migrate down --to 0001
+    """
+    from dbctl.lifecycle.migrate import downgrade
+    from dbctl.pg.connect import resolve_database_url
+
+    settings = _parent_settings(
+        ctx, database_url=database_url, migrations=migrations, lock_wait=lock_wait
+    )
+    url = resolve_database_url(settings, notify=_note)
+    result = downgrade(settings, url, revision=to, notify=_note)
+    where = ", ".join(result.after) or "base"
+    typer.echo(f"downgraded {redact(url)} to {where} ({len(result.applied)} reverted)")
+
+
+@migrate_app.command("sql")
+def migrate_sql(
+    ctx: typer.Context,
+    migrations: MigrationsDir = None,
+    start: Annotated[
+        str | None, typer.Option("--from", help="Start revision (default: base).")
+    ] = None,
+    end: Annotated[str, typer.Option("--to", help="End revision.")] = "head",
+) -> None:
+    """Print the SQL of an upgrade without a database (Alembic's offline mode).
+
+    Example: dbctl migrate sql --from 0001 --to head > upgrade.sql
+    """
+    from dbctl.lifecycle.migrate import offline_sql
+
+    settings = _parent_settings(ctx, migrations=migrations)
+    typer.echo(offline_sql(settings, start=start, end=end), nl=False)
 
 
 def main() -> None:

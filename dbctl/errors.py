@@ -6,6 +6,7 @@
     ├── PostgresNotFound     no PostgreSQL server binaries for the sandbox
     ├── SandboxError         the sandbox could not be created, started or stopped
     ├── ExtensionMissing     a needed extension is not installed or not created
+    ├── LockTimeout          another migration held the migration lock past --lock-wait
     └── MigrationFailed      an Alembic revision failed; the database stays at the last good one
 
 Messages are written for the person who reads them: one line that names the fix.
@@ -45,3 +46,7 @@ class ExtensionMissing(DbctlError):
 
 class MigrationFailed(DbctlError):
     """A migration revision failed."""
+
+
+class LockTimeout(DbctlError):
+    """Another session held the migration lock for longer than the bounded wait."""
