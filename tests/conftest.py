@@ -28,6 +28,7 @@ def _clean_dbctl_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         if name.startswith("DBCTL_") and name != "DBCTL_TEST_DATABASE_URL":
             monkeypatch.delenv(name)
     monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setenv("COLUMNS", "200")  # rich renders tables at a fixed width
 
 
 @pytest.fixture(scope="session")

@@ -66,6 +66,8 @@ def alembic_config(
     ini = settings.project_root / "alembic.ini"
     config = Config(str(ini) if ini.is_file() else None, output_buffer=output)
     config.set_main_option("script_location", str(folder))
+    if not config.get_main_option("path_separator"):
+        config.set_main_option("path_separator", "os")
     config.set_main_option("prepend_sys_path", str(settings.project_root))
     if connection is not None:
         config.attributes["connection"] = connection
@@ -249,11 +251,14 @@ def upgrade(
     with migration_session(settings, url, notify=notify) as session:
         before = current_heads(session.connection)
         session.adopt_unrecorded(before)
-        target = (
-            "heads" if revision == "head" and len(session.directory.get_heads()) > 1 else revision
-        )
+        heads = sorted(session.directory.get_heads())
+        if revision == "head" and len(heads) > 1:
+            raise MigrationFailed(
+                f"cannot migrate to 'head': the migrations have {len(heads)} heads "
+                f"({', '.join(heads)}); merge them with 'alembic merge heads', or use --to heads"
+            )
         try:
-            steps = upgrade_path(session.directory, before, target)
+            steps = upgrade_path(session.directory, before, revision)
         except CommandError as exc:
             raise _unknown_revision(exc, revision) from None
         for script in steps:

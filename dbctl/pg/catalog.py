@@ -1,0 +1,630 @@
+"""The catalog snapshot: a frozen picture of a database's schema, and its live loader.
+
+Analysis code (drift, schema rules, index advice) takes a ``Catalog``, never a connection,
+so unit tests build one by hand. Every class here is a frozen, hashable dataclass made of
+tuples, strings and ``FrozenMap``\\ s. Text such as types, defaults, index and constraint
+definitions is exactly what PostgreSQL's own deparsers print (``format_type``,
+``pg_get_expr``, ``pg_get_indexdef``, ``pg_get_constraintdef``, ``pg_get_viewdef``), so two
+databases built from the same DDL give equal snapshots, and a model side is built the same
+way: ``metadata.create_all`` in a scratch database, then ``load_catalog``.
+
+``load_catalog`` reads a whole database in a constant number of queries (``QUERY_COUNT``),
+whatever its size: one per object kind, filtered on the wanted schemas, never per table.
+It takes a psycopg 3 connection, its primary API; a SQLAlchemy ``Connection`` is accepted
+and adapted to the psycopg connection it drives. The reads run in a transaction (or a
+savepoint, when one is already open) that is rolled back at the end, with ``search_path``
+set to ``public`` for their duration, so deparsed names are qualified the same way whatever
+the session's own path is; the caller's session is left as it was.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections import abc
+from collections.abc import Collection, Hashable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    import psycopg
+    from sqlalchemy.engine import Connection as SAConnection
+
+V = TypeVar("V")
+
+TABLE_KINDS = {
+    "r": "table",
+    "p": "partitioned table",
+    "v": "view",
+    "m": "materialized view",
+    "f": "foreign table",
+}
+VIEW_KINDS = frozenset({"view", "materialized view"})
+FK_ACTIONS = {"a": "NO ACTION", "r": "RESTRICT", "c": "CASCADE", "n": "SET NULL", "d": "SET DEFAULT"}
+FK_MATCH = {"s": "SIMPLE", "f": "FULL", "p": "PARTIAL"}
+IDENTITY = {"": "", "a": "always", "d": "by default"}
+
+
+class FrozenMap(Mapping[str, V]):
+    """An immutable, hashable mapping (the catalog's tables, enums, sequences...)."""
+
+    __slots__ = ("_data", "_hash")
+
+    def __init__(self, items: Mapping[str, V] | Iterable[tuple[str, V]] = ()) -> None:
+        self._data: dict[str, V] = dict(items)
+        self._hash: int | None = None
+
+    def __getitem__(self, key: str) -> V:
+        return self._data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __hash__(self) -> int:
+        if self._hash is None:
+            self._hash = hash(frozenset(self._data.items()))
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Mapping):
+            return self._data == dict(other.items())
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        return f"FrozenMap({self._data!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    name: str
+    type: str  # format_type(atttypid, atttypmod): "integer", "character varying(20)"
+    nullable: bool = True
+    default: str | None = None  # pg_get_expr(adbin, adrelid); None for generated columns
+    identity: str = ""  # "", "always" or "by default"
+    generated: str | None = None  # the expression of a stored generated column
+    collation: str | None = None  # only when it is not the type's default collation
+    comment: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Index:
+    """An index. Key parts are parallel tuples, one entry per part of ``columns``.
+
+    ``columns`` holds a column name, or for an expression key the expression text as
+    ``pg_get_indexdef(indexrelid, k, true)`` prints it (``expressions[k]`` is then True).
+    Sort options and operator classes are given per key part: ``nulls_first`` defaults to
+    ``descending`` (PostgreSQL's default), an ``opclasses`` entry is None for the default.
+    """
+
+    name: str
+    columns: tuple[str, ...]
+    unique: bool = False
+    primary: bool = False
+    method: str = "btree"
+    predicate: str | None = None  # pg_get_expr(indpred, indrelid), without "WHERE"
+    definition: str = ""  # pg_get_indexdef(indexrelid)
+    valid: bool = True  # False for an INVALID index left by a failed concurrent build
+    include: tuple[str, ...] = ()
+    expressions: tuple[bool, ...] = ()
+    descending: tuple[bool, ...] = ()
+    nulls_first: tuple[bool, ...] = ()
+    opclasses: tuple[str | None, ...] = ()
+    constraint: str | None = None  # the primary key, unique or exclusion constraint it backs
+
+    def __post_init__(self) -> None:
+        count = len(self.columns)
+        if not self.expressions:
+            object.__setattr__(self, "expressions", (False,) * count)
+        if not self.descending:
+            object.__setattr__(self, "descending", (False,) * count)
+        if not self.nulls_first:
+            object.__setattr__(self, "nulls_first", self.descending)
+        if not self.opclasses:
+            object.__setattr__(self, "opclasses", (None,) * count)
+        parts = (self.expressions, self.descending, self.nulls_first, self.opclasses)
+        if any(len(part) != count for part in parts):
+            raise ValueError(f"index {self.name}: key part options do not match its columns")
+
+    @property
+    def definition_without_name(self) -> str:
+        """``definition`` with the index name taken out, to compare two indexes' shapes."""
+        return strip_index_name(self.definition)
+
+    @property
+    def signature(self) -> Hashable:
+        """All that makes the index what it is except its name: equal means a rename."""
+        return (
+            self.unique,
+            self.method,
+            self.columns,
+            self.expressions,
+            self.descending,
+            self.nulls_first,
+            self.opclasses,
+            self.include,
+            self.predicate,
+            self.definition_without_name,
+        )
+
+
+def strip_index_name(definition: str) -> str:
+    """``CREATE UNIQUE INDEX "ix" ON t ...`` -> ``CREATE UNIQUE INDEX ON t ...``."""
+    for prefix in ("CREATE UNIQUE INDEX ", "CREATE INDEX "):
+        if definition.startswith(prefix):
+            rest = definition[len(prefix) :]
+            end = _identifier_end(rest)
+            return prefix + rest[end:].lstrip()
+    return definition
+
+
+def _identifier_end(text: str) -> int:
+    if not text.startswith('"'):
+        space = text.find(" ")
+        return len(text) if space < 0 else space
+    position = 1
+    while True:
+        close = text.find('"', position)
+        if close < 0:
+            return len(text)
+        if text.startswith('""', close):
+            position = close + 2
+            continue
+        return close + 1
+
+
+@dataclass(frozen=True, slots=True)
+class ForeignKey:
+    name: str
+    columns: tuple[str, ...]
+    ref_schema: str
+    ref_table: str
+    ref_columns: tuple[str, ...]
+    on_update: str = "NO ACTION"  # NO ACTION, RESTRICT, CASCADE, SET NULL, SET DEFAULT
+    on_delete: str = "NO ACTION"
+    deferrable: bool = False
+    initially_deferred: bool = False
+    match: str = "SIMPLE"
+    definition: str = ""  # pg_get_constraintdef: "FOREIGN KEY (a) REFERENCES t(id) ..."
+
+    @property
+    def ref_qualified_name(self) -> str:
+        return f"{self.ref_schema}.{self.ref_table}"
+
+    @property
+    def signature(self) -> Hashable:
+        return (
+            self.columns,
+            self.ref_schema,
+            self.ref_table,
+            self.ref_columns,
+            self.on_update,
+            self.on_delete,
+            self.deferrable,
+            self.initially_deferred,
+            self.match,
+            self.definition,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    name: str
+    definition: str  # pg_get_constraintdef: "CHECK (total >= 0)", "... NOT VALID"
+
+
+@dataclass(frozen=True, slots=True)
+class Unique:
+    name: str
+    columns: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PrimaryKey:
+    name: str
+    columns: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    schema: str
+    name: str
+    kind: str = "table"  # table, partitioned table, view, materialized view, foreign table
+    columns: tuple[Column, ...] = ()
+    primary_key: PrimaryKey | None = None
+    indexes: tuple[Index, ...] = ()
+    foreign_keys: tuple[ForeignKey, ...] = ()
+    checks: tuple[Check, ...] = ()
+    uniques: tuple[Unique, ...] = ()
+    row_estimate: int = -1  # reltuples; -1 when never analysed
+    total_bytes: int = 0  # pg_total_relation_size: heap, indexes and TOAST
+    partition_of: str | None = None  # "schema.parent" for a partition
+    partition_bound: str | None = None  # "FOR VALUES FROM (...) TO (...)"
+    partition_key: str | None = None  # "RANGE (created_at)" for a partitioned table
+    view_definition: str | None = None  # pg_get_viewdef(oid, true) for views
+    comment: str | None = None
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+    @property
+    def is_view(self) -> bool:
+        return self.kind in VIEW_KINDS
+
+    def column(self, name: str) -> Column | None:
+        return next((column for column in self.columns if column.name == name), None)
+
+    def index(self, name: str) -> Index | None:
+        return next((index for index in self.indexes if index.name == name), None)
+
+
+@dataclass(frozen=True, slots=True)
+class Enum:
+    schema: str
+    name: str
+    values: tuple[str, ...]  # labels in enumsortorder
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class Sequence:
+    """A sequence; an identity column's own sequence is not listed (it is the column's)."""
+
+    schema: str
+    name: str
+    data_type: str = "bigint"
+    start: int = 1
+    increment: int = 1
+    min_value: int = 1
+    max_value: int = 9223372036854775807
+    cycle: bool = False
+    owned_by: str | None = None  # "schema.table.column" for a serial column's sequence
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+
+def _frozen(value: Mapping[str, V]) -> FrozenMap[V]:
+    return value if isinstance(value, FrozenMap) else FrozenMap(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Catalog:
+    """Tables (views included), enums and sequences keyed by qualified name."""
+
+    tables: Mapping[str, Table] = field(default_factory=FrozenMap)
+    enums: Mapping[str, Enum] = field(default_factory=FrozenMap)
+    sequences: Mapping[str, Sequence] = field(default_factory=FrozenMap)
+    server_version_num: int = 0
+    extensions: Mapping[str, str] = field(default_factory=FrozenMap)  # name -> version
+
+    def __post_init__(self) -> None:
+        for name in ("tables", "enums", "sequences", "extensions"):
+            object.__setattr__(self, name, _frozen(getattr(self, name)))
+
+    @classmethod
+    def build(
+        cls,
+        tables: Iterable[Table] = (),
+        enums: Iterable[Enum] = (),
+        sequences: Iterable[Sequence] = (),
+        *,
+        server_version_num: int = 0,
+        extensions: Mapping[str, str] | None = None,
+    ) -> Catalog:
+        """A catalog from lists of objects, keyed by their qualified names."""
+        return cls(
+            tables=FrozenMap((table.qualified_name, table) for table in tables),
+            enums=FrozenMap((enum.qualified_name, enum) for enum in enums),
+            sequences=FrozenMap((seq.qualified_name, seq) for seq in sequences),
+            server_version_num=server_version_num,
+            extensions=FrozenMap(extensions or {}),
+        )
+
+    def table(self, name: str, search_path: abc.Sequence[str] = ("public",)) -> Table | None:
+        """The table or view ``schema.name``, or ``name`` found along ``search_path``."""
+        found = self.tables.get(name)
+        if found is not None:
+            return found
+        for schema in search_path:
+            found = self.tables.get(f"{schema}.{name}")
+            if found is not None:
+                return found
+        return None
+
+
+# --- the live loader ------------------------------------------------------------------
+
+_NOT_EXTENSION_MEMBER = """NOT EXISTS (
+    SELECT FROM pg_depend e
+    WHERE e.classid = '{catalog}'::regclass AND e.objid = {oid} AND e.deptype = 'e')"""
+
+_IN_SCHEMAS = """(CASE WHEN %(schemas)s::text[] IS NULL
+    THEN n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
+         AND n.nspname NOT LIKE 'pg\\_temp\\_%%' AND n.nspname NOT LIKE 'pg\\_toast\\_temp\\_%%'
+    ELSE n.nspname = ANY(%(schemas)s::text[]) END)"""
+
+_SETTINGS_SQL = """SELECT current_setting('server_version_num')::int,
+    set_config('search_path', 'public', true)"""
+
+_EXTENSIONS_SQL = "SELECT extname, extversion FROM pg_extension"
+
+_RELATIONS_SQL = f"""
+SELECT c.oid, n.nspname, c.relname, c.relkind, c.reltuples::float8,
+    coalesce(pg_total_relation_size(c.oid), 0),
+    CASE WHEN c.relispartition THEN (
+        SELECT pn.nspname || '.' || pc.relname FROM pg_inherits i
+        JOIN pg_class pc ON pc.oid = i.inhparent JOIN pg_namespace pn ON pn.oid = pc.relnamespace
+        WHERE i.inhrelid = c.oid) END,
+    CASE WHEN c.relispartition THEN pg_get_expr(c.relpartbound, c.oid) END,
+    CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) END,
+    CASE WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid, true) END,
+    d.description
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN pg_description d
+    ON d.objoid = c.oid AND d.classoid = 'pg_class'::regclass AND d.objsubid = 0
+WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND {_IN_SCHEMAS}
+    AND {_NOT_EXTENSION_MEMBER.format(catalog="pg_class", oid="c.oid")}
+ORDER BY n.nspname, c.relname"""
+
+_COLUMNS_SQL = """
+SELECT a.attrelid, a.attname, format_type(a.atttypid, a.atttypmod), NOT a.attnotnull,
+    CASE WHEN a.attgenerated = '' THEN pg_get_expr(ad.adbin, ad.adrelid) END,
+    a.attidentity,
+    CASE WHEN a.attgenerated <> '' THEN pg_get_expr(ad.adbin, ad.adrelid) END,
+    CASE WHEN a.attcollation <> t.typcollation THEN co.collname END,
+    d.description
+FROM pg_attribute a
+JOIN pg_type t ON t.oid = a.atttypid
+LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
+LEFT JOIN pg_collation co ON co.oid = a.attcollation
+LEFT JOIN pg_description d
+    ON d.objoid = a.attrelid AND d.classoid = 'pg_class'::regclass AND d.objsubid = a.attnum
+WHERE a.attrelid = ANY(%(oids)s::oid[]) AND a.attnum > 0 AND NOT a.attisdropped
+ORDER BY a.attrelid, a.attnum"""
+
+_INDEXES_SQL = """
+SELECT i.indrelid, c.relname, i.indisunique, i.indisprimary, am.amname, i.indisvalid,
+    pg_get_indexdef(i.indexrelid), pg_get_expr(i.indpred, i.indrelid), con.conname,
+    i.indnkeyatts, k.names, k.exprs, o.options, o.opclasses
+FROM pg_index i
+JOIN pg_class c ON c.oid = i.indexrelid
+JOIN pg_am am ON am.oid = c.relam
+LEFT JOIN pg_constraint con ON con.conindid = i.indexrelid AND con.conrelid = i.indrelid
+    AND con.contype IN ('p', 'u', 'x')
+CROSS JOIN LATERAL (
+    SELECT array_agg(CASE WHEN p.attnum = 0 THEN pg_get_indexdef(i.indexrelid, p.n::int, true)
+                          ELSE a.attname::text END ORDER BY p.n) AS names,
+           array_agg(p.attnum = 0 ORDER BY p.n) AS exprs
+    FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS p(attnum, n)
+    LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = p.attnum) k
+CROSS JOIN LATERAL (
+    SELECT array_agg(x.opt ORDER BY x.n) AS options,
+           array_agg(CASE WHEN oc.opcdefault THEN NULL ELSE oc.opcname::text END
+                     ORDER BY x.n) AS opclasses
+    FROM unnest(i.indoption::int2[], i.indclass::oid[]) WITH ORDINALITY AS x(opt, cls, n)
+    LEFT JOIN pg_opclass oc ON oc.oid = x.cls) o
+WHERE i.indrelid = ANY(%(oids)s::oid[])
+ORDER BY i.indrelid, c.relname"""
+
+# A foreign key to a partitioned table has clones on the referencing table, one per
+# partition of the referenced table (conparentid set, same conrelid): leave them out.
+_CONSTRAINTS_SQL = """
+SELECT con.conrelid, con.conname, con.contype,
+    ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY AS k(attnum, n)
+          JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum
+          ORDER BY k.n),
+    fn.nspname, fc.relname,
+    ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY AS k(attnum, n)
+          JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum
+          ORDER BY k.n),
+    con.confupdtype, con.confdeltype, con.confmatchtype, con.condeferrable, con.condeferred,
+    pg_get_constraintdef(con.oid, true)
+FROM pg_constraint con
+LEFT JOIN pg_class fc ON fc.oid = con.confrelid
+LEFT JOIN pg_namespace fn ON fn.oid = fc.relnamespace
+WHERE con.conrelid = ANY(%(oids)s::oid[]) AND con.contype IN ('p', 'u', 'f', 'c')
+    AND NOT (con.contype = 'f' AND con.conparentid <> 0 AND EXISTS (
+        SELECT FROM pg_constraint p WHERE p.oid = con.conparentid AND p.conrelid = con.conrelid))
+ORDER BY con.conrelid, con.conname"""
+
+_ENUMS_SQL = f"""
+SELECT n.nspname, t.typname,
+    ARRAY(SELECT e.enumlabel::text FROM pg_enum e WHERE e.enumtypid = t.oid
+          ORDER BY e.enumsortorder)
+FROM pg_type t
+JOIN pg_namespace n ON n.oid = t.typnamespace
+WHERE t.typtype = 'e' AND {_IN_SCHEMAS}
+    AND {_NOT_EXTENSION_MEMBER.format(catalog="pg_type", oid="t.oid")}
+ORDER BY n.nspname, t.typname"""
+
+# Identity columns' sequences (dependency 'i') belong to their column, not listed here.
+_SEQUENCES_SQL = f"""
+SELECT n.nspname, c.relname, format_type(s.seqtypid, NULL), s.seqstart, s.seqincrement,
+    s.seqmin, s.seqmax, s.seqcycle, own_n.nspname, own_c.relname, own_a.attname
+FROM pg_sequence s
+JOIN pg_class c ON c.oid = s.seqrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = c.oid
+    AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
+LEFT JOIN pg_class own_c ON own_c.oid = d.refobjid
+LEFT JOIN pg_namespace own_n ON own_n.oid = own_c.relnamespace
+LEFT JOIN pg_attribute own_a ON own_a.attrelid = d.refobjid AND own_a.attnum = d.refobjsubid
+WHERE {_IN_SCHEMAS} AND d.deptype IS DISTINCT FROM 'i'
+    AND {_NOT_EXTENSION_MEMBER.format(catalog="pg_class", oid="c.oid")}
+ORDER BY n.nspname, c.relname"""
+
+QUERY_COUNT = 8
+"""Statements ``load_catalog`` sends, whatever the database's size (plus the
+BEGIN/SAVEPOINT and ROLLBACK around them)."""
+
+Rows = list[tuple[Any, ...]]
+
+
+def load_catalog(
+    conn: psycopg.Connection[Any] | SAConnection,
+    *,
+    schemas: abc.Sequence[str] | None = None,
+    exclude_tables: Collection[str] = (),
+) -> Catalog:
+    """Read the schema of the database behind ``conn`` into a ``Catalog``.
+
+    ``schemas``: the schemas to read; by default every schema but ``pg_catalog``,
+    ``information_schema``, ``pg_toast`` and the temporary ones. Objects that belong to an
+    extension (``pg_stat_statements``' views, ``hypopg``'s...) are always left out.
+    ``exclude_tables``: names or fnmatch patterns of tables to leave out (with their indexes,
+    constraints and owned sequences); a pattern without a dot matches the table name in any
+    schema, one with a dot matches ``schema.name``.
+    """
+    from psycopg.rows import tuple_row
+
+    pg = _psycopg_connection(conn)
+    wanted = {"schemas": list(schemas) if schemas is not None else None}
+    with pg.transaction(force_rollback=True), pg.cursor(row_factory=tuple_row) as cursor:
+
+        def fetch(sql: str, params: Mapping[str, object] | None = None) -> Rows:
+            cursor.execute(sql, params)  # type: ignore[arg-type]
+            return cursor.fetchall()
+
+        version = int(fetch(_SETTINGS_SQL)[0][0])
+        extensions = dict(fetch(_EXTENSIONS_SQL))
+        relations = [
+            row
+            for row in fetch(_RELATIONS_SQL, wanted)
+            if not _excluded(row[1], row[2], exclude_tables)
+        ]
+        oids = {"oids": "{" + ",".join(str(row[0]) for row in relations) + "}"}
+        columns = fetch(_COLUMNS_SQL, oids)
+        indexes = fetch(_INDEXES_SQL, oids)
+        constraints = fetch(_CONSTRAINTS_SQL, oids)
+        enums = fetch(_ENUMS_SQL, wanted)
+        sequences = [
+            row
+            for row in fetch(_SEQUENCES_SQL, wanted)
+            if row[9] is None or not _excluded(row[8], row[9], exclude_tables)
+        ]
+    return Catalog.build(
+        _build_tables(relations, columns, indexes, constraints),
+        (Enum(schema, name, tuple(values)) for schema, name, values in enums),
+        (_sequence(row) for row in sequences),
+        server_version_num=version,
+        extensions=extensions,
+    )
+
+
+def _psycopg_connection(conn: object) -> psycopg.Connection[Any]:
+    """The psycopg connection itself, or the one a SQLAlchemy ``Connection`` drives."""
+    import psycopg
+
+    if isinstance(conn, psycopg.Connection):
+        return conn
+    driver = getattr(getattr(conn, "connection", None), "driver_connection", None)
+    if isinstance(driver, psycopg.Connection):
+        return driver
+    raise TypeError(
+        "load_catalog needs a psycopg 3 connection or a SQLAlchemy Connection using the "
+        f"psycopg driver, not {type(conn).__name__}"
+    )
+
+
+def _excluded(schema: str, name: str, patterns: Collection[str]) -> bool:
+    qualified = f"{schema}.{name}"
+    return any(
+        fnmatch.fnmatchcase(qualified if "." in pattern else name, pattern) for pattern in patterns
+    )
+
+
+def _build_tables(relations: Rows, columns: Rows, indexes: Rows, constraints: Rows) -> list[Table]:
+    columns_of: dict[int, list[Column]] = {}
+    for oid, name, type_, nullable, default, identity, generated, collation, comment in columns:
+        columns_of.setdefault(oid, []).append(
+            Column(name, type_, nullable, default, IDENTITY[identity], generated, collation, comment)
+        )
+    indexes_of: dict[int, list[Index]] = {}
+    for row in indexes:
+        indexes_of.setdefault(row[0], []).append(_index(row))
+    parts: dict[int, dict[str, list[Any]]] = {}
+    for row in constraints:
+        oid, name, contype, keys = row[0], row[1], row[2], tuple(row[3])
+        into = parts.setdefault(oid, {"p": [], "u": [], "f": [], "c": []})[contype]
+        if contype == "f":
+            into.append(_foreign_key(row))
+        elif contype == "c":
+            into.append(Check(name, row[12]))
+        else:
+            into.append((PrimaryKey if contype == "p" else Unique)(name, keys))
+    empty: dict[str, list[Any]] = {"p": [], "u": [], "f": [], "c": []}
+    tables = []
+    for oid, schema, name, relkind, reltuples, size, parent, bound, key, view, comment in relations:
+        constraint = parts.get(oid, empty)
+        tables.append(
+            Table(
+                schema=schema,
+                name=name,
+                kind=TABLE_KINDS[relkind],
+                columns=tuple(columns_of.get(oid, ())),
+                primary_key=constraint["p"][0] if constraint["p"] else None,
+                indexes=tuple(indexes_of.get(oid, ())),
+                foreign_keys=tuple(constraint["f"]),
+                checks=tuple(constraint["c"]),
+                uniques=tuple(constraint["u"]),
+                row_estimate=int(reltuples),
+                total_bytes=int(size),
+                partition_of=parent,
+                partition_bound=bound,
+                partition_key=key,
+                view_definition=view,
+                comment=comment,
+            )
+        )
+    return tables
+
+
+def _index(row: tuple[Any, ...]) -> Index:
+    (_, name, unique, primary, method, valid, definition, predicate, constraint) = row[:9]
+    key_count, names, exprs, options, opclasses = row[9:]
+    return Index(
+        name=name,
+        columns=tuple(names[:key_count]),
+        unique=unique,
+        primary=primary,
+        method=method,
+        predicate=predicate,
+        definition=definition,
+        valid=valid,
+        include=tuple(names[key_count:]),
+        expressions=tuple(exprs[:key_count]),
+        descending=tuple(bool(option & 1) for option in options),
+        nulls_first=tuple(bool(option & 2) for option in options),
+        opclasses=tuple(opclasses),
+        constraint=constraint,
+    )
+
+
+def _foreign_key(row: tuple[Any, ...]) -> ForeignKey:
+    return ForeignKey(
+        name=row[1],
+        columns=tuple(row[3]),
+        ref_schema=row[4],
+        ref_table=row[5],
+        ref_columns=tuple(row[6]),
+        on_update=FK_ACTIONS[row[7]],
+        on_delete=FK_ACTIONS[row[8]],
+        match=FK_MATCH[row[9]],
+        deferrable=row[10],
+        initially_deferred=row[11],
+        definition=row[12],
+    )
+
+
+def _sequence(row: tuple[Any, ...]) -> Sequence:
+    schema, name, data_type, start, increment, min_value, max_value, cycle = row[:8]
+    owner = None if row[9] is None else f"{row[8]}.{row[9]}.{row[10]}"
+    return Sequence(schema, name, data_type, start, increment, min_value, max_value, cycle, owner)

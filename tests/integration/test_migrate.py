@@ -1,0 +1,247 @@
+"""dbctl migrate against a real PostgreSQL: locks, timeouts, failures, checksums."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import psycopg
+import pytest
+from typer.testing import CliRunner
+
+from dbctl.cli import app
+from dbctl.errors import LockTimeout, MigrationFailed
+from dbctl.lifecycle.migrate import downgrade, upgrade
+from dbctl.lifecycle.status import migration_status
+from dbctl.pg.lock import MIGRATION_LOCK_KEY
+from dbctl.pg.url import libpq_url
+from tests.support.alembic_project import AlembicProject, Rev
+
+pytestmark = pytest.mark.integration
+
+CHAIN = [
+    Rev("r1", None, "CREATE TABLE a (id int PRIMARY KEY)", "DROP TABLE a"),
+    Rev("r2", "r1", "CREATE TABLE b (id int PRIMARY KEY, a_id int REFERENCES a)", "DROP TABLE b"),
+    Rev("r3", "r2", "CREATE INDEX ix_b_a_id ON b (a_id)", "DROP INDEX ix_b_a_id"),
+]
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> AlembicProject:
+    proj = AlembicProject(tmp_path / "proj")
+    for rev in CHAIN:
+        proj.add(rev)
+    return proj
+
+
+def _execute(url: str, sql: str) -> None:
+    with psycopg.connect(libpq_url(url)) as conn:
+        conn.execute(sql)  # type: ignore[arg-type]
+
+
+def _query(url: str, sql: str) -> list[tuple[object, ...]]:
+    with psycopg.connect(libpq_url(url)) as conn:
+        return conn.execute(sql).fetchall()  # type: ignore[arg-type]
+
+
+def test_upgrade_records_checksums_and_status_is_clean(
+    project: AlembicProject, make_database: Callable[[str], str]
+) -> None:
+    url = make_database("mig")
+    result = upgrade(project.settings(url), url)
+    assert result.applied == ("r1", "r2", "r3")
+    assert result.after == ("r3",)
+    rows = _query(url, "SELECT revision, adopted FROM dbctl_migrations ORDER BY revision")
+    assert rows == [("r1", False), ("r2", False), ("r3", False)]
+    status = migration_status(project.settings(url), url)
+    assert status.findings == ()
+    assert status.pending == ()
+    again = upgrade(project.settings(url), url)
+    assert again.applied == ()
+
+
+def test_eight_concurrent_migrates_apply_each_revision_once(
+    project: AlembicProject, make_database: Callable[[str], str]
+) -> None:
+    url = make_database("mig8")
+    # Each revision also counts its own runs: a second run would insert a second row.
+    project.add(
+        Rev(
+            "r4",
+            "r3",
+            "CREATE TABLE runs (n int); INSERT INTO runs VALUES (1); SELECT pg_sleep(0.3)",
+        )
+    )
+    env = {**os.environ, "DBCTL_DATABASE_URL": url}
+    env.pop("DATABASE_URL", None)
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "dbctl", "migrate", "--lock-wait", "60"],
+            cwd=project.root,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(8)
+    ]
+    outputs = [proc.communicate(timeout=120) for proc in procs]
+    codes = [proc.returncode for proc in procs]
+    assert codes == [0] * 8, outputs
+    applied = [out for out, _ in outputs if "4 applied" in out]
+    assert len(applied) == 1, outputs
+    assert _query(url, "SELECT count(*) FROM runs") == [(1,)]
+    assert _query(url, "SELECT version_num FROM alembic_version") == [("r4",)]
+    assert _query(url, "SELECT count(*) FROM dbctl_migrations") == [(4,)]
+
+
+def test_lock_wait_expires_with_a_clear_message(
+    project: AlembicProject, make_database: Callable[[str], str]
+) -> None:
+    url = make_database("miglock")
+    with psycopg.connect(libpq_url(url), autocommit=True) as holder:
+        holder.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_KEY,))
+        with pytest.raises(LockTimeout, match=r"another migration holds the migration lock \(pid"):
+            upgrade(project.settings(url, lock_wait=0.3), url)
+    assert _query(url, "SELECT to_regclass('a')") == [(None,)]
+
+
+def test_lock_timeout_fires_on_a_busy_table(
+    project: AlembicProject, make_database: Callable[[str], str]
+) -> None:
+    url = make_database("migbusy")
+    settings = project.settings(url, lock_timeout="300ms")
+    upgrade(settings, url, revision="r2")
+    with psycopg.connect(libpq_url(url)) as busy:
+        busy.execute("INSERT INTO b VALUES (1, NULL)")  # ROW EXCLUSIVE until rollback
+        with pytest.raises(MigrationFailed) as info:
+            upgrade(settings, url)
+        busy.rollback()
+    message = str(info.value)
+    assert "revision r3 (migrations/versions/r3.py) failed" in message
+    assert "lock timeout" in message
+    assert message.endswith("the database stays at r2")
+    assert "\n" not in message
+
+
+def test_failure_midway_leaves_the_last_good_revision(
+    project: AlembicProject, make_database: Callable[[str], str]
+) -> None:
+    url = make_database("migfail")
+    project.add(Rev("r4", "r3", "CREATE TABLE c (id int); INSERT INTO c VALUES ('not a number')"))
+    project.add(Rev("r5", "r4", "CREATE TABLE d (id int)"))
+    with pytest.raises(MigrationFailed) as info:
+        upgrade(project.settings(url), url)
+    message = str(info.value)
+    assert message.startswith(
+        "revision r4 (migrations/versions/r4.py) failed: invalid input syntax"
+    )
+    assert "statement: INSERT INTO c VALUES ('not a number')" in message
+    assert _query(url, "SELECT version_num FROM alembic_version") == [("r3",)]
+    assert _query(url, "SELECT to_regclass('c'), to_regclass('d')") == [(None, None)]
+    assert _query(url, "SELECT count(*) FROM dbctl_migrations") == [(3,)]
+
+
+def test_failed_concurrent_index_is_reported_invalid(
+    project: AlembicProject, make_database: Callable[[str], str]
+) -> None:
+    url = make_database("migcic")
+    project.add(
+        Rev(
+            "r4",
+            "r3",
+            "CREATE TABLE dup (v int); INSERT INTO dup VALUES (1), (1)",
+            "DROP TABLE dup",
+        )
+    )
+    project.add(
+        Rev("r5", "r4", "CREATE UNIQUE INDEX CONCURRENTLY ix_dup_v ON dup (v)", autocommit=True)
+    )
+    settings = project.settings(url)
+    with pytest.raises(MigrationFailed, match="INVALID index left behind: ix_dup_v"):
+        upgrade(settings, url)
+    status = migration_status(settings, url)
+    rules = sorted(f.rule for f in status.findings)
+    assert rules == ["invalid-index", "pending-migration"]
+
+
+def test_concurrent_revision_is_exempt_from_lock_timeout(
+    project: AlembicProject, make_database: Callable[[str], str]
+) -> None:
+    url = make_database("migcic2")
+    settings = project.settings(url, lock_timeout="200ms")
+    upgrade(settings, url)
+    project.add(Rev("r4", "r3", "CREATE INDEX CONCURRENTLY ix_a_id ON a (id)", autocommit=True))
+    done = threading.Event()
+    with psycopg.connect(libpq_url(url)) as busy:
+        busy.execute("INSERT INTO a VALUES (1)")  # an open writer that CIC must wait for
+
+        def release() -> None:
+            done.wait(1.0)
+            busy.rollback()
+
+        threading.Thread(target=release).start()
+        result = upgrade(settings, url)
+        done.set()
+    assert result.applied == ("r4",)
+
+
+def test_checksum_mismatch_after_an_edit(
+    project: AlembicProject, make_database: Callable[[str], str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = make_database("migsum")
+    upgrade(project.settings(url), url)
+    path = project.versions / "r2.py"
+    path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))  # line endings only: no change
+    assert migration_status(project.settings(url), url).findings == ()
+    path.write_text(path.read_text() + "\n# edited after it was applied\n")
+    findings = migration_status(project.settings(url), url).findings
+    assert [(f.rule, f.location.path if f.location else None) for f in findings] == [
+        ("checksum-mismatch", "migrations/versions/r2.py")
+    ]
+    monkeypatch.chdir(project.root)
+    result = CliRunner().invoke(app, ["migrate", "status", "--database-url", url])
+    assert result.exit_code == 1
+    assert "checksum-mismatch" in result.stdout
+
+
+def test_multiple_heads_and_pending(
+    project: AlembicProject, make_database: Callable[[str], str]
+) -> None:
+    url = make_database("mighead")
+    upgrade(project.settings(url), url, revision="r2")
+    project.add(Rev("r3b", "r2", "CREATE TABLE e (id int)"))
+    status = migration_status(project.settings(url), url)
+    rules = sorted(f.rule for f in status.findings)
+    assert rules == ["multiple-heads", "pending-migration", "pending-migration"]
+    with pytest.raises(MigrationFailed, match="cannot migrate to 'head'"):
+        upgrade(project.settings(url), url)
+
+
+def test_downgrade_forgets_checksums(
+    project: AlembicProject, make_database: Callable[[str], str]
+) -> None:
+    url = make_database("migdown")
+    upgrade(project.settings(url), url)
+    result = downgrade(project.settings(url), url, revision="r1")
+    assert result.applied == ("r3", "r2")
+    assert _query(url, "SELECT revision FROM dbctl_migrations") == [("r1",)]
+    assert _query(url, "SELECT to_regclass('b')") == [(None,)]
+
+
+def test_existing_database_is_adopted(
+    project: AlembicProject, make_database: Callable[[str], str]
+) -> None:
+    url = make_database("migadopt")
+    _execute(
+        url,
+        "CREATE TABLE alembic_version (version_num varchar(32) PRIMARY KEY); "
+        "INSERT INTO alembic_version VALUES ('r1'); CREATE TABLE a (id int PRIMARY KEY)",
+    )
+    upgrade(project.settings(url), url)
+    rows = _query(url, "SELECT revision, adopted FROM dbctl_migrations ORDER BY revision")
+    assert rows == [("r1", True), ("r2", False), ("r3", False)]
