@@ -1,0 +1,99 @@
+"""The SQLAlchemy models side of drift: load the MetaData, lay it out in a database.
+
+The models are compared with a database by creating them in a scratch database and
+snapshotting both with the same catalog loader, so that PostgreSQL itself normalises types,
+defaults, index and constraint definitions on both sides.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dbctl.errors import ConfigError
+from dbctl.report import Location
+
+if TYPE_CHECKING:
+    from sqlalchemy import MetaData
+    from sqlalchemy.engine import Connection
+
+    from dbctl.config import Settings
+
+
+def load_metadata(settings: Settings) -> MetaData:
+    """Import ``settings.models`` (``module:attr.path``) from the project and check its type."""
+    from sqlalchemy import MetaData
+
+    spec = settings.models
+    if not spec:
+        raise ConfigError(
+            "no models configured: set --models module:attr, DBCTL_MODELS or "
+            '[tool.dbctl] models (e.g. "app.db:Base.metadata")'
+        )
+    module_name, _, attr_path = spec.partition(":")
+    root = str(settings.project_root)
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    try:
+        target: Any = importlib.import_module(module_name)
+    except Exception as exc:  # the project's own import error, reported in one line
+        raise ConfigError(f"cannot import the models module {module_name!r}: {exc!r}") from None
+    for part in filter(None, attr_path.split(".")):
+        try:
+            target = getattr(target, part)
+        except AttributeError:
+            raise ConfigError(f"models {spec!r}: {module_name} has no attribute {part!r}") from None
+    if not isinstance(target, MetaData):
+        target = getattr(target, "metadata", target)  # a declarative Base is fine too
+    if not isinstance(target, MetaData):
+        raise ConfigError(f"models {spec!r} is a {type(target).__name__}, not a MetaData")
+    return target
+
+
+def model_locations(metadata: MetaData, project_root: Path) -> dict[str, Location]:
+    """Where the model class of each table is defined, for the locations of findings.
+
+    Tables declared without a class (``Table(...)``) have no location.
+    """
+    from sqlalchemy.orm import mapperlib
+
+    # SQLAlchemy keeps every registry in mapperlib; it has no public accessor for them.
+    all_registries = getattr(mapperlib, "_all_registries", set)
+    locations: dict[str, Location] = {}
+    for registry in all_registries():
+        for mapper in registry.mappers:
+            table: Any = mapper.local_table
+            if getattr(table, "metadata", None) is not metadata:
+                continue
+            key = f"{table.schema or 'public'}.{table.name}"
+            try:
+                path = Path(inspect.getsourcefile(mapper.class_) or "")
+                line = inspect.getsourcelines(mapper.class_)[1]
+            except (OSError, TypeError):
+                continue
+            try:
+                shown = str(path.resolve().relative_to(project_root))
+            except ValueError:
+                shown = str(path)
+            locations[key] = Location(shown, line)
+    return locations
+
+
+def create_schema(connection: Connection, metadata: MetaData) -> None:
+    """Create the models' schema on ``connection`` in one round trip of DDL."""
+    from sqlalchemy import create_mock_engine
+
+    statements: list[str] = []
+    dialect = connection.dialect
+
+    def collect(sql: Any, *_: Any, **__: Any) -> None:
+        statements.append(str(sql.compile(dialect=dialect)).strip())
+
+    mock = create_mock_engine(connection.engine.url, collect)
+    metadata.create_all(mock, checkfirst=False)
+    schemas = sorted({t.schema for t in metadata.tables.values() if t.schema})
+    prelude = [f'CREATE SCHEMA IF NOT EXISTS "{schema}"' for schema in schemas]
+    connection.exec_driver_sql(";\n".join(prelude + statements))
