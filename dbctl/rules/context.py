@@ -1,0 +1,23 @@
+"""What rules know besides the catalog: where tables are defined, the naming convention."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from dbctl.pg.catalog import Table
+from dbctl.report import Location
+
+
+@dataclass(frozen=True)
+class RuleContext:
+    locations: Mapping[str, Location] = field(default_factory=dict)
+    naming_convention: Mapping[str, str] = field(default_factory=dict)
+
+    def location(self, table: Table) -> Location | None:
+        return self.locations.get(table.qualified_name)
+
+
+def is_plain_table(table: Table) -> bool:
+    """A table that holds rows itself or through partitions (not a view, not a partition)."""
+    return table.kind in ("table", "partitioned table") and table.partition_of is None
