@@ -30,6 +30,7 @@ class Settings:
     lock_timeout: str = "5s"
     statement_timeout: str = "0"
     lock_wait: float = 60.0
+    drift_ignore: tuple[str, ...] = ()
 
     @property
     def migrations_dir(self) -> Path:
@@ -52,6 +53,7 @@ _FIELDS: dict[str, type] = {
     "lock_timeout": str,
     "statement_timeout": str,
     "lock_wait": float,
+    "drift_ignore": tuple,
 }
 assert set(_FIELDS) == {f.name for f in fields(Settings)} - {"project_root"}
 
@@ -68,6 +70,11 @@ def find_project_root(start: Path) -> Path:
 def _coerce(key: str, value: Any, origin: str) -> Any:
     kind = _FIELDS[key]
     try:
+        if kind is tuple:
+            items = value.split(",") if isinstance(value, str) else value
+            if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
+                raise ValueError(value)
+            return tuple(item.strip() for item in items if item.strip())
         if kind is float:
             if isinstance(value, bool):
                 raise ValueError(value)
@@ -76,7 +83,8 @@ def _coerce(key: str, value: Any, origin: str) -> Any:
             raise ValueError(value)
         return kind(value)
     except ValueError:
-        raise ConfigError(f"{origin}: {key} must be a {kind.__name__}, not {value!r}") from None
+        what = "list of strings" if kind is tuple else kind.__name__
+        raise ConfigError(f"{origin}: {key} must be a {what}, not {value!r}") from None
 
 
 def _from_pyproject(root: Path) -> dict[str, Any]:

@@ -61,3 +61,17 @@ def test_broken_toml_is_one_line(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text("[tool.dbctl\n")
     with pytest.raises(ConfigError, match="is not valid TOML"):
         load_settings(cwd=tmp_path, environ={})
+
+
+def test_lists_from_toml_and_from_comma_separated_environment(tmp_path: Path) -> None:
+    cwd = _project(tmp_path, 'drift_ignore = ["public.legacy_*", "column-default:*"]')
+    assert load_settings(cwd=cwd, environ={}).drift_ignore == (
+        "public.legacy_*",
+        "column-default:*",
+    )
+    env = {"DBCTL_DRIFT_IGNORE": "a.b, c.d"}
+    assert load_settings(cwd=cwd, environ=env).drift_ignore == ("a.b", "c.d")
+    (tmp_path / "x").mkdir()
+    bad = _project(tmp_path / "x", "drift_ignore = 3")
+    with pytest.raises(ConfigError, match="drift_ignore must be a list of strings"):
+        load_settings(cwd=bad, environ={})
