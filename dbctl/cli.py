@@ -351,6 +351,41 @@ def migrate_sql(
     typer.echo(offline_sql(settings, start=start, end=end), nl=False)
 
 
+ModelsOption = Annotated[
+    str | None,
+    typer.Option("--models", help="SQLAlchemy MetaData of the models, as module:attr."),
+]
+
+
+@app.command("verify-schema")
+def verify_schema(
+    database_url: DatabaseUrl = None,
+    migrations: MigrationsDir = None,
+    models: ModelsOption = None,
+    live: Annotated[
+        bool, typer.Option("--live", help="Check the database at --database-url, read-only.")
+    ] = False,
+    output: ReportFormat = Format.text,
+    fail_on: FailOnOption = FailOn.error,
+) -> None:
+    """Migrations from empty, idempotent, round trip; drift from the models; schema rules.
+
+    Runs on a temporary shadow database (on the sandbox, or on the server of
+    --database-url, dropped afterwards). With --live, checks that database itself instead.
+
+    Example: dbctl verify-schema --format sarif > verify.sarif
+    """
+    from dbctl.lifecycle import verify
+    from dbctl.pg.connect import resolve_database_url
+
+    settings = _settings(database_url=database_url, migrations=migrations, models=models)
+    url = resolve_database_url(settings, notify=_note)
+    check = verify.verify_live if live else verify.verify_schema
+    result = check(settings, url, notify=_note)
+    command = "verify-schema --live" if live else "verify-schema"
+    _emit(Report.of(command, result.findings, fail_on=fail_on, data=result.data()), output)
+
+
 def main() -> None:
     """Console entry point."""
     sys.exit(app())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -37,8 +38,9 @@ class MigrationStatus:
 
 
 def head_findings(
-    settings: Settings, heads: tuple[str, ...], infos: dict[str, RevisionInfo]
+    settings: Settings, heads: tuple[str, ...], paths: Mapping[str, str]
 ) -> list[Finding]:
+    """``multiple-heads`` when the revision graph has more than one head."""
     if len(heads) <= 1:
         return []
     return [
@@ -47,7 +49,7 @@ def head_findings(
             severity=Severity.error,
             message=f"the migrations have {len(heads)} heads ({', '.join(heads)}): "
             "merge them with 'alembic merge heads'",
-            location=Location(project_relative(settings, infos[heads[0]].path)),
+            location=Location(project_relative(settings, paths[heads[0]]), 1),
             evidence={"heads": list(heads)},
         )
     ]
@@ -63,7 +65,7 @@ def migration_status(settings: Settings, url: str) -> MigrationStatus:
         invalid = invalid_indexes(connection)
     infos = {rev.revision: rev for rev in history(directory)}
     heads = tuple(sorted(directory.get_heads()))
-    findings = head_findings(settings, heads, infos)
+    findings = head_findings(settings, heads, {k: v.path for k, v in infos.items()})
     unknown = [rev for rev in current if rev not in infos]
     for rev in unknown:
         findings.append(
