@@ -28,7 +28,7 @@ class Settings:
     models: str | None = None
     state_dir: Path = Path(".dbctl")
     lock_timeout: str = "5s"
-    statement_timeout: str = "0"
+    statement_timeout: str = "1h"
     lock_wait: float = 60.0
     drift_ignore: tuple[str, ...] = ()
 

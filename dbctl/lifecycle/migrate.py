@@ -165,7 +165,7 @@ class _Session:
         _set_timeouts(
             connection,
             lock_timeout="0" if info.autocommit else self.settings.lock_timeout,
-            statement_timeout=self.settings.statement_timeout,
+            statement_timeout="0" if info.autocommit else self.settings.statement_timeout,
         )
         try:
             if info.autocommit:
