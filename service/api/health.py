@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter, Response, status
+from pydantic import BaseModel
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from service.api.deps import SessionDep
+from service.db.health import ping
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter(tags=["health"])
+
+
+class Health(BaseModel):
+    status: str
+
+
+@router.get("/health", responses={503: {"model": Health}})
+def health(session: SessionDep, response: Response) -> Health:
+    """200 ``{"status": "ok"}`` after ``SELECT 1``; 503 when the database is unreachable."""
+    try:
+        ping(session=session)
+    except (DBAPIError, PoolTimeout) as exc:
+        logger.warning("health check failed: %s", type(exc).__name__)
+        response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+        return Health(status="unavailable")
+    return Health(status="ok")

@@ -1,0 +1,52 @@
+"""The FastAPI application: ``uvicorn service.main:app``.
+
+``create_app`` builds the app; the database engine (and its pool) is created in the
+lifespan, when the server starts, and disposed when it stops. Importing this module never
+connects to the database nor looks for one.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from dbctl.pg.url import redact
+from service.api import api_router
+from service.api.errors import install_error_handlers
+from service.db.engine import create_db_engine, create_session_factory
+from service.settings import ServiceSettings, resolve_database_url
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(settings: ServiceSettings | None = None) -> FastAPI:
+    """The shop API; ``settings`` default to the environment (read at start-up)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        resolved = settings or ServiceSettings()
+        url = resolve_database_url(resolved)
+        engine = create_db_engine(url, resolved)
+        logger.info(
+            "database %s, pool of %d (+%d overflow)",
+            redact(url),
+            resolved.pool_size,
+            resolved.max_overflow,
+        )
+        app.state.engine = engine
+        app.state.session_factory = create_session_factory(engine)
+        try:
+            yield
+        finally:
+            engine.dispose()
+
+    app = FastAPI(title="dbctl companion shop", version="0.1.0", lifespan=lifespan)
+    app.include_router(api_router)
+    install_error_handlers(app)
+    return app
+
+
+app = create_app()

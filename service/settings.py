@@ -1,0 +1,59 @@
+"""Service settings, read from the environment by pydantic-settings.
+
+``DATABASE_URL`` names the database (``postgres://``, ``postgresql://`` and
+``postgresql+psycopg://`` are all accepted). The pool is sized by ``SERVICE_POOL_SIZE``,
+``SERVICE_MAX_OVERFLOW``, ``SERVICE_POOL_TIMEOUT`` and ``SERVICE_POOL_PRE_PING``.
+When ``DATABASE_URL`` is unset the service falls back to the running dbctl sandbox of the
+project (``dbctl sandbox start``) and says so in its log.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from dbctl.pg.url import normalize_url, redact
+
+logger = logging.getLogger(__name__)
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class DatabaseNotConfigured(RuntimeError):
+    """Neither ``DATABASE_URL`` nor a running dbctl sandbox gives the service a database."""
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SERVICE_", extra="ignore", frozen=True)
+
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("database_url", "DATABASE_URL")
+    )
+    project_root: Path = PROJECT_ROOT
+    pool_size: int = Field(default=5, ge=1)
+    max_overflow: int = Field(default=10, ge=0)
+    pool_timeout: float = Field(default=5.0, gt=0)
+    pool_pre_ping: bool = True
+    pool_recycle: int = Field(default=1800, description="seconds; -1 never recycles")
+    connect_timeout: int = Field(default=5, ge=1, description="seconds for a new connection")
+    echo_sql: bool = False
+
+
+def resolve_database_url(settings: ServiceSettings) -> str:
+    """The SQLAlchemy URL of the service's database: ``DATABASE_URL``, else the sandbox."""
+    if settings.database_url:
+        return normalize_url(settings.database_url)
+    from dbctl.pg.sandbox import sandbox_url_for
+
+    url = sandbox_url_for(settings.project_root)
+    if url is None:
+        raise DatabaseNotConfigured(
+            "DATABASE_URL is unset and no dbctl sandbox runs for "
+            f"{settings.project_root}: set DATABASE_URL or run `dbctl sandbox start`"
+        )
+    url = normalize_url(url)
+    logger.warning("DATABASE_URL is unset; using the dbctl sandbox at %s", redact(url))
+    return url
