@@ -25,8 +25,8 @@ setup: | $(UV)
 	$(UV) sync --frozen
 
 lint: setup
-	$(RUN) ruff check dbctl service tests bench migrations
-	$(RUN) ruff format --check dbctl service tests bench migrations
+	$(RUN) ruff check dbctl service tests bench migrations scripts
+	$(RUN) ruff format --check dbctl service tests bench migrations scripts
 	$(RUN) mypy
 
 test: lint

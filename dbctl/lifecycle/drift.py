@@ -13,7 +13,6 @@ out (the round trip and idempotency checks still cover them).
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -29,7 +28,15 @@ if TYPE_CHECKING:
     from dbctl.lifecycle.diff import Difference
     from dbctl.pg.catalog import Catalog
 
-_VIEW_KINDS = {"missing-view", "extra-view", "view-definition"}
+# Models declare neither views nor extensions: like Alembic, drift leaves them out.
+_NOT_IN_MODELS = {
+    "missing-view",
+    "extra-view",
+    "view-definition",
+    "missing-extension",
+    "extra-extension",
+    "extension-version",
+}
 # SQLAlchemy's own default convention, which says nothing about the project's choices.
 _SQLALCHEMY_DEFAULT_CONVENTION = {"ix": "ix_%(column_0_label)s"}
 
@@ -74,11 +81,6 @@ def models_catalog(models: Models, server_url: str) -> Catalog:
         return snapshot(url)
 
 
-def _ignored(difference: Difference, patterns: tuple[str, ...]) -> bool:
-    keys = (difference.object, f"{difference.kind}:{difference.object}")
-    return any(fnmatch.fnmatchcase(key, pattern) for key in keys for pattern in patterns)
-
-
 def _column(difference: Difference) -> tuple[str, ...]:
     if difference.table and difference.object.startswith(difference.table + "."):
         rest = difference.object[len(difference.table) + 1 :]
@@ -94,16 +96,18 @@ def compare(
     from dbctl.lifecycle.diff import diff_catalogs
 
     differences = diff_catalogs(
-        expected, actual, expected_label="the models", actual_label="the database"
+        expected,
+        actual,
+        ignore=settings.drift_ignore,
+        expected_label="the models",
+        actual_label="the database",
     )
     findings = []
     for difference in differences:
         table = actual.tables.get(difference.table or "") or expected.tables.get(
             difference.table or ""
         )
-        if difference.kind in _VIEW_KINDS or (table is not None and table.is_view):
-            continue
-        if _ignored(difference, settings.drift_ignore):
+        if difference.kind in _NOT_IN_MODELS or (table is not None and table.is_view):
             continue
         findings.append(
             Finding(

@@ -267,6 +267,27 @@ def upgrade(
     return MigrationResult(before, after, tuple(script.revision for script in steps))
 
 
+def alembic_upgrade(settings: Settings, url: str, *, revision: str = "head") -> MigrationResult:
+    """``alembic upgrade`` as a plain deploy runs it (its env.py runs even with nothing to do).
+
+    verify-schema uses it to check that a second upgrade is a no-op.
+    """
+    from alembic import command
+
+    with migration_session(settings, url, notify=None) as session:
+        before = current_heads(session.connection)
+        command.upgrade(session.config, revision)
+        if session.connection.in_transaction():
+            session.connection.commit()
+        after = current_heads(session.connection)
+        applied = [
+            r
+            for r in lineage(session.directory, after)
+            if r not in set(lineage(session.directory, before))
+        ]
+    return MigrationResult(before, after, tuple(applied))
+
+
 def downgrade(
     settings: Settings, url: str, *, revision: str, notify: Notify | None = None
 ) -> MigrationResult:

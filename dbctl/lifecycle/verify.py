@@ -30,6 +30,7 @@ from dbctl.lifecycle import drift
 from dbctl.lifecycle.ledger import TABLE as LEDGER_TABLE
 from dbctl.lifecycle.migrate import (
     alembic_config,
+    alembic_upgrade,
     current_heads,
     downgrade,
     migration_session,
@@ -131,7 +132,7 @@ def _upgrade_stepwise(
 def _check_idempotent(
     settings: Settings, url: str, target: str, head: Catalog, result: Verification
 ) -> None:
-    again = upgrade(settings, url, revision=target)
+    again = alembic_upgrade(settings, url, revision=target)
     after = snapshot(url)
     if again.applied or after != head:
         shown, evidence = _describe_differences(head, after)

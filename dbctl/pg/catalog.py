@@ -22,6 +22,7 @@ from __future__ import annotations
 import fnmatch
 from collections import abc
 from collections.abc import Collection, Hashable, Iterable, Iterator, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -129,8 +130,13 @@ class Index:
             object.__setattr__(self, "nulls_first", self.descending)
         if not self.opclasses:
             object.__setattr__(self, "opclasses", (None,) * count)
-        parts = (self.expressions, self.descending, self.nulls_first, self.opclasses)
-        if any(len(part) != count for part in parts):
+        if not (
+            len(self.expressions)
+            == len(self.descending)
+            == len(self.nulls_first)
+            == len(self.opclasses)
+            == count
+        ):
             raise ValueError(f"index {self.name}: key part options do not match its columns")
 
     @property
@@ -355,11 +361,13 @@ class Catalog:
 
 # --- the live loader ------------------------------------------------------------------
 #
-# One query per object kind. Relations are chosen first (wanted schemas, not an extension's,
-# not excluded); the other queries take their oids. Column names of index and constraint
-# keys are resolved from the columns already read, rather than per row in SQL. Defaults go
-# through pg_get_expr(adbin, 0): they hold no column references, and with no relation given
-# PostgreSQL 15 does not open (and build a relcache entry for) every table.
+# One query per object kind, each filtered on the wanted schemas, all sent at once in a
+# pipeline (one round trip) and read in order, so that Python builds the columns while the
+# server deparses the indexes. The relations query alone leaves out extension members;
+# rows of the other queries that belong to a relation it did not keep are dropped here.
+# Key column names of indexes and constraints are resolved from the columns read.
+# Defaults go through pg_get_expr(adbin, 0): a default holds no column reference, and with
+# no relation given PostgreSQL 15 does not open (and build a cache entry for) every table.
 
 _NOT_EXTENSION_MEMBER = """NOT EXISTS (
     SELECT FROM pg_depend e
@@ -370,11 +378,17 @@ _IN_SCHEMAS = """(CASE WHEN %(schemas)s::text[] IS NULL
          AND n.nspname NOT LIKE 'pg\\_temp\\_%%' AND n.nspname NOT LIKE 'pg\\_toast\\_temp\\_%%'
     ELSE n.nspname = ANY(%(schemas)s::text[]) END)"""
 
+_OF_RELATION = f"""JOIN pg_class c ON c.oid = {{oid}} AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+JOIN pg_namespace n ON n.oid = c.relnamespace AND {_IN_SCHEMAS}"""
+
 # Local to the load's transaction, which is rolled back: the caller's session keeps its own.
 _SETTINGS_SQL = """SELECT current_setting('server_version_num')::int,
     set_config('search_path', 'public', true), set_config('work_mem', '64MB', true)"""
 
-_EXTENSIONS_SQL = "SELECT extname, extversion FROM pg_extension"
+_EXTENSIONS_SQL = "SELECT extname, extversion FROM pg_extension ORDER BY extname"
+
+# Operator classes shown per index key part: only the ones that are not their type's default.
+_OPCLASSES_SQL = "SELECT oid, opcname FROM pg_opclass WHERE NOT opcdefault"
 
 _ESTIMATED_SIZE = """(c.relpages::int8 + coalesce(toast.relpages, 0) + coalesce((
         SELECT sum(ic.relpages) FROM pg_index x JOIN pg_class ic ON ic.oid = x.indexrelid
@@ -401,7 +415,7 @@ WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND {_IN_SCHEMAS}
     AND {_NOT_EXTENSION_MEMBER.format(catalog="pg_class", oid="c.oid")}
 ORDER BY n.nspname, c.relname"""
 
-_COLUMNS_SQL = """
+_COLUMNS_SQL = f"""
 SELECT a.attrelid, a.attnum, a.attname, format_type(a.atttypid, a.atttypmod), NOT a.attnotnull,
     CASE WHEN a.attgenerated = '' THEN pg_get_expr(ad.adbin, 0) END,
     a.attidentity,
@@ -409,37 +423,34 @@ SELECT a.attrelid, a.attnum, a.attname, format_type(a.atttypid, a.atttypmod), NO
     CASE WHEN a.attcollation <> t.typcollation THEN co.collname END,
     d.description
 FROM pg_attribute a
+{_OF_RELATION.format(oid="a.attrelid")}
 JOIN pg_type t ON t.oid = a.atttypid
 LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
 LEFT JOIN pg_collation co ON co.oid = a.attcollation
 LEFT JOIN pg_description d
     ON d.objoid = a.attrelid AND d.classoid = 'pg_class'::regclass AND d.objsubid = a.attnum
-WHERE a.attrelid = ANY(%(oids)s::oid[]) AND a.attnum > 0 AND NOT a.attisdropped
+WHERE a.attnum > 0 AND NOT a.attisdropped
 ORDER BY a.attrelid, a.attnum"""
 
-_INDEXES_SQL = """
-SELECT i.indrelid, c.relname, i.indisunique, i.indisprimary, am.amname, i.indisvalid,
+_INDEXES_SQL = f"""
+SELECT i.indrelid, ic.relname, i.indisunique, i.indisprimary, am.amname, i.indisvalid,
     pg_get_indexdef(i.indexrelid), pg_get_expr(i.indpred, i.indrelid), con.conname,
-    i.indnkeyatts, i.indkey::int2[], i.indoption::int2[], o.opclasses,
+    i.indnkeyatts, i.indkey::int2[], i.indoption::int2[], i.indclass::oid[],
     CASE WHEN i.indexprs IS NOT NULL THEN ARRAY(
         SELECT pg_get_indexdef(i.indexrelid, k, true)
         FROM generate_series(1, i.indnkeyatts) AS k ORDER BY k) END
 FROM pg_index i
-JOIN pg_class c ON c.oid = i.indexrelid
-JOIN pg_am am ON am.oid = c.relam
+{_OF_RELATION.format(oid="i.indrelid")}
+JOIN pg_class ic ON ic.oid = i.indexrelid
+JOIN pg_am am ON am.oid = ic.relam
 LEFT JOIN pg_constraint con ON con.conindid = i.indexrelid AND con.conrelid = i.indrelid
     AND con.contype IN ('p', 'u', 'x')
-CROSS JOIN LATERAL (
-    SELECT array_agg(CASE WHEN oc.opcdefault THEN NULL ELSE oc.opcname::text END
-                     ORDER BY x.n) AS opclasses
-    FROM unnest(i.indclass::oid[]) WITH ORDINALITY AS x(cls, n)
-    LEFT JOIN pg_opclass oc ON oc.oid = x.cls) o
-WHERE i.indrelid = ANY(%(oids)s::oid[])
-ORDER BY i.indrelid, c.relname"""
+ORDER BY i.indrelid, ic.relname"""
 
 # A foreign key to a partitioned table has clones on the referencing table, one per
 # partition of the referenced table (conparentid set, same conrelid): leave them out.
-_CONSTRAINTS_SQL = """
+# Primary keys and unique constraints need no deparsing: their shape is their index's.
+_CONSTRAINTS_SQL = f"""
 SELECT con.conrelid, con.conname, con.contype, con.conkey, fn.nspname, fc.relname,
     CASE WHEN con.contype = 'f' THEN ARRAY(
         SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY AS k(attnum, n)
@@ -448,9 +459,10 @@ SELECT con.conrelid, con.conname, con.contype, con.conkey, fn.nspname, fc.relnam
     con.confupdtype, con.confdeltype, con.confmatchtype, con.condeferrable, con.condeferred,
     CASE WHEN con.contype IN ('f', 'c') THEN pg_get_constraintdef(con.oid, true) END
 FROM pg_constraint con
+{_OF_RELATION.format(oid="con.conrelid")}
 LEFT JOIN pg_class fc ON fc.oid = con.confrelid
 LEFT JOIN pg_namespace fn ON fn.oid = fc.relnamespace
-WHERE con.conrelid = ANY(%(oids)s::oid[]) AND con.contype IN ('p', 'u', 'f', 'c')
+WHERE con.contype IN ('p', 'u', 'f', 'c')
     AND NOT (con.contype = 'f' AND con.conparentid <> 0 AND EXISTS (
         SELECT FROM pg_constraint p WHERE p.oid = con.conparentid AND p.conrelid = con.conrelid))
 ORDER BY con.conrelid, con.conname"""
@@ -481,7 +493,7 @@ WHERE {_IN_SCHEMAS} AND d.deptype IS DISTINCT FROM 'i'
     AND {_NOT_EXTENSION_MEMBER.format(catalog="pg_class", oid="c.oid")}
 ORDER BY n.nspname, c.relname"""
 
-QUERY_COUNT = 8
+QUERY_COUNT = 9
 """Statements ``load_catalog`` sends, whatever the size of the database (besides the
 BEGIN or SAVEPOINT and the ROLLBACK around them)."""
 
@@ -506,42 +518,57 @@ def load_catalog(
     constraints and owned sequences; a pattern without a dot matches the table name in any
     schema, one with a dot matches ``schema.name``.
     ``exact_sizes``: ``Table.total_bytes`` from ``pg_total_relation_size``, which opens
-    every table and index (about 0.1 s per 1,000 tables on a new session); by default it is
-    estimated from ``relpages`` (as of the last VACUUM, ANALYZE or CREATE INDEX), like
-    ``row_estimate``.
+    every table and index (about 0.1 s more per 1,000 tables on a new session); by default
+    it is estimated from ``relpages`` (as of the last VACUUM, ANALYZE or CREATE INDEX), like
+    ``row_estimate`` from ``reltuples``.
     """
+    import psycopg
     from psycopg.rows import tuple_row
 
     pg = _psycopg_connection(conn)
     wanted = {"schemas": list(schemas) if schemas is not None else None}
-    relations_sql = _RELATIONS_SQL.format(size=_EXACT_SIZE if exact_sizes else _ESTIMATED_SIZE)
-    with pg.transaction(force_rollback=True), pg.cursor(row_factory=tuple_row) as cursor:
-
-        def fetch(sql: str, params: Mapping[str, object] | None = None) -> list[Row]:
-            cursor.execute(sql, params)  # type: ignore[arg-type]
-            return cursor.fetchall()
-
-        version = int(fetch(_SETTINGS_SQL)[0][0])
-        extensions = dict(fetch(_EXTENSIONS_SQL))
-        relations = [
-            row
-            for row in fetch(relations_sql, wanted)
-            if not _excluded(row[1], row[2], exclude_tables)
-        ]
-        oids = {"oids": "{" + ",".join(str(row[0]) for row in relations) + "}"}
-        columns = fetch(_COLUMNS_SQL, oids)
-        indexes = fetch(_INDEXES_SQL, oids)
-        constraints = fetch(_CONSTRAINTS_SQL, oids)
-        enums = fetch(_ENUMS_SQL, wanted)
+    size = _EXACT_SIZE if exact_sizes else _ESTIMATED_SIZE
+    queries: list[tuple[str, Mapping[str, object] | None]] = [
+        (_SETTINGS_SQL, None),
+        (_EXTENSIONS_SQL, None),
+        (_OPCLASSES_SQL, None),
+        (_RELATIONS_SQL.format(size=size), wanted),
+        (_COLUMNS_SQL, wanted),
+        (_INDEXES_SQL, wanted),
+        (_CONSTRAINTS_SQL, wanted),
+        (_ENUMS_SQL, wanted),
+        (_SEQUENCES_SQL, wanted),
+    ]
+    pipeline = pg.pipeline() if psycopg.Pipeline.is_supported() else nullcontext()
+    with pg.transaction(force_rollback=True), pipeline:
+        cursors = []
+        for sql, params in queries:
+            cursor = pg.cursor(row_factory=tuple_row)
+            cursor.execute(sql, params)
+            cursors.append(cursor)
+        results = (cursor.fetchall() for cursor in cursors)
+        version = int(next(results)[0][0])
+        extensions: dict[str, str] = dict(next(results))
+        opclasses: dict[int, str] = dict(next(results))
+        builder = _TableBuilder(
+            [row for row in next(results) if not _excluded(row[1], row[2], exclude_tables)],
+            opclasses,
+        )
+        builder.add_columns(next(results))
+        builder.add_indexes(next(results))
+        builder.add_constraints(next(results))
+        enums = [Enum(schema, name, tuple(values)) for schema, name, values in next(results)]
         sequences = [
-            row
-            for row in fetch(_SEQUENCES_SQL, wanted)
+            _sequence(row)
+            for row in next(results)
             if row[9] is None or not _excluded(row[8], row[9], exclude_tables)
         ]
+        for cursor in cursors:
+            cursor.close()
     return Catalog.build(
-        _build_tables(relations, columns, indexes, constraints),
-        (Enum(schema, name, tuple(values)) for schema, name, values in enums),
-        (_sequence(row) for row in sequences),
+        builder.tables(),
+        enums,
+        sequences,
         server_version_num=version,
         extensions=extensions,
     )
@@ -563,88 +590,103 @@ def _psycopg_connection(conn: object) -> psycopg.Connection[Any]:
 
 
 def _excluded(schema: str, name: str, patterns: Collection[str]) -> bool:
+    if not patterns:
+        return False
     qualified = f"{schema}.{name}"
     return any(
         fnmatch.fnmatchcase(qualified if "." in pattern else name, pattern) for pattern in patterns
     )
 
 
-def _build_tables(
-    relations: list[Row], columns: list[Row], indexes: list[Row], constraints: list[Row]
-) -> list[Table]:
-    names: Names = {}
-    columns_of: dict[int, list[Column]] = {}
-    for oid, attnum, name, type_, nullable, default, identity, *rest in columns:
-        names[oid, attnum] = name
-        generated, collation, comment = rest
-        columns_of.setdefault(oid, []).append(
-            Column(
-                name, type_, nullable, default, IDENTITY[identity], generated, collation, comment
+class _TableBuilder:
+    """Gathers the rows of each query under the relations kept, then makes the tables."""
+
+    def __init__(self, relations: list[Row], opclasses: dict[int, str]) -> None:
+        self.relations = relations
+        self.opclasses = opclasses
+        self.names: Names = {}
+        self.columns: dict[int, list[Column]] = {row[0]: [] for row in relations}
+        self.indexes: dict[int, list[Index]] = {row[0]: [] for row in relations}
+        self.constraints: dict[int, dict[str, list[Any]]] = {
+            row[0]: {"p": [], "u": [], "f": [], "c": []} for row in relations
+        }
+
+    def add_columns(self, rows: list[Row]) -> None:
+        for oid, attnum, name, type_, nullable, default, identity, *rest in rows:
+            into = self.columns.get(oid)
+            if into is not None:
+                self.names[oid, attnum] = name  # rest: generated, collation, comment
+                into.append(Column(name, type_, nullable, default, IDENTITY[identity], *rest))
+
+    def add_indexes(self, rows: list[Row]) -> None:
+        for row in rows:
+            into = self.indexes.get(row[0])
+            if into is not None:
+                into.append(_index(row, self.names, self.opclasses))
+
+    def add_constraints(self, rows: list[Row]) -> None:
+        names = self.names
+        for row in rows:
+            oid, name, contype, keys = row[0], row[1], row[2], row[3]
+            owned = self.constraints.get(oid)
+            if owned is None:
+                continue
+            if contype == "f":
+                owned["f"].append(_foreign_key(row, names))
+            elif contype == "c":
+                owned["c"].append(Check(name, row[12]))
+            else:
+                cls = PrimaryKey if contype == "p" else Unique
+                columns = tuple(names[oid, key] for key in keys)
+                owned[contype].append(cls(name, columns, row[10], row[11]))
+
+    def tables(self) -> list[Table]:
+        tables = []
+        for row in self.relations:
+            oid, schema, name, relkind, reltuples, size, parent, bound, key, view, comment = row
+            owned = self.constraints[oid]
+            tables.append(
+                Table(
+                    schema=schema,
+                    name=name,
+                    kind=TABLE_KINDS[relkind],
+                    columns=tuple(self.columns[oid]),
+                    primary_key=owned["p"][0] if owned["p"] else None,
+                    indexes=tuple(self.indexes[oid]),
+                    foreign_keys=tuple(owned["f"]),
+                    checks=tuple(owned["c"]),
+                    uniques=tuple(owned["u"]),
+                    row_estimate=int(reltuples),
+                    total_bytes=int(size),
+                    partition_of=parent,
+                    partition_bound=bound,
+                    partition_key=key,
+                    view_definition=view,
+                    comment=comment,
+                )
             )
-        )
-    indexes_of: dict[int, list[Index]] = {}
-    for row in indexes:
-        indexes_of.setdefault(row[0], []).append(_index(row, names))
-    owned: dict[int, dict[str, list[Any]]] = {}
-    for row in constraints:
-        oid, name, contype, keys = row[0], row[1], row[2], row[3] or ()
-        into = owned.setdefault(oid, {"p": [], "u": [], "f": [], "c": []})[contype]
-        if contype == "f":
-            into.append(_foreign_key(row, names))
-        elif contype == "c":
-            into.append(Check(name, row[12]))
-        else:
-            cls = PrimaryKey if contype == "p" else Unique
-            into.append(cls(name, tuple(names[oid, key] for key in keys), row[10], row[11]))
-    none: dict[str, list[Any]] = {"p": [], "u": [], "f": [], "c": []}
-    tables = []
-    for oid, schema, name, relkind, reltuples, size, parent, bound, key, view, comment in relations:
-        constraint = owned.get(oid, none)
-        tables.append(
-            Table(
-                schema=schema,
-                name=name,
-                kind=TABLE_KINDS[relkind],
-                columns=tuple(columns_of.get(oid, ())),
-                primary_key=constraint["p"][0] if constraint["p"] else None,
-                indexes=tuple(indexes_of.get(oid, ())),
-                foreign_keys=tuple(constraint["f"]),
-                checks=tuple(constraint["c"]),
-                uniques=tuple(constraint["u"]),
-                row_estimate=int(reltuples),
-                total_bytes=int(size),
-                partition_of=parent,
-                partition_bound=bound,
-                partition_key=key,
-                view_definition=view,
-                comment=comment,
-            )
-        )
-    return tables
+        return tables
 
 
-def _index(row: Row, names: Names) -> Index:
+def _index(row: Row, names: Names, nondefault: dict[int, str]) -> Index:
     table, name, unique, primary, method, valid, definition, predicate, constraint = row[:9]
     key_count, attnums, options, opclasses, texts = row[9:]
-    parts = [
-        texts[k] if attnum == 0 else names[table, attnum]
-        for k, attnum in enumerate(attnums[:key_count])
-    ]
+    keys = attnums[:key_count]
     return Index(
-        name=name,
-        columns=tuple(parts),
-        unique=unique,
-        primary=primary,
-        method=method,
-        predicate=predicate,
-        definition=definition,
-        valid=valid,
-        include=tuple(names[table, attnum] for attnum in attnums[key_count:]),
-        expressions=tuple(attnum == 0 for attnum in attnums[:key_count]),
-        descending=tuple(bool(option & 1) for option in options),
-        nulls_first=tuple(bool(option & 2) for option in options),
-        opclasses=tuple(opclasses),
-        constraint=constraint,
+        name,
+        tuple([texts[k] if n == 0 else names[table, n] for k, n in enumerate(keys)]),
+        unique,
+        primary,
+        method,
+        predicate,
+        definition,
+        valid,
+        tuple([names[table, n] for n in attnums[key_count:]]),
+        tuple([n == 0 for n in keys]),
+        tuple([option & 1 == 1 for option in options]),
+        tuple([option & 2 == 2 for option in options]),
+        tuple([nondefault.get(opclass) for opclass in opclasses]),
+        constraint,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,16 +79,22 @@ def _body(code: str, autocommit: bool) -> str:
 
 
 class AlembicProject:
-    """A folder with pyproject.toml ([tool.dbctl]), migrations/env.py and revisions."""
+    """A folder with pyproject.toml ([tool.dbctl]), migrations/env.py, revisions and models.
 
-    def __init__(self, root: Path, models: str | None = None) -> None:
+    ``models`` is the source of a module defining ``metadata``; it gets a unique module
+    name, so that projects of several tests can be imported in one process.
+    """
+
+    def __init__(self, root: Path, models: str | None = None, env_py: str = ENV_PY) -> None:
         self.root = root
         self.versions = root / "migrations" / "versions"
         self.versions.mkdir(parents=True)
-        (root / "migrations" / "env.py").write_text(ENV_PY)
+        (root / "migrations" / "env.py").write_text(env_py)
         table = 'migrations = "migrations"\n'
-        if models:
-            table += f'models = "{models}"\n'
+        if models is not None:
+            module = f"models_{uuid.uuid4().hex[:12]}"
+            (root / f"{module}.py").write_text(textwrap.dedent(models))
+            table += f'models = "{module}:metadata"\n'
         (root / "pyproject.toml").write_text(f"[project]\nname = 'p'\n\n[tool.dbctl]\n{table}")
 
     def add(self, rev: Rev) -> Path:
