@@ -77,7 +77,7 @@ def build_metadata(tables: int) -> MetaData:
             Column("mood", mood),
             Column("created_at", DateTime(timezone=True), server_default=func.now()),
         ]
-        for ref in (n // 2, n // 3):
+        for ref in sorted({n // 2, n // 3}):
             if ref < n:
                 columns.append(Column(f"t{ref}_id", Integer, ForeignKey(f"t{ref}.id")))
         Table(

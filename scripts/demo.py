@@ -179,6 +179,7 @@ def main() -> None:
 
     step("5. what dbctl reports: the sandbox", *dbctl, "sandbox", "status")
     step("6. what dbctl reports: the migrations", *dbctl, "migrate", "status", env=env)
+    step("7. what dbctl reports: the schema (shadow database)", *dbctl, "verify-schema", env=env)
     console.print(f"\nThe sandbox keeps running: DATABASE_URL={url}")
     console.print("Stop it with: uv run dbctl sandbox stop (--destroy to delete its data)")
 
