@@ -2,9 +2,9 @@
 
 The same comparison serves drift (models against a database), idempotency (the schema
 before and after a second upgrade) and round trips (before and after a down and up again),
-so it is exact: a catalog compared with itself gives ``[]``, and any change to a table,
-view, column, index, constraint, enum, sequence or extension gives at least one
-``Difference``. Column order, row estimates and sizes are not compared.
+so it is exact: a catalog compared with itself gives ``[]``, and any change to what a
+snapshot holds (tables, views, columns, indexes, constraints, enums, sequences, extensions)
+gives at least one ``Difference``. Column order, row estimates and sizes are not compared.
 
 A registry of small comparers (``CATALOG_RULES`` over the two catalogs, ``TABLE_RULES``
 over each table found on both sides) yields ``Change``\\ s; ``diff_catalogs`` words them

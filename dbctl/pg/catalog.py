@@ -22,7 +22,7 @@ from __future__ import annotations
 import fnmatch
 from collections import abc
 from collections.abc import Collection, Hashable, Iterable, Iterator, Mapping
-from contextlib import nullcontext
+from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -196,9 +196,9 @@ class ForeignKey:
     on_update: str = "NO ACTION"  # NO ACTION, RESTRICT, CASCADE, SET NULL, SET DEFAULT
     on_delete: str = "NO ACTION"
     deferrable: bool = False
-    initially_deferred: bool = False
-    match: str = "SIMPLE"
     definition: str = ""  # pg_get_constraintdef: "FOREIGN KEY (a) REFERENCES t(id) ..."
+    initially_deferred: bool = False
+    match: str = "SIMPLE"  # SIMPLE, FULL
 
     @property
     def ref_qualified_name(self) -> str:
@@ -260,10 +260,10 @@ class Table:
     row_estimate: int = -1  # reltuples; -1 when never analysed
     total_bytes: int = 0  # pg_total_relation_size: heap, indexes and TOAST
     partition_of: str | None = None  # "schema.parent" for a partition
-    partition_bound: str | None = None  # "FOR VALUES FROM (...) TO (...)"
-    partition_key: str | None = None  # "RANGE (created_at)" for a partitioned table
     view_definition: str | None = None  # pg_get_viewdef(oid, true) for views
     comment: str | None = None
+    partition_bound: str | None = None  # "FOR VALUES FROM (...) TO (...)"
+    partition_key: str | None = None  # "RANGE (created_at)" for a partitioned table
 
     @property
     def qualified_name(self) -> str:
@@ -298,12 +298,12 @@ class Sequence:
     schema: str
     name: str
     data_type: str = "bigint"
+    owned_by: str | None = None  # "schema.table.column" for a serial column's sequence
     start: int = 1
     increment: int = 1
     min_value: int = 1
     max_value: int = 9223372036854775807
     cycle: bool = False
-    owned_by: str | None = None  # "schema.table.column" for a serial column's sequence
 
     @property
     def qualified_name(self) -> str:
@@ -362,9 +362,9 @@ class Catalog:
 # --- the live loader ------------------------------------------------------------------
 #
 # One query per object kind, each filtered on the wanted schemas, all sent at once in a
-# pipeline (one round trip) and read in order, so that Python builds the columns while the
-# server deparses the indexes. The relations query alone leaves out extension members;
-# rows of the other queries that belong to a relation it did not keep are dropped here.
+# pipeline: one round trip, which matters with a distant server. The relations query alone
+# leaves out extension members; rows of the other queries that belong to a relation it did
+# not keep are dropped here.
 # Key column names of indexes and constraints are resolved from the columns read.
 # Defaults go through pg_get_expr(adbin, 0): a default holds no column reference, and with
 # no relation given PostgreSQL 15 does not open (and build a cache entry for) every table.
@@ -540,12 +540,10 @@ def load_catalog(
         (_SEQUENCES_SQL, wanted),
     ]
     pipeline = pg.pipeline() if psycopg.Pipeline.is_supported() else nullcontext()
-    with pg.transaction(force_rollback=True), pipeline:
-        cursors = []
-        for sql, params in queries:
-            cursor = pg.cursor(row_factory=tuple_row)
+    with pg.transaction(force_rollback=True), pipeline, ExitStack() as stack:
+        cursors = [stack.enter_context(pg.cursor(row_factory=tuple_row)) for _ in queries]
+        for cursor, (sql, params) in zip(cursors, queries, strict=True):
             cursor.execute(sql, params)
-            cursors.append(cursor)
         results = (cursor.fetchall() for cursor in cursors)
         version = int(next(results)[0][0])
         extensions: dict[str, str] = dict(next(results))
@@ -563,8 +561,6 @@ def load_catalog(
             for row in next(results)
             if row[9] is None or not _excluded(row[8], row[9], exclude_tables)
         ]
-        for cursor in cursors:
-            cursor.close()
     return Catalog.build(
         builder.tables(),
         enums,
@@ -709,4 +705,4 @@ def _foreign_key(row: Row, names: Names) -> ForeignKey:
 def _sequence(row: Row) -> Sequence:
     schema, name, data_type, start, increment, min_value, max_value, cycle = row[:8]
     owner = None if row[9] is None else f"{row[8]}.{row[9]}.{row[10]}"
-    return Sequence(schema, name, data_type, start, increment, min_value, max_value, cycle, owner)
+    return Sequence(schema, name, data_type, owner, start, increment, min_value, max_value, cycle)
