@@ -169,12 +169,16 @@ def _enums(expected: Catalog, actual: Catalog) -> Iterator[Change]:
 
 
 def _sequences(expected: Catalog, actual: Catalog) -> Iterator[Change]:
+    # A sequence owned by a table that one side lacks goes with that table's difference.
+    one_sided = set(expected.tables) ^ set(actual.tables)
+
     def shown(catalog: Catalog) -> dict[str, str]:
         return {
             name: f"{s.data_type} START {s.start} INCREMENT {s.increment} MINVALUE {s.min_value}"
             f" MAXVALUE {s.max_value}{' CYCLE' if s.cycle else ''}"
             + (f" OWNED BY {s.owned_by}" if s.owned_by else "")
             for name, s in catalog.sequences.items()
+            if not (s.owned_by and s.owned_by.rsplit(".", 1)[0] in one_sided)
         }
 
     yield from _keyed("sequence-definition", "definition", shown(expected), shown(actual), None)

@@ -661,3 +661,16 @@ def test_index_key_options_default_per_part_and_must_match_the_columns() -> None
     assert index.opclasses == (None, None)
     with pytest.raises(ValueError, match="ix"):
         Index("ix", ("a", "b"), descending=(True,))
+
+
+def test_a_missing_table_carries_its_owned_sequence() -> None:
+    from dbctl.pg.catalog import Sequence as Seq
+
+    table = Table("public", "coupons", columns=(Column("id", "integer", nullable=False),))
+    owned = Seq("public", "coupons_id_seq", data_type="integer", owned_by="public.coupons.id")
+    models = Catalog.build([table], sequences=[owned])
+    kinds = [d.kind for d in diff_catalogs(models, Catalog.build())]
+    assert kinds == ["missing-table"]
+    stray = Seq("public", "stray_seq")
+    kinds = [d.kind for d in diff_catalogs(Catalog.build(sequences=[stray]), Catalog.build())]
+    assert kinds == ["missing-sequence"]
