@@ -1,0 +1,1 @@
+"""From SQL text to table accesses: statement sources, fingerprints, sqlglot extraction."""

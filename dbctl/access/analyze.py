@@ -1,0 +1,104 @@
+"""Statements in, access patterns out: fingerprint, parse (sqlglot, postgres), extract.
+
+Statements that differ only in their literals share one fingerprint (from the token
+stream, before parsing) and one analysis. Large inputs are parsed on every core: parsing
+dominates the cost, and each worker gets the catalog once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
+
+from dbctl.access.lexer import fingerprint_text, to_dollar_params
+from dbctl.access.model import AccessPattern, Kind, Statement
+from dbctl.pg.catalog import Catalog
+
+PARALLEL_THRESHOLD = 400  # below this, starting workers costs more than it saves
+_KINDS = {
+    "select": Kind.select,
+    "update": Kind.update,
+    "delete": Kind.delete,
+    "insert": Kind.insert,
+}
+
+_worker_catalog: Catalog | None = None
+
+
+def fingerprint(text: str) -> str:
+    return hashlib.sha1(fingerprint_text(text).encode()).hexdigest()[:16]
+
+
+def _first_line(message: str) -> str:
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    return lines[0] if lines else "syntax error"
+
+
+def analyze_one(statement: Statement, catalog: Catalog) -> AccessPattern:
+    """The access pattern of one statement (a parse error is data, not an exception)."""
+    import sqlglot
+    from sqlglot import exp
+    from sqlglot.errors import SqlglotError
+
+    from dbctl.access.extract import Extractor
+
+    text, _ = to_dollar_params(statement.text)
+    try:
+        tree = sqlglot.parse_one(text, read="postgres")
+    except SqlglotError as exc:
+        return AccessPattern(statement, Kind.other, error=_first_line(str(exc)))
+    if tree is None:
+        return AccessPattern(statement, Kind.other, error="empty statement")
+    kind = Kind.other
+    for name, value in _KINDS.items():
+        if isinstance(tree, getattr(exp, name.capitalize())) or (
+            name == "select" and isinstance(tree, exp.Query)
+        ):
+            kind = value
+            break
+    extractor = Extractor(catalog)
+    try:
+        accesses = extractor.run(tree)
+    except (SqlglotError, RecursionError) as exc:
+        return AccessPattern(statement, kind, error=_first_line(str(exc)))
+    unknown = tuple(dict.fromkeys(extractor.unknown))
+    return AccessPattern(statement, kind, tuple(accesses), unknown)
+
+
+def _init_worker(catalog: Catalog) -> None:
+    global _worker_catalog  # noqa: PLW0603 (one catalog per worker process)
+    _worker_catalog = catalog
+
+
+def _analyze_chunk(statements: list[Statement]) -> list[AccessPattern]:
+    assert _worker_catalog is not None
+    return [analyze_one(statement, _worker_catalog) for statement in statements]
+
+
+def analyze(
+    statements: Sequence[Statement], catalog: Catalog, *, workers: int | None = None
+) -> list[AccessPattern]:
+    """The access pattern of every statement, in order; one analysis per fingerprint."""
+    keyed = [
+        s if s.fingerprint else replace(s, fingerprint=fingerprint(s.text)) for s in statements
+    ]
+    representatives: dict[str, Statement] = {}
+    for statement in keyed:
+        representatives.setdefault(statement.fingerprint, statement)
+    unique = list(representatives.values())
+    workers = workers if workers is not None else (os.cpu_count() or 1)
+    if workers > 1 and len(unique) >= PARALLEL_THRESHOLD:
+        import multiprocessing
+
+        size = max(50, len(unique) // (workers * 4))
+        chunks = [unique[i : i + size] for i in range(0, len(unique), size)]
+        context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
+        with ProcessPoolExecutor(workers, context, _init_worker, (catalog,)) as pool:
+            results = [pattern for chunk in pool.map(_analyze_chunk, chunks) for pattern in chunk]
+    else:
+        results = [analyze_one(statement, catalog) for statement in unique]
+    by_print = {pattern.statement.fingerprint: pattern for pattern in results}
+    return [replace(by_print[s.fingerprint], statement=s) for s in keyed]

@@ -1,0 +1,526 @@
+"""One statement's table accesses, from its sqlglot tree (postgres dialect).
+
+Aliases, schema-qualified names, CTEs, derived tables, subqueries (``IN (SELECT ...)``,
+``EXISTS``, correlated ones) and views (expanded from their definition in the catalog) are
+resolved to base tables. A non-materialized CTE or derived table passes a filter on one of
+its plain output columns through to its base table (as PostgreSQL pushes it down); a
+``MATERIALIZED`` CTE, or one with a LIMIT, does not. UPDATE and DELETE are read as the
+SELECT of the rows they touch. Only the analysis of one tree is here; parsing and the
+sources of statements are in ``dbctl.access.analyze``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlglot import exp
+from sqlglot.optimizer.scope import Scope, traverse_scope
+
+from dbctl.access.model import Reason, SortKey, TableAccess, Unservable
+from dbctl.pg.catalog import Catalog, Table
+from dbctl.rules.indexing import quote_ident
+
+Resolved = tuple[int, str]  # (id of the base table's exp.Table node, column name)
+_RANGE = (exp.GT, exp.GTE, exp.LT, exp.LTE)
+
+
+@dataclass
+class _Use:
+    """What is collected for one base-table occurrence, in statement order."""
+
+    table: str
+    equality: list[str] = field(default_factory=list)
+    in_lists: list[str] = field(default_factory=list)
+    nulls: list[str] = field(default_factory=list)
+    ranges: list[str] = field(default_factory=list)
+    joins: list[str] = field(default_factory=list)
+    sort: tuple[SortKey, ...] = ()
+    limit: bool = False
+    group: tuple[str, ...] = ()
+    unservable: list[Unservable] = field(default_factory=list)
+    write: bool = False
+
+    def access(self) -> TableAccess:
+        def unique(items: Iterable[str]) -> tuple[str, ...]:
+            return tuple(dict.fromkeys(items))
+
+        return TableAccess(
+            table=self.table,
+            equality=unique(self.equality),
+            in_lists=unique(self.in_lists),
+            nulls=unique(self.nulls),
+            ranges=unique(c for c in self.ranges if c not in self.equality),
+            joins=unique(self.joins),
+            sort=self.sort,
+            limit=self.limit,
+            group=self.group,
+            unservable=tuple(dict.fromkeys(self.unservable)),
+            write=self.write,
+        )
+
+
+def as_select(tree: exp.Expr) -> tuple[exp.Expr | None, exp.Table | None]:
+    """The query whose accesses matter, and the written table for UPDATE / DELETE."""
+    if isinstance(tree, exp.Update | exp.Delete):
+        target = tree.this
+        if not isinstance(target, exp.Table):
+            return None, None
+        select = exp.select("1").from_(target)
+        others: list[exp.Expr] = []
+        if isinstance(tree, exp.Update) and tree.args.get("from_") is not None:
+            others = [tree.args["from_"].this, *tree.args.get("joins", [])]
+        if isinstance(tree, exp.Delete):
+            others = list(tree.args.get("using") or [])
+        for other in others:
+            select = select.join(other if isinstance(other, exp.Join) else exp.Join(this=other))
+        where = tree.args.get("where")
+        if where is not None:
+            select = select.where(where.this)
+        with_ = tree.args.get("with_")
+        if with_ is not None:
+            select.set("with_", with_)
+        return select, target
+    if isinstance(tree, exp.Insert):
+        query = tree.expression
+        return (query, None) if isinstance(query, exp.Query) else (None, None)
+    if isinstance(tree, exp.Query):
+        return tree, None
+    return None, None
+
+
+class Extractor:
+    """Collects the accesses of one statement against a catalog."""
+
+    def __init__(self, catalog: Catalog, search_path: tuple[str, ...] = ("public",)) -> None:
+        self.catalog = catalog
+        self.search_path = search_path
+        self.uses: dict[int, _Use] = {}
+        self.unknown: list[str] = []
+
+    # -- tables --------------------------------------------------------------------
+
+    def base_table(self, node: exp.Table) -> Table | None:
+        name = node.name
+        schema = node.db
+        return self.catalog.table(f"{schema}.{name}" if schema else name, self.search_path)
+
+    def expand_views(self, tree: exp.Expr, depth: int = 0) -> exp.Expr:
+        """Replace each view by its definition, as a derived table under the same alias."""
+        import sqlglot
+
+        if depth > 4:
+            return tree
+        for node in list(tree.find_all(exp.Table)):
+            table = self.base_table(node) if node.name else None
+            if table is None or table.kind != "view" or not table.view_definition:
+                continue
+            try:
+                body = sqlglot.parse_one(table.view_definition, read="postgres")
+            except sqlglot.errors.ParseError:
+                continue
+            alias = node.alias or node.name
+            node.replace(
+                exp.Subquery(
+                    this=self.expand_views(body, depth + 1),
+                    alias=exp.TableAlias(this=exp.to_identifier(alias)),
+                )
+            )
+        return tree
+
+    def use(self, node: exp.Table) -> _Use:
+        key = id(node)
+        if key not in self.uses:
+            table = self.base_table(node)
+            assert table is not None
+            self.uses[key] = _Use(table.qualified_name)
+        return self.uses[key]
+
+    # -- columns -------------------------------------------------------------------
+
+    def _source_has(self, source: Any, name: str) -> bool:
+        if isinstance(source, exp.Table):
+            table = self.base_table(source)
+            return table is not None and table.column(name) is not None
+        if isinstance(source, Scope):
+            return any(s.alias_or_name == name for s in _selects(source))
+        return False
+
+    def lookup(self, column: exp.Column, scope: Scope) -> tuple[Scope, Any] | None:
+        """The scope that provides a column reference (this one or an outer one) and the
+        source in it: a base table node or a derived scope."""
+        name, qualifier = column.name, column.table
+        current: Scope | None = scope
+        while current is not None:
+            if qualifier:
+                if qualifier in current.sources:
+                    return current, current.sources[qualifier]
+            else:
+                sources = [source for _, source in current.selected_sources.values()]
+                owners = [source for source in sources if self._source_has(source, name)]
+                if len(owners) == 1:
+                    return current, owners[0]
+                unknown = any(
+                    isinstance(s, exp.Table) and self.base_table(s) is None for s in sources
+                )
+                if owners or unknown:
+                    return None  # ambiguous, or it may be a column of a table we don't know
+            current = current.parent
+        return None
+
+    def resolve(self, column: exp.Column, scope: Scope) -> Resolved | None:
+        """The base table occurrence and column a column reference reads, if any."""
+        found = self.lookup(column, scope)
+        return None if found is None else self._through(found[1], column.name)
+
+    def _through(self, source: Any, name: str) -> Resolved | None:
+        if isinstance(source, exp.Table):
+            table = self.base_table(source)
+            if table is None:
+                return None
+            return id(source), name
+        if isinstance(source, Scope):
+            expression = source.expression
+            cte = expression.parent if isinstance(expression.parent, exp.CTE) else None
+            if cte is not None and cte.args.get("materialized"):
+                return None  # a MATERIALIZED CTE is computed once: filters stay outside
+            if not isinstance(expression, exp.Select) or expression.args.get("limit"):
+                return None  # a LIMIT stops the push-down; a UNION has no single source
+            for projection in _selects(source):
+                if projection.alias_or_name != name:
+                    continue
+                inner = projection.this if isinstance(projection, exp.Alias) else projection
+                if isinstance(inner, exp.Column):
+                    return self.resolve(inner, source)
+                return None
+        return None
+
+    # -- statement ------------------------------------------------------------------
+
+    def run(self, tree: exp.Expr) -> list[TableAccess]:
+        query, target = as_select(tree)
+        if query is None:
+            return []
+        query = self.expand_views(query)
+        for node in query.find_all(exp.Table):
+            if not node.name:
+                continue
+            if self.base_table(node) is None:
+                if not _is_cte_name(node):
+                    self.unknown.append(".".join(p for p in (node.db, node.name) if p))
+                continue
+            self.use(node)
+        if target is not None:
+            for node in query.find_all(exp.Table):
+                if node.name == target.name and node.db == target.db and id(node) in self.uses:
+                    self.uses[id(node)].write = True
+                    break
+        for scope in traverse_scope(query):
+            self.scope(scope)
+        return [use.access() for use in self.uses.values()]
+
+    def scope(self, scope: Scope) -> None:
+        expression = scope.expression
+        if not isinstance(expression, exp.Select):
+            return
+        conditions: list[exp.Expr] = []
+        where = expression.args.get("where")
+        if where is not None:
+            conditions += _conjuncts(where.this)
+        for join in expression.args.get("joins") or []:
+            on = join.args.get("on")
+            if on is not None:
+                conditions += _conjuncts(on)
+            self.using(join, scope)
+        for condition in conditions:
+            self.condition(condition, scope)
+        self.order(expression, scope)
+        self.grouping(expression, scope)
+
+    def using(self, join: exp.Join, scope: Scope) -> None:
+        names = [ident.name for ident in join.args.get("using") or []]
+        if not names:
+            return
+        right = join.this
+        right_alias = right.alias_or_name
+        left_sources = [a for a in scope.selected_sources if a != right_alias]
+        for name in names:
+            for alias in [right_alias, *left_sources]:
+                source = scope.sources.get(alias)
+                if source is not None and self._source_has(source, name):
+                    self.add(self._through(source, name), "joins")
+
+    # -- predicates ----------------------------------------------------------------
+
+    def add(self, resolved: Resolved | None, kind: str) -> None:
+        if resolved is None:
+            return
+        use = self.uses.get(resolved[0])
+        if use is not None:
+            getattr(use, kind).append(resolved[1])
+
+    def columns_in(self, node: exp.Expr, scope: Scope) -> list[Resolved]:
+        found = []
+        for column in node.find_all(exp.Column):
+            resolved = self.resolve(column, scope)
+            if resolved is not None:
+                found.append(resolved)
+        return found
+
+    def local(self, node: exp.Expr, scope: Scope) -> bool:
+        """Whether ``node`` reads a column of this scope's own tables (else it is constant
+        for this scope: literals, parameters, outer columns, subqueries)."""
+        for column in node.find_all(exp.Column):
+            if column.find_ancestor(exp.Select) is not scope.expression:
+                continue  # inside a subquery of its own
+            found = self.lookup(column, scope)
+            if found is not None and found[0] is scope:
+                return True
+        return False
+
+    def condition(self, node: exp.Expr, scope: Scope) -> None:
+        if isinstance(node, exp.Paren):
+            self.condition(node.this, scope)
+        elif isinstance(node, exp.EQ):
+            self.equality(node, scope)
+        elif isinstance(node, exp.In):
+            self.in_list(node, scope)
+        elif isinstance(node, exp.Is) and isinstance(node.expression, exp.Null):
+            self.on_column(node.this, node, scope, "nulls")
+        elif isinstance(node, _RANGE):
+            left, right = node.this, node.expression
+            if self.local(right, scope) and not self.local(left, scope):
+                left, right = right, left
+            if not self.local(right, scope):
+                self.on_column(left, node, scope, "ranges")
+        elif isinstance(node, exp.Between):
+            if not self.local(node.args["low"], scope) and not self.local(node.args["high"], scope):
+                self.on_column(node.this, node, scope, "ranges")
+        elif isinstance(node, exp.Like | exp.ILike):
+            self.like(node, scope)
+        elif isinstance(node, exp.Or):
+            self.disjunction(node, scope)
+
+    def equality(self, node: exp.EQ, scope: Scope) -> None:
+        left, right = node.this, node.expression
+        left_local, right_local = self.local(left, scope), self.local(right, scope)
+        if left_local and right_local:
+            a, b = _bare(left), _bare(right)
+            if isinstance(a, exp.Column) and isinstance(b, exp.Column):
+                ra, rb = self.resolve(a, scope), self.resolve(b, scope)
+                if ra and rb and ra[0] != rb[0]:
+                    self.add(ra, "joins")
+                    self.add(rb, "joins")
+            return
+        if right_local and not left_local:
+            left, right = right, left
+        if not left_local and not right_local:
+            # Correlated: inner.col = outer.col is a join key of both tables.
+            for side in (left, right):
+                bare = _bare(side)
+                if isinstance(bare, exp.Column):
+                    self.add(self.resolve(bare, scope), "joins")
+            return
+        kind = "in_lists" if isinstance(right, exp.Any) else "equality"
+        self.on_column(left, node, scope, kind)
+        if kind == "in_lists":
+            self.on_column(left, node, scope, "equality", unservable=False)
+
+    def in_list(self, node: exp.In, scope: Scope) -> None:
+        if node.args.get("query") is not None:
+            bare = _bare(node.this)
+            if isinstance(bare, exp.Column):
+                self.add(self.resolve(bare, scope), "joins")
+            query = node.args["query"]
+            select = query.this if isinstance(query, exp.Subquery) else query
+            if isinstance(select, exp.Select) and len(select.selects) == 1:
+                inner = select.selects[0]
+                inner = inner.this if isinstance(inner, exp.Alias) else inner
+                inner_scope = _scope_of(select, scope)
+                if isinstance(inner, exp.Column) and inner_scope is not None:
+                    self.add(self.resolve(inner, inner_scope), "joins")
+            return
+        if any(self.local(value, scope) for value in node.expressions):
+            return
+        self.on_column(node.this, node, scope, "in_lists")
+        self.on_column(node.this, node, scope, "equality", unservable=False)
+
+    def like(self, node: exp.Like | exp.ILike, scope: Scope) -> None:
+        pattern = node.expression
+        if not isinstance(pattern, exp.Literal) or not pattern.is_string:
+            return
+        text = pattern.this
+        column = _bare(node.this)
+        if not isinstance(column, exp.Column):
+            return
+        resolved = self.resolve(column, scope)
+        if resolved is None or resolved[0] not in self.uses:
+            return
+        if text[:1] in ("%", "_") or isinstance(node, exp.ILike):
+            table = self.uses[resolved[0]].table
+            remedy = (
+                "CREATE EXTENSION IF NOT EXISTS pg_trgm; CREATE INDEX CONCURRENTLY "
+                f"ON {table} USING gin ({quote_ident(resolved[1])} gin_trgm_ops);"
+            )
+            self.uses[resolved[0]].unservable.append(
+                Unservable(
+                    resolved[1], node.sql(dialect="postgres"), Reason.leading_wildcard, remedy
+                )
+            )
+        else:
+            self.add(resolved, "ranges")
+
+    def disjunction(self, node: exp.Or, scope: Scope) -> None:
+        """``a = 1 OR a = 2`` (an IN list written out) is equality on ``a``."""
+        branches = _disjuncts(node)
+        targets = set()
+        for branch in branches:
+            if not isinstance(branch, exp.EQ | exp.In):
+                return
+            if isinstance(branch, exp.In) and branch.args.get("query") is not None:
+                return
+            left = _bare(branch.this)
+            values = [branch.expression] if isinstance(branch, exp.EQ) else branch.expressions
+            if any(self.local(v, scope) for v in values) or not isinstance(left, exp.Column):
+                return
+            targets.add(self.resolve(left, scope))
+        if len(targets) == 1 and None not in targets:
+            resolved = targets.pop()
+            self.add(resolved, "equality")
+            self.add(resolved, "in_lists")
+
+    def on_column(
+        self,
+        side: exp.Expr,
+        node: exp.Expr,
+        scope: Scope,
+        kind: str,
+        *,
+        unservable: bool = True,
+    ) -> None:
+        """Record ``kind`` on the column ``side`` is; a function of one column is unservable."""
+        bare = _bare(side)
+        if isinstance(bare, exp.Column):
+            self.add(self.resolve(bare, scope), kind)
+            return
+        if not unservable:
+            return
+        columns = self.columns_in(side, scope)
+        if len({c[0] for c in columns}) != 1 or columns[0][0] not in self.uses:
+            return
+        key, name = columns[0]
+        table = self.uses[key].table
+        expression = side.sql(dialect="postgres")
+        remedy = f"CREATE INDEX CONCURRENTLY ON {table} (({expression}));"
+        self.uses[key].unservable.append(
+            Unservable(name, node.sql(dialect="postgres"), Reason.function, remedy)
+        )
+
+    # -- order and grouping --------------------------------------------------------
+
+    def order(self, select: exp.Select, scope: Scope) -> None:
+        order = select.args.get("order")
+        if order is None:
+            return
+        keys: list[tuple[Resolved, SortKey]] = []
+        for ordered in order.expressions:
+            column = _bare(ordered.this)
+            if not isinstance(column, exp.Column):
+                return
+            resolved = self.resolve(column, scope) or self._by_alias(column, select, scope)
+            if resolved is None:
+                return
+            nulls_first = ordered.args.get("nulls_first")
+            keys.append(
+                (resolved, SortKey(resolved[1], bool(ordered.args.get("desc")), nulls_first))
+            )
+        if not keys or len({key for (key, _), _ in keys}) != 1:
+            return
+        use = self.uses.get(keys[0][0][0])
+        if use is not None and not use.sort:
+            use.sort = tuple(sort for _, sort in keys)
+            use.limit = select.args.get("limit") is not None or select.args.get("fetch") is not None
+
+    def _by_alias(self, column: exp.Column, select: exp.Select, scope: Scope) -> Resolved | None:
+        if column.table:
+            return None
+        for projection in select.selects:
+            if isinstance(projection, exp.Alias) and projection.alias == column.name:
+                inner = _bare(projection.this)
+                if isinstance(inner, exp.Column):
+                    return self.resolve(inner, scope)
+        return None
+
+    def grouping(self, select: exp.Select, scope: Scope) -> None:
+        group = select.args.get("group")
+        if group is None:
+            return
+        resolved = []
+        for node in group.expressions:
+            column = _bare(node)
+            if not isinstance(column, exp.Column):
+                return
+            found = self.resolve(column, scope)
+            if found is None:
+                return
+            resolved.append(found)
+        if resolved and len({key for key, _ in resolved}) == 1:
+            use = self.uses.get(resolved[0][0])
+            if use is not None:
+                use.group = tuple(dict.fromkeys(name for _, name in resolved))
+
+
+def _selects(scope: Scope) -> list[exp.Expr]:
+    expression = scope.expression
+    if isinstance(expression, exp.Select):
+        return list(expression.selects)
+    if isinstance(expression, exp.SetOperation):
+        left = expression.left
+        return list(left.selects) if isinstance(left, exp.Select) else []
+    return []
+
+
+def _scope_of(select: exp.Select, scope: Scope) -> Scope | None:
+    for child in scope.subquery_scopes + scope.set_operation_scopes + scope.derived_table_scopes:
+        if child.expression is select:
+            return child
+    return None
+
+
+def _is_cte_name(node: exp.Table) -> bool:
+    if node.db:
+        return False
+    for with_ in _ancestors_with(node):
+        if any(cte.alias == node.name for cte in with_.expressions):
+            return True
+    return False
+
+
+def _ancestors_with(node: exp.Expr) -> Iterator[exp.With]:
+    current: exp.Expr | None = node
+    while current is not None:
+        with_ = current.args.get("with_") if isinstance(current, exp.Expr) else None
+        if isinstance(with_, exp.With):
+            yield with_
+        current = current.parent
+
+
+def _bare(node: exp.Expr) -> exp.Expr:
+    while isinstance(node, exp.Paren):
+        node = node.this
+    return node
+
+
+def _conjuncts(node: exp.Expr) -> list[exp.Expr]:
+    node = _bare(node)
+    if isinstance(node, exp.And):
+        return _conjuncts(node.this) + _conjuncts(node.expression)
+    return [node]
+
+
+def _disjuncts(node: exp.Expr) -> list[exp.Expr]:
+    node = _bare(node)
+    if isinstance(node, exp.Or):
+        return _disjuncts(node.this) + _disjuncts(node.expression)
+    return [node]

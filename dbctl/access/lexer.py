@@ -1,0 +1,162 @@
+"""A small SQL scanner: enough of PostgreSQL's lexical rules to split a file into
+statements, rewrite parameters and fingerprint statements without parsing them.
+
+It knows quoted strings ('...', E'...', with '' escapes), quoted identifiers ("..."),
+dollar-quoted strings ($tag$...$tag$), line and nested block comments. Everything else is
+code.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Literal
+
+Kind = Literal["code", "string", "ident", "comment"]
+_DOLLAR = re.compile(r"\$([A-Za-z_][A-Za-z_0-9]*)?\$")
+
+
+def segments(sql: str) -> Iterator[tuple[Kind, str]]:  # noqa: PLR0915 (one scanner loop)
+    """Split ``sql`` into code, string, quoted identifier and comment segments."""
+    i, n, start = 0, len(sql), 0
+    while i < n:
+        c = sql[i]
+        nxt = sql[i + 1] if i + 1 < n else ""
+        end = -1
+        kind: Kind = "code"
+        if c == "-" and nxt == "-":
+            newline = sql.find("\n", i)
+            end, kind = (n if newline < 0 else newline), "comment"
+        elif c == "/" and nxt == "*":
+            depth, j = 1, i + 2
+            while j < n and depth:
+                if sql.startswith("/*", j):
+                    depth, j = depth + 1, j + 2
+                elif sql.startswith("*/", j):
+                    depth, j = depth - 1, j + 2
+                else:
+                    j += 1
+            end, kind = j, "comment"
+        elif c == "'":
+            j = i + 1
+            backslash = i > 0 and sql[i - 1] in "eE" and (i < 2 or not sql[i - 2].isalnum())
+            while j < n:
+                if backslash and sql[j] == "\\":
+                    j += 2
+                    continue
+                if sql[j] == "'":
+                    if j + 1 < n and sql[j + 1] == "'":
+                        j += 2
+                        continue
+                    break
+                j += 1
+            end, kind = min(j + 1, n), "string"
+        elif c == '"':
+            j = sql.find('"', i + 1)
+            while 0 <= j + 1 < n and sql[j + 1] == '"':
+                j = sql.find('"', j + 2)
+            end, kind = (n if j < 0 else j + 1), "ident"
+        elif c == "$" and (i == 0 or not (sql[i - 1].isalnum() or sql[i - 1] == "_")):
+            match = _DOLLAR.match(sql, i)
+            if match:
+                close = sql.find(match.group(0), match.end())
+                end, kind = (n if close < 0 else close + len(match.group(0))), "string"
+        if end < 0:
+            i += 1
+            continue
+        if start < i:
+            yield "code", sql[start:i]
+        yield kind, sql[i:end]
+        i = start = end
+    if start < n:
+        yield "code", sql[start:n]
+
+
+def split_statements(sql: str) -> Iterator[tuple[str, int]]:
+    """Each statement of ``sql`` (without its ';') and the 1-based line where it starts.
+
+    Statements made only of comments and white space are skipped.
+    """
+    line = 1
+    current: list[str] = []
+    start_line: int | None = None
+    for kind, text in segments(sql):
+        if kind == "code":
+            parts = text.split(";")
+            for index, part in enumerate(parts):
+                if index:
+                    statement = "".join(current).strip()
+                    if statement and start_line is not None:
+                        yield statement, start_line
+                    current, start_line = [], None
+                if start_line is None and part.strip():
+                    start_line = line + part[: len(part) - len(part.lstrip())].count("\n")
+                current.append(part)
+                line += part.count("\n")
+        else:
+            if start_line is None and kind != "comment":
+                start_line = line
+            current.append(text)
+            line += text.count("\n")
+    statement = "".join(current).strip()
+    if statement and start_line is not None:
+        yield statement, start_line
+
+
+_NAMED = re.compile(r"%\((\w+)\)s|%s|%%|(?<![:\w]):([A-Za-z_]\w*)|\$(\d+)")
+
+
+def to_dollar_params(sql: str) -> tuple[str, int]:
+    """Rewrite ``%s``, ``%(name)s`` and ``:name`` parameters as ``$n``; count them.
+
+    ``$n`` parameters are kept; ``%%`` becomes ``%``; ``::type`` casts, strings, quoted
+    identifiers and comments are left alone. A named parameter used twice keeps one number.
+    """
+    names: dict[str, int] = {}
+    highest = 0
+    out: list[str] = []
+
+    def replace(match: re.Match[str]) -> str:
+        nonlocal highest
+        text = match.group(0)
+        if text == "%%":
+            return "%"
+        if match.group(3) is not None:
+            highest = max(highest, int(match.group(3)))
+            return text
+        name = match.group(1) or match.group(2)
+        if name is not None:
+            if name not in names:
+                highest += 1
+                names[name] = highest
+            return f"${names[name]}"
+        highest += 1
+        return f"${highest}"
+
+    for kind, text in segments(sql):
+        out.append(_NAMED.sub(replace, text) if kind == "code" else text)
+    return "".join(out), highest
+
+
+_NUMBER = re.compile(r"(?<![\w$.])(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?(?!\w)")
+_PARAM = re.compile(r"\$\d+|%\(\w+\)s|%s|(?<![:\w]):[A-Za-z_]\w*")
+_LIST = re.compile(r"\(\s*\?(\s*,\s*\?)*\s*\)")
+_SPACE = re.compile(r"\s+")
+
+
+def fingerprint_text(sql: str) -> str:
+    """``sql`` with literals and parameters as ``?``, lists of them as ``(?)``, white space
+    folded, comments dropped and keywords lower-cased: equal for statements that differ
+    only in their values."""
+    out: list[str] = []
+    for kind, text in segments(sql):
+        if kind == "code":
+            out.append(_NUMBER.sub("?", _PARAM.sub("?", text)).lower())
+        elif kind == "string":
+            out.append("?")
+        elif kind == "ident":
+            out.append(text)
+        else:
+            out.append(" ")
+    folded = _SPACE.sub(" ", "".join(out)).strip()
+    return _LIST.sub("(?)", folded)
