@@ -288,6 +288,7 @@ class Extractor:
             self.in_list(node, scope)
         elif isinstance(node, exp.Is) and isinstance(node.expression, exp.Null):
             self.on_column(node.this, node, scope, "nulls")
+            self.on_column(node.this, node, scope, "equality", unservable=False)
         elif isinstance(node, _RANGE):
             left, right = node.this, node.expression
             if self.local(right, scope) and not self.local(left, scope):
@@ -305,13 +306,18 @@ class Extractor:
     def equality(self, node: exp.EQ, scope: Scope) -> None:
         left, right = node.this, node.expression
         left_local, right_local = self.local(left, scope), self.local(right, scope)
+        a, b = _bare(left), _bare(right)
         if left_local and right_local:
-            a, b = _bare(left), _bare(right)
             if isinstance(a, exp.Column) and isinstance(b, exp.Column):
                 ra, rb = self.resolve(a, scope), self.resolve(b, scope)
-                if ra and rb and ra[0] != rb[0]:
+                if ra is None or rb is None or ra[0] != rb[0]:  # None: an unknown table
                     self.add(ra, "joins")
                     self.add(rb, "joins")
+            return
+        if isinstance(a, exp.Column) and isinstance(b, exp.Column) and (left_local or right_local):
+            # Correlated (inner.col = outer.col): a join key on both tables.
+            self.add(self.resolve(a, scope), "joins")
+            self.add(self.resolve(b, scope), "joins")
             return
         if right_local and not left_local:
             left, right = right, left

@@ -1,0 +1,95 @@
+"""Extraction fixtures (tests/fixtures/access/cases.sql), in the style of sqlglot's
+optimizer fixtures: a statement, then the accesses it must produce, table by table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dbctl.access.analyze import analyze, analyze_one
+from dbctl.access.ddl import catalog_from_ddl
+from dbctl.access.model import AccessPattern, Statement, TableAccess
+from dbctl.pg.catalog import Catalog
+
+pytestmark = pytest.mark.unit
+
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "access"
+CATALOG, _ = catalog_from_ddl((FIXTURES / "schema.sql").read_text())
+
+
+def _cases() -> list[tuple[str, int, list[str]]]:
+    """Blocks separated by blank lines: comment lines, the statement up to a line ending
+    with ';', then the expected lines."""
+    cases = []
+    block: list[tuple[int, str]] = []
+    lines = (FIXTURES / "cases.sql").read_text().splitlines()
+    for number, row in [*enumerate(lines, 1), (len(lines) + 1, "")]:
+        if row.strip():
+            block.append((number, row))
+            continue
+        body = [(n, r) for n, r in block if not r.startswith("--")]
+        block = []
+        if not body:
+            continue
+        end = next(i for i, (_, r) in enumerate(body) if r.rstrip().endswith(";"))
+        sql = "\n".join(r for _, r in body[: end + 1]).rstrip().rstrip(";")
+        expected = [r.strip() for _, r in body[end + 1 :]]
+        cases.append((sql, body[0][0], expected))
+    return cases
+
+
+def _describe(access: TableAccess) -> str:
+    fields = []
+    for name, value in (
+        ("equality", access.equality),
+        ("in", access.in_lists),
+        ("nulls", access.nulls),
+        ("ranges", access.ranges),
+        ("joins", access.joins),
+        ("sort", tuple(k.column + (":desc" if k.descending else "") for k in access.sort)),
+        ("group", access.group),
+        ("unservable", tuple(f"{u.column}:{u.reason.value}" for u in access.unservable)),
+    ):
+        if value:
+            fields.append(f"{name}={','.join(value)}")
+    fields += [flag for flag in ("limit", "write") if getattr(access, flag)]
+    return f"{access.table}: {' '.join(fields)}".strip().rstrip(":")
+
+
+def _describe_pattern(pattern: AccessPattern) -> list[str]:
+    if pattern.error:
+        return ["error"]
+    rows = [f"unknown={name}" for name in pattern.unknown_tables]
+    return sorted(rows + [_describe(a) for a in pattern.accesses])
+
+
+CASES = _cases()
+
+
+@pytest.mark.parametrize(("sql", "line", "expected"), CASES, ids=[f"line{c[1]}" for c in CASES])
+def test_extraction(sql: str, line: int, expected: list[str]) -> None:
+    pattern = analyze_one(Statement(sql, "cases.sql", line), CATALOG)
+    assert _describe_pattern(pattern) == sorted(e.rstrip(":") for e in expected)
+
+
+def test_there_are_cases() -> None:
+    assert len(CASES) >= 25
+
+
+def test_parallel_analysis_gives_the_same_result_and_shares_fingerprints() -> None:
+    statements = [
+        Statement(f"SELECT * FROM orders WHERE customer_id = {n} AND status = 'x{n}'", "log", n)
+        for n in range(600)
+    ] + [Statement(sql, "cases.sql", line) for sql, line, _ in CASES]
+    serial = analyze(statements, CATALOG, workers=1)
+    parallel = analyze(statements, CATALOG, workers=2)
+    assert serial == parallel
+    assert len({p.statement.fingerprint for p in serial[:600]}) == 1
+    assert [p.statement.line for p in serial[:3]] == [0, 1, 2]
+
+
+def test_an_empty_catalog_reports_every_table_unknown() -> None:
+    pattern = analyze_one(Statement("SELECT * FROM orders WHERE id = 1", "x"), Catalog())
+    assert pattern.unknown_tables == ("orders",)
+    assert pattern.accesses == ()
