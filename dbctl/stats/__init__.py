@@ -1,0 +1,1 @@
+"""pg_stat_statements: reading it, snapshots and their differences."""
