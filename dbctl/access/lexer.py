@@ -16,58 +16,70 @@ Kind = Literal["code", "string", "ident", "comment"]
 _DOLLAR = re.compile(r"\$([A-Za-z_][A-Za-z_0-9]*)?\$")
 
 
+_SPECIAL = re.compile(r"--|/\*|'|\"|\$")
+
+
 def segments(sql: str) -> Iterator[tuple[Kind, str]]:  # noqa: PLR0915 (one scanner loop)
     """Split ``sql`` into code, string, quoted identifier and comment segments."""
-    i, n, start = 0, len(sql), 0
-    while i < n:
-        c = sql[i]
-        nxt = sql[i + 1] if i + 1 < n else ""
-        end = -1
-        kind: Kind = "code"
-        if c == "-" and nxt == "-":
+    n, start = len(sql), 0
+    search = _SPECIAL.search
+    match = search(sql, 0)
+    while match is not None:
+        i = match.start()
+        token = match.group(0)
+        end, kind = -1, "code"
+        if token == "--":
             newline = sql.find("\n", i)
             end, kind = (n if newline < 0 else newline), "comment"
-        elif c == "/" and nxt == "*":
+        elif token == "/*":
             depth, j = 1, i + 2
             while j < n and depth:
-                if sql.startswith("/*", j):
-                    depth, j = depth + 1, j + 2
-                elif sql.startswith("*/", j):
-                    depth, j = depth - 1, j + 2
-                else:
-                    j += 1
-            end, kind = j, "comment"
-        elif c == "'":
-            j = i + 1
-            backslash = i > 0 and sql[i - 1] in "eE" and (i < 2 or not sql[i - 2].isalnum())
-            while j < n:
-                if backslash and sql[j] == "\\":
-                    j += 2
-                    continue
-                if sql[j] == "'":
-                    if j + 1 < n and sql[j + 1] == "'":
-                        j += 2
-                        continue
+                close, opening = sql.find("*/", j), sql.find("/*", j)
+                if close < 0:
+                    j = n
                     break
-                j += 1
-            end, kind = min(j + 1, n), "string"
-        elif c == '"':
+                if 0 <= opening < close:
+                    depth, j = depth + 1, opening + 2
+                else:
+                    depth, j = depth - 1, close + 2
+            end, kind = j, "comment"
+        elif token == "'":
+            backslash = i > 0 and sql[i - 1] in "eE" and (i < 2 or not sql[i - 2].isalnum())
+            j = i + 1
+            while True:
+                quote = sql.find("'", j)
+                if backslash:
+                    slash = sql.find("\\", j)
+                    if 0 <= slash < quote:
+                        j = slash + 2
+                        continue
+                if quote < 0:
+                    j = n
+                    break
+                if quote + 1 < n and sql[quote + 1] == "'":
+                    j = quote + 2
+                    continue
+                j = quote + 1
+                break
+            end, kind = j, "string"
+        elif token == '"':
             j = sql.find('"', i + 1)
-            while 0 <= j + 1 < n and sql[j + 1] == '"':
+            while j >= 0 and j + 1 < n and sql[j + 1] == '"':
                 j = sql.find('"', j + 2)
             end, kind = (n if j < 0 else j + 1), "ident"
-        elif c == "$" and (i == 0 or not (sql[i - 1].isalnum() or sql[i - 1] == "_")):
-            match = _DOLLAR.match(sql, i)
-            if match:
-                close = sql.find(match.group(0), match.end())
-                end, kind = (n if close < 0 else close + len(match.group(0))), "string"
+        elif i == 0 or not (sql[i - 1].isalnum() or sql[i - 1] == "_"):
+            dollar = _DOLLAR.match(sql, i)
+            if dollar:
+                close = sql.find(dollar.group(0), dollar.end())
+                end, kind = (n if close < 0 else close + len(dollar.group(0))), "string"
         if end < 0:
-            i += 1
+            match = search(sql, i + 1)
             continue
         if start < i:
             yield "code", sql[start:i]
-        yield kind, sql[i:end]
-        i = start = end
+        yield kind, sql[i:end]  # type: ignore[misc]
+        start = end
+        match = search(sql, end)
     if start < n:
         yield "code", sql[start:n]
 
