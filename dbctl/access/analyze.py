@@ -68,9 +68,17 @@ def analyze_one(statement: Statement, catalog: Catalog) -> AccessPattern:
     return AccessPattern(statement, kind, tuple(accesses), unknown)
 
 
+def _quiet_sqlglot() -> None:
+    """sqlglot logs a warning for each statement it keeps as a bare command (SHOW...)."""
+    import logging
+
+    logging.getLogger("sqlglot").setLevel(logging.ERROR)
+
+
 def _init_worker(catalog: Catalog) -> None:
     global _worker_catalog  # noqa: PLW0603 (one catalog per worker process)
     _worker_catalog = catalog
+    _quiet_sqlglot()
 
 
 def _analyze_chunk(statements: list[Statement]) -> list[AccessPattern]:
@@ -89,6 +97,7 @@ def analyze(
     for statement in keyed:
         representatives.setdefault(statement.fingerprint, statement)
     unique = list(representatives.values())
+    _quiet_sqlglot()
     workers = workers if workers is not None else (os.cpu_count() or 1)
     if workers > 1 and len(unique) >= PARALLEL_THRESHOLD:
         import multiprocessing

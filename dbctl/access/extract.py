@@ -207,7 +207,7 @@ class Extractor:
             if not node.name:
                 continue
             if self.base_table(node) is None:
-                if not _is_cte_name(node):
+                if not _is_cte_name(node) and not _is_system(node):
                     self.unknown.append(".".join(p for p in (node.db, node.name) if p))
                 continue
             self.use(node)
@@ -492,6 +492,13 @@ def _scope_of(select: exp.Select, scope: Scope) -> Scope | None:
         if child.expression is select:
             return child
     return None
+
+
+def _is_system(node: exp.Table) -> bool:
+    """pg_catalog and information_schema relations: never advised, never unknown."""
+    if node.db:
+        return node.db in ("pg_catalog", "information_schema") or node.db.startswith("pg_")
+    return node.name.startswith("pg_")
 
 
 def _is_cte_name(node: exp.Table) -> bool:
