@@ -29,37 +29,40 @@ COLUMNS = ["owner_id", "status", "kind", "amount", "name", "created_at", "update
 
 
 def statement(rng: random.Random, n: int) -> str:
-    """One statement; ``n`` makes it distinct (an extra predicate column set or limit)."""
+    """One statement; ``n`` names an output column, so no two are alike even normalised."""
     t = rng.randrange(TABLES)
     other = rng.randrange(TABLES)
     a, b = rng.sample(COLUMNS[:-1], 2)
+    tag = f"c{n}"
     shape = rng.randrange(7)
-    tag = f"{n}"  # a distinct constant shape: LIMIT differs, as pg_stat_statements keeps it
     if shape == 0:
-        return f"SELECT * FROM t{t} WHERE {a} = $1 AND {b} > $2 ORDER BY created_at DESC LIMIT {tag}"
+        return (
+            f"SELECT id AS {tag}, name FROM t{t} WHERE {a} = $1 AND {b} > $2 "
+            "ORDER BY created_at DESC LIMIT $3"
+        )
     if shape == 1:
         return (
-            f"SELECT x.id, y.name FROM t{t} x JOIN t{other} y ON y.owner_id = x.id "
-            f"WHERE x.{a} = $1 AND y.{b} IN ($2, $3) LIMIT {tag}"
+            f"SELECT x.id AS {tag}, y.name FROM t{t} x JOIN t{other} y ON y.owner_id = x.id "
+            f"WHERE x.{a} = $1 AND y.{b} IN ($2, $3) LIMIT $4"
         )
     if shape == 2:
         return (
             f"WITH recent AS (SELECT id, {a} FROM t{t} WHERE created_at > $1) "
-            f"SELECT r.id FROM recent r JOIN t{other} o ON o.parent_id = r.id "
-            f"WHERE o.{b} = $2 LIMIT {tag}"
+            f"SELECT r.id AS {tag} FROM recent r JOIN t{other} o ON o.parent_id = r.id "
+            f"WHERE o.{b} = $2 LIMIT $3"
         )
     if shape == 3:
-        return f"UPDATE t{t} SET amount = $1 WHERE {a} = $2 AND id > {tag}"
+        return f"UPDATE t{t} SET amount = $1 WHERE {a} = $2 RETURNING id AS {tag}"
     if shape == 4:
-        return f"DELETE FROM t{t} WHERE {a} < $1 AND {b} = $2 AND kind <> {tag}"
+        return f"DELETE FROM t{t} WHERE {a} < $1 AND {b} = $2 RETURNING id AS {tag}"
     if shape == 5:
         return (
-            f"SELECT {a}, count(*) FROM t{t} WHERE {b} BETWEEN $1 AND $2 "
-            f"GROUP BY {a} ORDER BY count(*) DESC LIMIT {tag}"
+            f"SELECT {a}, count(*) AS {tag} FROM t{t} WHERE {b} BETWEEN $1 AND $2 "
+            f"GROUP BY {a} ORDER BY count(*) DESC LIMIT $3"
         )
     return (
-        f"SELECT * FROM t{t} WHERE id IN (SELECT owner_id FROM t{other} WHERE {a} = $1) "
-        f"AND {b} IS NULL ORDER BY id LIMIT {tag}"
+        f"SELECT id AS {tag} FROM t{t} WHERE id IN (SELECT owner_id FROM t{other} "
+        f"WHERE {a} = $1) AND {b} IS NULL ORDER BY id LIMIT $2"
     )
 
 

@@ -386,6 +386,140 @@ def verify_schema(
     _emit(Report.of(command, result.findings, fail_on=fail_on, data=result.data()), output)
 
 
+@app.command("check-indexes")
+def check_indexes(
+    paths: Annotated[
+        list[str] | None, typer.Argument(help="SQL files of statements; - reads stdin.")
+    ] = None,
+    database_url: DatabaseUrl = None,
+    models: ModelsOption = None,
+    schema: Annotated[
+        list[Path] | None, typer.Option("--schema", help="DDL file(s) of the schema.")
+    ] = None,
+    from_stats: Annotated[
+        bool, typer.Option("--from-stats", help="The top statements of pg_stat_statements.")
+    ] = False,
+    stats_limit: Annotated[
+        int, typer.Option("--limit", min=1, help="How many statements --from-stats reads.")
+    ] = 100,
+    from_log: Annotated[
+        list[str] | None, typer.Option("--from-log", help="A JSON-lines capture log.")
+    ] = None,
+    validate: Annotated[
+        bool, typer.Option("--validate", help="Price the advice with HypoPG.")
+    ] = False,
+    min_savings: Annotated[
+        float, typer.Option("--min-savings", min=0, max=1, help="Least cost cut to keep one.")
+    ] = 0.30,
+    write_migration: Annotated[
+        bool, typer.Option("--write-migration", help="Write an Alembic revision.")
+    ] = False,
+    max_columns: Annotated[int, typer.Option("--max-columns", min=1, max=32)] = 3,
+    min_rows: Annotated[int, typer.Option("--min-rows", min=0)] = 1000,
+    output: ReportFormat = Format.text,
+    fail_on: FailOnOption = FailOn.error,
+) -> None:
+    """Joins, filters and sorts of real statements that no index serves, with the index
+    that would (missing-index), from SQL files, pg_stat_statements or a capture log.
+
+    Example: dbctl check-indexes queries/*.sql --database-url $DATABASE_URL --validate
+    """
+    from dbctl.advise.check import CheckRequest
+    from dbctl.advise.check import check_indexes as run
+    from dbctl.advise.model import AdviceOptions
+
+    settings = _settings(database_url=database_url, models=models)
+    request = CheckRequest(
+        paths=tuple(paths or ()),
+        logs=tuple(from_log or ()),
+        from_stats=from_stats,
+        stats_limit=stats_limit,
+        schema_files=tuple(str(p) for p in schema or ()),
+        validate=validate,
+        min_savings=min_savings,
+        write_migration=write_migration,
+        options=AdviceOptions(max_columns=max_columns, min_rows=min_rows),
+    )
+    result = run(settings, request, stdin=sys.stdin, notify=_note)
+    if result.migration is not None:
+        _note(f"wrote {result.migration}; declare the indexes in the models too:")
+        for line in result.model_lines:
+            _note(f"  {line}")
+    report = Report.of(
+        "check-indexes", result.findings, fail_on=fail_on, summary=result.summary, data=result.data
+    )
+    _emit(report, output)
+
+
+@app.command("top-queries")
+def top_queries(
+    database_url: DatabaseUrl = None,
+    sort: Annotated[
+        str,
+        typer.Option(
+            "--sort",
+            metavar="total|mean|calls|rows|io",
+            help="Order by total time, mean time, calls, rows or I/O time.",
+        ),
+    ] = "total",
+    limit: Annotated[int, typer.Option("--limit", min=1, help="Statements to list.")] = 20,
+    min_calls: Annotated[
+        int, typer.Option("--min-calls", min=0, help="Leave out statements called less.")
+    ] = 0,
+    all_levels: Annotated[
+        bool, typer.Option("--all-levels", help="Include statements nested in functions.")
+    ] = False,
+    slo_ms: Annotated[
+        float | None, typer.Option("--slo-ms", help="The DB objective, in ms (default 3).")
+    ] = None,
+    save: Annotated[
+        str | None, typer.Option("--save", metavar="NAME", help="Save a snapshot.")
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", metavar="NAME", help="The window since that snapshot.")
+    ] = None,
+    reset: Annotated[
+        bool, typer.Option("--reset", help="Then reset this database's statistics.")
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Reset without asking.")] = False,
+    advise: Annotated[
+        bool, typer.Option("--advise", help="Show each statement's index advice.")
+    ] = False,
+    output: ReportFormat = Format.text,
+    fail_on: FailOnOption = FailOn.error,
+) -> None:
+    """The costliest statements from pg_stat_statements, held to the DB objective: a mean
+    above --slo-ms is an slo-breach error. --save NAME and --since NAME give the window
+    since a snapshot, without resetting anything.
+
+    Example: dbctl top-queries --sort mean --limit 10 --since deploy --fail-on error
+    """
+    from dbctl.errors import ConfigError
+    from dbctl.pg.connect import resolve_database_url
+    from dbctl.render import top as top_render
+    from dbctl.stats.top import TopOptions
+    from dbctl.stats.top import top_queries as run
+
+    settings = _settings(database_url=database_url, slo_ms=slo_ms)
+    options = TopOptions(sort, limit, min_calls, all_levels, save, since, reset, advise=None)
+    url = resolve_database_url(settings, notify=_note)
+    if reset and not yes:
+        try:
+            typer.confirm(f"Reset pg_stat_statements of {redact(url)}?", abort=True, err=True)
+        except typer.Abort:
+            raise ConfigError("--reset not confirmed: nothing was done (or pass --yes)") from None
+    if advise:
+        _note("note: index advice arrives with check-indexes")
+    result = run(settings, url, options)
+    for note in result.notes:
+        _note(f"note: {note}")
+    report = result.report(fail_on)
+    if output is not Format.text:
+        _emit(report, output)
+    top_render.render(report, sys.stdout)
+    raise typer.Exit(report.exit_code)
+
+
 def main() -> None:
     """Console entry point."""
     sys.exit(app())

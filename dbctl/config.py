@@ -31,6 +31,7 @@ class Settings:
     statement_timeout: str = "1h"
     lock_wait: float = 60.0
     drift_ignore: tuple[str, ...] = ()
+    slo_ms: float = 3.0  # the DB objective: a statement's mean time above it is a breach
 
     @property
     def migrations_dir(self) -> Path:
@@ -54,6 +55,7 @@ _FIELDS: dict[str, type] = {
     "statement_timeout": str,
     "lock_wait": float,
     "drift_ignore": tuple,
+    "slo_ms": float,
 }
 assert set(_FIELDS) == {f.name for f in fields(Settings)} - {"project_root"}
 

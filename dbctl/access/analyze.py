@@ -102,6 +102,10 @@ def analyze(
     if workers > 1 and len(unique) >= PARALLEL_THRESHOLD:
         import multiprocessing
 
+        import sqlglot.optimizer.scope  # noqa: F401  (imported once, before the fork)
+
+        import dbctl.access.extract  # noqa: F401
+
         size = max(50, len(unique) // (workers * 4))
         chunks = [unique[i : i + size] for i in range(0, len(unique), size)]
         context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")

@@ -1,11 +1,15 @@
 """``schema-drift``: the SQLAlchemy models against a migrated (or live) database.
 
-The models are created in a scratch database on the same server and both sides are
-snapshotted by the same catalog loader, so PostgreSQL itself normalises every type, default,
-index and constraint definition; the two catalogs are then compared object by object
-(``dbctl.lifecycle.diff``). This catches what Alembic's ``compare_metadata`` reports and
-what it misses: server defaults, index column order, sort options, expression and partial
-indexes, check constraints, enum values, identity columns.
+The models' side is the catalog ``load_catalog`` would read after ``metadata.create_all``,
+built by ``model_catalog.catalog_from_metadata`` on the compared database itself, in a
+transaction that is rolled back: PostgreSQL normalises what only it can (types, defaults,
+checks, expression and partial indexes) in a few temporary objects, and the rest is
+rendered in Python exactly as PostgreSQL prints it. Both sides are then compared object by
+object (``dbctl.lifecycle.diff``). This catches what Alembic's ``compare_metadata`` reports
+and what it misses: server defaults, index column order, sort options, expression and
+partial indexes, check constraints, enum values, identity columns. Models only a real
+database can lay out (DDL event listeners, domains, partitioned tables...) are created with
+``create_all`` in a scratch database of the same server instead.
 
 Views and materialized views are not in SQLAlchemy models: like Alembic, drift leaves them
 out (the round trip and idempotency checks still cover them).
@@ -14,7 +18,7 @@ out (the round trip and idempotency checks still cover them).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from dbctl.errors import DbctlError
@@ -60,16 +64,50 @@ def load_models(settings: Settings) -> Models:
     return Models(metadata, model_locations(metadata, settings.project_root), convention)
 
 
-def models_catalog(models: Models, server_url: str) -> Catalog:
-    """The models laid out by PostgreSQL: ``create_all`` in a scratch database, snapshotted."""
+def models_catalog(models: Models, url: str) -> Catalog:
+    """The models as ``load_catalog`` would read them after ``create_all``.
+
+    Built on the database at ``url`` (the shadow or live database: its extensions are
+    there), which is left as it was; for models that need a real database, ``create_all``
+    in a scratch database of the same server.
+    """
+    from dbctl.lifecycle.model_catalog import ModelsNeedDatabase, catalog_from_metadata
+    from dbctl.lifecycle.verify import INTERNAL_TABLES
+    from dbctl.pg.connect import connect
+
+    try:
+        with connect(url) as conn:
+            catalog = catalog_from_metadata(models.metadata, conn)
+    except ModelsNeedDatabase as exc:
+        try:
+            return created_catalog(models, url)
+        except DbctlError as failed:
+            raise DbctlError(f"{exc}; and {failed}") from None
+    internal = [key for key, table in catalog.tables.items() if table.name in INTERNAL_TABLES]
+    if not internal:
+        return catalog
+    owned = {f"{key}." for key in internal}
+    return replace(
+        catalog,
+        tables={k: v for k, v in catalog.tables.items() if k not in internal},
+        sequences={
+            k: v
+            for k, v in catalog.sequences.items()
+            if not any((v.owned_by or "").startswith(prefix) for prefix in owned)
+        },
+    )
+
+
+def created_catalog(models: Models, url: str) -> Catalog:
+    """``create_all`` in a scratch database on the server of ``url``, snapshotted."""
     import sqlalchemy.exc
 
     from dbctl.lifecycle.verify import snapshot
     from dbctl.pg.connect import create_engine
     from dbctl.pg.shadow import temporary_database
 
-    with temporary_database(server_url, purpose="models") as url:
-        engine = create_engine(url)
+    with temporary_database(url, purpose="models") as scratch:
+        engine = create_engine(scratch)
         try:
             with engine.begin() as connection:
                 create_schema(connection, models.metadata)
@@ -78,7 +116,7 @@ def models_catalog(models: Models, server_url: str) -> Catalog:
             raise DbctlError(f"the models cannot be created in PostgreSQL: {reason}") from None
         finally:
             engine.dispose()
-        return snapshot(url)
+        return snapshot(scratch)
 
 
 def _column(difference: Difference) -> tuple[str, ...]:
@@ -128,7 +166,6 @@ def compare(
     return findings
 
 
-def drift_findings(
-    settings: Settings, models: Models, actual: Catalog, server_url: str
-) -> list[Finding]:
-    return compare(settings, models, models_catalog(models, server_url), actual)
+def drift_findings(settings: Settings, models: Models, actual: Catalog, url: str) -> list[Finding]:
+    """Drift of the database at ``url`` (snapshotted as ``actual``) from the models."""
+    return compare(settings, models, models_catalog(models, url), actual)

@@ -1,8 +1,8 @@
-"""The SQLAlchemy models side of drift: load the MetaData, lay it out in a database.
+"""The SQLAlchemy models side of drift: load the MetaData, locate its classes, lay it out.
 
-The models are compared with a database by creating them in a scratch database and
-snapshotting both with the same catalog loader, so that PostgreSQL itself normalises types,
-defaults, index and constraint definitions on both sides.
+Drift builds the models' catalog without creating them (``model_catalog``);
+``create_schema`` (``create_all`` in one round trip) remains for the models only a real
+database can lay out, and for tests that compare the two.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ On a fresh temporary database (on the sandbox, or on the server of ``--database-
 4. round trip: each revision, from the head down, is downgraded (the schema must equal the
    snapshot taken before it was applied) and upgraded again (the schema must equal the
    snapshot taken after it) (``downgrade-mismatch``);
-5. drift: the models, created in a scratch database, against the migrated schema
+5. drift: the models, as ``create_all`` would lay them out, against the migrated schema
    (``schema-drift``);
 6. schema rules on the migrated schema (``dbctl.rules``).
 
@@ -251,7 +251,7 @@ def verify_schema(
             _round_trip(settings, url, steps, snapshots, result)
         if models is not None:
             with result.check("drift from the models", notify):
-                result.findings += drift.drift_findings(settings, models, head, server_url)
+                result.findings += drift.drift_findings(settings, models, head, url)
         with result.check("schema rules", notify):
             result.findings += run_rules(head, _rule_context(settings, models))
     return result

@@ -20,9 +20,10 @@ the session's own path is; the caller's session is left as it was.
 from __future__ import annotations
 
 import fnmatch
+import gc
 from collections import abc
 from collections.abc import Collection, Hashable, Iterable, Iterator, Mapping
-from contextlib import ExitStack, nullcontext
+from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -540,7 +541,7 @@ def load_catalog(
         (_SEQUENCES_SQL, wanted),
     ]
     pipeline = pg.pipeline() if psycopg.Pipeline.is_supported() else nullcontext()
-    with pg.transaction(force_rollback=True), pipeline, ExitStack() as stack:
+    with collector_paused(), pg.transaction(force_rollback=True), pipeline, ExitStack() as stack:
         cursors = [stack.enter_context(pg.cursor(row_factory=tuple_row)) for _ in queries]
         for cursor, (sql, params) in zip(cursors, queries, strict=True):
             cursor.execute(sql, params)
@@ -568,6 +569,20 @@ def load_catalog(
         server_version_num=version,
         extensions=extensions,
     )
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cycle collector off meanwhile, then back as it was. Building a catalog makes
+    tens of thousands of small objects, which trigger full collections of the caller's
+    whole heap (the models, another catalog): at 2,000 tables, 0.45 s of a 1 s load."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _psycopg_connection(conn: object) -> psycopg.Connection[Any]:

@@ -55,11 +55,49 @@ def index_name(table: str, columns: Iterable[str], prefix: str = "ix") -> str:
     return f"{name[: MAX_IDENTIFIER - 9]}_{digest}"
 
 
-def create_index_sql(table: Table, columns: Sequence[str], name: str | None = None) -> str:
+def qualified_sql(table: Table) -> str:
+    return f"{quote_ident(table.schema)}.{quote_ident(table.name)}"
+
+
+def key_part_sql(column: str, descending: bool = False, nulls_first: bool | None = None) -> str:
+    """``created_at DESC``: one key part, its sort options only where not the default
+    (``nulls_first`` None means the direction's default: first for DESC, last for ASC)."""
+    text = quote_ident(column) + (" DESC" if descending else "")
+    if nulls_first is not None and nulls_first != descending:
+        text += " NULLS FIRST" if nulls_first else " NULLS LAST"
+    return text
+
+
+def key_sql(
+    columns: Sequence[str],
+    descending: Sequence[bool] = (),
+    nulls_first: Sequence[bool | None] = (),
+) -> str:
+    """The key list of an index: ``customer_id, created_at DESC``."""
+    return ", ".join(
+        key_part_sql(
+            column,
+            descending[k] if k < len(descending) else False,
+            nulls_first[k] if k < len(nulls_first) else None,
+        )
+        for k, column in enumerate(columns)
+    )
+
+
+def create_index_sql(
+    table: Table,
+    columns: Sequence[str],
+    name: str | None = None,
+    *,
+    descending: Sequence[bool] = (),
+    nulls_first: Sequence[bool | None] = (),
+) -> str:
+    """``CREATE INDEX CONCURRENTLY <name> ON <schema.table> (<key>);``; without CONCURRENTLY
+    on a partitioned table, where PostgreSQL does not support it."""
     name = name or index_name(table.name, columns)
-    target = f"{quote_ident(table.schema)}.{quote_ident(table.name)}"
-    cols = ", ".join(quote_ident(c) for c in columns)
-    return f"CREATE INDEX CONCURRENTLY {quote_ident(name)} ON {target} ({cols});"
+    concurrently = "" if table.kind == "partitioned table" else "CONCURRENTLY "
+    key = key_sql(columns, descending, nulls_first)
+    return f"CREATE INDEX {concurrently}{quote_ident(name)} ON {qualified_sql(table)} ({key});"
 
 
 def drop_index_sql(table: Table, index: Index) -> str:

@@ -75,3 +75,13 @@ def test_lists_from_toml_and_from_comma_separated_environment(tmp_path: Path) ->
     bad = _project(tmp_path / "x", "drift_ignore = 3")
     with pytest.raises(ConfigError, match="drift_ignore must be a list of strings"):
         load_settings(cwd=bad, environ={})
+
+
+def test_slo_ms_from_toml_environment_and_flag(tmp_path: Path) -> None:
+    assert load_settings(cwd=tmp_path, environ={}).slo_ms == 3.0
+    cwd = _project(tmp_path, "slo-ms = 1")
+    assert load_settings(cwd=cwd, environ={}).slo_ms == 1.0
+    assert load_settings(cwd=cwd, environ={"DBCTL_SLO_MS": "2.5"}).slo_ms == 2.5
+    assert load_settings({"slo_ms": 5.0}, cwd=cwd, environ={"DBCTL_SLO_MS": "2.5"}).slo_ms == 5.0
+    with pytest.raises(ConfigError, match="DBCTL_SLO_MS: slo_ms must be a float, not 'fast'"):
+        load_settings(cwd=cwd, environ={"DBCTL_SLO_MS": "fast"})

@@ -1,0 +1,268 @@
+"""``advise``: access patterns and a catalog in, the indexes to create out.
+
+The passes, in order (each its own module):
+
+1. ``candidates``: the btree each table access wants (filters, sorts, each join column);
+2. ``coverage``: drop the candidates an existing index already serves;
+3. ``merge``: fold candidates on one table into a few indexes, each listing what it serves;
+4. ``filters`` (statistics only): drop small tables and keys that would not cut the rows;
+5. suggestions: names per the convention, ready ``CREATE INDEX CONCURRENTLY`` statements;
+6. the other findings: parse errors, unknown tables, unservable predicates, and the catalog
+   rules (``CATALOG_RULES``, plus ``unused-index`` with statistics).
+
+Data in, data out: no connection; ``whatif.validate`` prices the result with the planner.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
+
+from dbctl.access.model import AccessPattern, Statement, TableAccess, Unservable
+from dbctl.advise import unused
+from dbctl.advise.candidates import Candidate, Purpose, candidates
+from dbctl.advise.coverage import Coverage
+from dbctl.advise.filters import Limits, apply_filters
+from dbctl.advise.keys import Shape, key_parts
+from dbctl.advise.merge import Group, merge
+from dbctl.advise.model import Advice, AdviceOptions, Suggestion, note
+from dbctl.pg.catalog import Catalog, Index, Table
+from dbctl.pg.stats import Statistics
+from dbctl.report import Finding, Severity
+from dbctl.rules import duplicates, foreign_keys
+from dbctl.rules.context import RuleContext
+from dbctl.rules.indexing import create_index_sql, index_name, key_sql, qualified_sql
+
+INDEXABLE_KINDS = frozenset({"table", "partitioned table", "materialized view"})
+
+NO_STATISTICS = (
+    "no statistics: the advice is structural (table sizes and selectivity are not weighed); "
+    "give --database-url of a database with data to use pg_stats"
+)
+
+CatalogRule = Callable[[Catalog, RuleContext], list[Finding]]
+CATALOG_RULES: tuple[CatalogRule, ...] = (foreign_keys.check, duplicates.check)
+
+
+class _Collector:
+    """Walks the patterns once: candidates not yet covered, and the findings on the way."""
+
+    def __init__(self, catalog: Catalog, statistics: Statistics | None, max_columns: int):
+        self.catalog = catalog
+        self.statistics = statistics
+        self.max_columns = max_columns
+        self.coverage = Coverage()
+        self.wanted: list[Candidate] = []
+        self.findings: list[Finding] = []
+        self.unknown: dict[str, list[Statement]] = {}
+        self.unservable: dict[tuple[str, str, str], list[Statement]] = {}
+        self.items: dict[tuple[str, str, str], Unservable] = {}
+        self._shapes: dict[TableAccess, list[Candidate]] = {}
+
+    def add(self, pattern: AccessPattern) -> None:
+        statement = pattern.statement
+        if pattern.error is not None:
+            self.findings.append(
+                note(
+                    "parse-error",
+                    f"the statement cannot be analysed: {pattern.error}",
+                    statement=statement,
+                    severity=Severity.error,
+                )
+            )
+            return
+        for name in pattern.unknown_tables:
+            self.unknown.setdefault(name, []).append(statement)
+        for access in pattern.accesses:
+            table = self.catalog.tables.get(access.table)
+            if table is None:
+                self.unknown.setdefault(access.table, []).append(statement)
+            elif table.kind in INDEXABLE_KINDS:
+                self._access(table, access, statement)
+
+    def _access(self, table: Table, access: TableAccess, statement: Statement) -> None:
+        shapes = self._shapes.get(access)
+        if shapes is None:
+            shapes = candidates(
+                access, statement, statistics=self.statistics, max_columns=self.max_columns
+            )
+            self._shapes[access] = shapes
+        for shape in shapes:
+            candidate = replace(shape, statement=statement)
+            if self.coverage.index_for(table, candidate, access) is None:
+                self.wanted.append(candidate)
+        for item in access.unservable:
+            if self.coverage.unservable_index(table, item, access, statement.text) is None:
+                key = (table.qualified_name, item.expression, item.reason.value)
+                self.unservable.setdefault(key, []).append(statement)
+                self.items[key] = item
+
+    def notes(self) -> list[Finding]:
+        found = list(self.findings)
+        for name, statements in self.unknown.items():
+            count = len(statements)
+            found.append(
+                note(
+                    "unknown-table",
+                    f"{name} is not in the catalog ({count} statement{'s' * (count > 1)}): "
+                    "its accesses are not checked",
+                    statement=statements[0],
+                    table=name,
+                    evidence={"statements": count},
+                )
+            )
+        for (table, expression, reason), statements in self.unservable.items():
+            item = self.items[(table, expression, reason)]
+            found.append(
+                note(
+                    "unservable-predicate",
+                    f"{table}: {expression} cannot use a plain btree on {item.column} "
+                    f"({reason}); {len(statements)} statement(s)",
+                    statement=statements[0],
+                    table=table,
+                    columns=(item.column,),
+                    suggestion=item.remedy,
+                    evidence={"reason": reason, "statements": len(statements)},
+                )
+            )
+        return found
+
+
+def _ranked(statements: Iterable[Statement]) -> tuple[tuple[Statement, ...], int]:
+    """Distinct statements (by fingerprint), the costliest first; and how many in all."""
+    distinct: dict[str, Statement] = {}
+    total = 0
+    for statement in statements:
+        total += 1
+        distinct.setdefault(statement.fingerprint or statement.text, statement)
+    ordered = sorted(distinct.values(), key=lambda s: -(s.share or 0.0))
+    return tuple(ordered), total
+
+
+def _name(table: Table, columns: Sequence[str], taken: set[str]) -> str:
+    name = index_name(table.name, columns)
+    suffix = 2
+    while f"{table.schema}.{name}" in taken:
+        name = index_name(table.name, [*columns, str(suffix)])
+        suffix += 1
+    taken.add(f"{table.schema}.{name}")
+    return name
+
+
+def _suggestion(group: Group, table: Table, taken: set[str]) -> Suggestion:
+    parts = key_parts(group.shape)
+    columns = tuple(part.column for part in parts)
+    descending = tuple(part.descending for part in parts)
+    nulls_first = tuple(part.nulls_first for part in parts)
+    name = _name(table, columns, taken)
+    statements, occurrences = _ranked(member.statement for member in group.members)
+    reasons = tuple(dict.fromkeys(member.reason() for member in group.members))
+    partitioned = table.kind == "partitioned table"
+    notes: list[str] = []
+    if partitioned:
+        notes.append(
+            "PostgreSQL cannot build an index CONCURRENTLY on a partitioned table: on a busy "
+            "table, create it ON ONLY the parent, concurrently on each partition, and ATTACH "
+            "each partition's index"
+        )
+    new = Index(name, columns, descending=descending, nulls_first=nulls_first)
+    for old in table.indexes:
+        if duplicates.redundant_to(old, new):
+            notes.append(f"it makes {old.name} ({', '.join(old.columns)}) redundant: drop it")
+    return Suggestion(
+        table=table.qualified_name,
+        columns=columns,
+        name=name,
+        sql=create_index_sql(table, columns, name, descending=descending, nulls_first=nulls_first),
+        statements=statements,
+        reasons=reasons,
+        descending=descending,
+        nulls_first=nulls_first,
+        join=group.members[0].purpose is Purpose.join_key,
+        occurrences=occurrences,
+        key=key_sql(columns, descending, nulls_first),
+        target=qualified_sql(table),
+        partitioned=partitioned,
+        notes=tuple(notes),
+    )
+
+
+def _leads_with(shape: Shape, columns: tuple[str, ...]) -> bool:
+    lead = [part.column for part in key_parts(shape)][: len(columns)]
+    return set(lead) == set(columns)
+
+
+def _weighed(
+    groups: list[Group], catalog: Catalog, statistics: Statistics, options: AdviceOptions
+) -> tuple[list[Group], list[Finding]]:
+    """The groups the filters keep, and a note for each one they drop."""
+    limits = Limits(options.min_rows, options.max_selectivity, options.enough_rows)
+    pairs = [(group, catalog.tables[group.table]) for group in groups]
+    kept, dropped = apply_filters(pairs, statistics, limits)
+    notes = []
+    for group, drop in dropped:
+        statements, _ = _ranked(member.statement for member in group.members)
+        notes.append(
+            note(
+                drop.rule,
+                drop.message,
+                statement=statements[0],
+                table=group.table,
+                columns=group.columns,
+                evidence={**drop.evidence, "statements": len(statements)},
+            )
+        )
+    return kept, notes
+
+
+def _catalog_findings(catalog: Catalog, context: RuleContext, kept: list[Group]) -> list[Finding]:
+    """The catalog rules, less the foreign keys a suggestion will index."""
+    found = []
+    for rule in CATALOG_RULES:
+        for finding in rule(catalog, context):
+            fixed = finding.rule == "unindexed-foreign-key" and any(
+                g.table == finding.table and _leads_with(g.shape, finding.columns) for g in kept
+            )
+            if not fixed:
+                found.append(finding)
+    return found
+
+
+def advise(
+    patterns: Iterable[AccessPattern],
+    catalog: Catalog,
+    *,
+    statistics: Statistics | None = None,
+    options: AdviceOptions = AdviceOptions(),  # noqa: B008 (frozen, shared safely)
+    context: RuleContext | None = None,
+) -> Advice:
+    """Index advice for the statements' access patterns against ``catalog``.
+
+    ``statistics`` (``dbctl.pg.stats.load_statistics`` of the catalog's tables) turn on
+    the filters and ``unused-index``; without them the advice is structural and says so.
+    ``context`` gives the catalog rules the models' locations.
+    """
+    collector = _Collector(catalog, statistics, options.max_columns)
+    count = 0
+    for pattern in patterns:
+        count += 1
+        collector.add(pattern)
+    groups = merge(collector.wanted)
+    notes = collector.notes()
+    if statistics is None:
+        kept = groups
+        if count:
+            notes.append(note("no-statistics", NO_STATISTICS))
+    else:
+        kept, dropped = _weighed(groups, catalog, statistics, options)
+        notes += dropped
+    taken = {f"{t.schema}.{i.name}" for t in catalog.tables.values() for i in t.indexes}
+    suggestions = [_suggestion(g, catalog.tables[g.table], taken) for g in kept]
+    context = context or RuleContext()
+    notes += _catalog_findings(catalog, context, kept)
+    if statistics is not None:
+        locations = dict(context.locations)
+        notes += unused.check(
+            catalog, statistics, min_bytes=options.unused_min_bytes, locations=locations
+        )
+    return Advice(suggestions, notes, count, structural=statistics is None)

@@ -1,0 +1,168 @@
+"""The btree each table access wants: one candidate for its filters, one per join column.
+
+Filter candidate: the equality columns first (``=``, ``IN`` and ``IS NULL``; the most
+selective first when statistics exist, else in the statement's order), then at most one
+range column, or else the sort columns in order. The sort is taken only when the ORDER BY
+is entirely this table's (``TableAccess.sort`` is empty otherwise), no IN list breaks the
+order, and either a LIMIT bounds it or equality columns come before it (the index then
+saves the sort for free); a range column that is also the first sort key takes the sort.
+Join candidate, for each join column: that column first, then the table's equality
+filters; it serves the table as the inner side of a nested loop. A sorted access on a
+joined table is also served by the join column as one more equality before the sort (a
+LATERAL subquery's ``ORDER BY ... LIMIT``): an existing index of that shape covers it.
+UPDATE and DELETE targets are treated like any read: their WHERE is a filter. The width
+is capped (``max_columns``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from dbctl.access.model import SortKey, Statement, TableAccess
+from dbctl.advise.keys import Block, Part, Shape, equality, fixed, key_parts
+from dbctl.pg.stats import Statistics
+
+DEFAULT_EQ_SELECTIVITY = 0.005  # PostgreSQL's DEFAULT_EQ_SEL, for columns without statistics
+
+
+class Purpose(StrEnum):
+    filter = "filter"
+    join_key = "join"
+    sort = "sort"
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """An index one access of one statement wants, as a shape (see ``keys``)."""
+
+    table: str
+    shape: Shape
+    purpose: Purpose
+    statement: Statement
+    limit: bool = False
+    descending_sort: bool = False  # the statement sorts the key's sort parts the other way
+    alternatives: tuple[Shape, ...] = ()  # other shapes that serve the access as well
+
+    @property
+    def coverage_shape(self) -> Shape:
+        """What an existing index must serve for this access to need nothing: for a join,
+        an index that leads with the join column (whatever follows)."""
+        return self.shape[:1] if self.purpose is Purpose.join_key else self.shape
+
+    @property
+    def coverage_shapes(self) -> tuple[Shape, ...]:
+        """``coverage_shape`` and the alternatives: an index serving any one will do."""
+        return (self.coverage_shape, *self.alternatives)
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return tuple(part.column for part in key_parts(self.shape))
+
+    def reason(self) -> str:
+        """``joined on customer_id``, ``filtered on (status, created_at)``..."""
+        columns = self.columns
+        if self.purpose is Purpose.join_key:
+            rest = f" (with a filter on {', '.join(columns[1:])})" if len(columns) > 1 else ""
+            return f"joined on {columns[0]}{rest}"
+        eq = [p.column for b in self.shape if b.free for p in b.parts]
+        ordered = [p for b in self.shape if not b.free for p in b.parts if p.ordered]
+        ranged = [p.column for b in self.shape if not b.free for p in b.parts if not p.ordered]
+        said = []
+        if eq or ranged:
+            said.append(f"filtered on ({', '.join([*eq, *ranged])})")
+        if ordered:
+            if self.descending_sort:
+                ordered = [part.flipped() for part in ordered]
+            keys = ", ".join(p.column + (" DESC" if p.descending else "") for p in ordered)
+            said.append(f"sorted on ({keys})" + (" with a LIMIT" if self.limit else ""))
+        return " and ".join(said)
+
+
+def _unique(columns: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(columns))
+
+
+def ordered_equality(access: TableAccess, statistics: Statistics | None) -> tuple[str, ...]:
+    """The equality columns (``=``, IN, IS NULL), the most selective first when statistics
+    exist (a stable sort: ties and unknowns keep the statement's order)."""
+    columns = _unique(access.equality + access.in_lists + access.nulls)
+    if statistics is None:
+        return columns
+    nulls = set(access.nulls) - set(access.equality)
+
+    def selectivity(column: str) -> float:
+        if column in nulls:
+            stats = statistics.column(access.table, column)
+            return stats.null_frac if stats is not None else DEFAULT_EQ_SELECTIVITY
+        found = statistics.equality_selectivity(access.table, column)
+        return DEFAULT_EQ_SELECTIVITY if found is None else found
+
+    return tuple(sorted(columns, key=selectivity))
+
+
+def sort_part(key: SortKey) -> Part:
+    nulls_first = key.descending if key.nulls_first is None else key.nulls_first
+    return Part(key.column, key.descending, nulls_first, ordered=True)
+
+
+def _sort_parts(access: TableAccess, equal: tuple[str, ...]) -> tuple[Part, ...]:
+    """The ORDER BY minus the columns fixed by equality, its first part ascending (a
+    backward scan serves the reverse)."""
+    parts = tuple(sort_part(key) for key in access.sort if key.column not in equal)
+    if parts and parts[0].descending:
+        parts = tuple(part.flipped() for part in parts)
+    return parts
+
+
+def _after_equality(access: TableAccess, equal: tuple[str, ...]) -> tuple[Part, ...]:
+    sort = _sort_parts(access, equal)
+    sort_usable = bool(sort) and not set(access.in_lists) and (access.limit or bool(equal))
+    ranges = [column for column in access.ranges if column not in equal]
+    if ranges:
+        if sort_usable and sort[0].column == ranges[0]:
+            return sort
+        return (Part(ranges[0]),)
+    return sort if sort_usable else ()
+
+
+def _capped(equal: tuple[str, ...], rest: tuple[Part, ...], max_columns: int) -> Shape:
+    equal = equal[:max_columns]
+    rest = rest[: max(0, max_columns - len(equal))]
+    blocks: list[Block] = [equality(*equal)] if equal else []
+    blocks.extend(fixed(part) for part in rest)
+    return tuple(blocks)
+
+
+def candidates(
+    access: TableAccess,
+    statement: Statement,
+    *,
+    statistics: Statistics | None = None,
+    max_columns: int = 3,
+) -> list[Candidate]:
+    """The filter candidate (if the access filters or sorts) and one per join column."""
+    equal = ordered_equality(access, statistics)
+    rest = _after_equality(access, equal)
+    found: list[Candidate] = []
+    shape = _capped(equal, rest, max_columns)
+    if shape:
+        purpose = Purpose.filter if equal or access.ranges else Purpose.sort
+        first = next((key for key in access.sort if key.column not in equal), None)
+        sorted_ = any(p.ordered for p in rest)
+        flipped = first is not None and first.descending and sorted_
+        # Reached through a join (a LATERAL subquery, a nested loop's inner side), the join
+        # column is one more equality before the sort.
+        alternatives = tuple(
+            _capped((column, *equal), rest, max_columns)
+            for column in _unique(access.joins)
+            if sorted_ and column not in equal
+        )
+        found.append(
+            Candidate(access.table, shape, purpose, statement, access.limit, flipped, alternatives)
+        )
+    for column in _unique(access.joins):
+        others = tuple(c for c in equal if c != column)[: max(0, max_columns - 1)]
+        blocks: Shape = (equality(column), equality(*others)) if others else (equality(column),)
+        found.append(Candidate(access.table, blocks, Purpose.join_key, statement))
+    return found

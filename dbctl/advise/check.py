@@ -1,0 +1,210 @@
+"""``dbctl check-indexes``: statements and a catalog in, index advice out.
+
+The one library function of the command. Statements come from SQL files and stdin, capture
+logs, and pg_stat_statements; the catalog from DDL files (``--schema``), the live database
+(with its statistics), or the SQLAlchemy models (rendered to DDL and read like a DDL file,
+no database needed). Analysis (``dbctl.access``) and advice (``dbctl.advise.advisor``)
+take data; only the edges here open a connection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+from dbctl.access.model import Statement
+from dbctl.access.sources import Collected, from_files, from_log
+from dbctl.advise.model import Advice, AdviceOptions
+from dbctl.errors import ConfigError
+from dbctl.report import Finding, Severity
+
+if TYPE_CHECKING:
+    import psycopg
+
+    from dbctl.config import Settings
+    from dbctl.pg.catalog import Catalog
+    from dbctl.pg.stats import Statistics
+
+Notify = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class CheckRequest:
+    paths: tuple[str, ...] = ()  # SQL files; "-" for stdin
+    logs: tuple[str, ...] = ()  # JSON-lines capture logs
+    from_stats: bool = False
+    stats_limit: int = 100
+    schema_files: tuple[str, ...] = ()
+    validate: bool = False
+    min_savings: float = 0.30
+    write_migration: bool = False
+    options: AdviceOptions = field(default_factory=AdviceOptions)
+
+
+@dataclass
+class CheckResult:
+    findings: list[Finding]
+    summary: dict[str, Any]
+    data: dict[str, Any]
+    migration: Path | None = None
+    model_lines: list[str] = field(default_factory=list)
+
+
+def _note(rule: str, message: str) -> Finding:
+    return Finding(rule=rule, severity=Severity.info, message=message)
+
+
+def _from_stats(conn: psycopg.Connection[Any], limit: int, collected: Collected) -> None:
+    from dbctl.stats.statements import read_statements
+
+    read = read_statements(conn, limit=limit, sort="total")
+    for row in read.rows:
+        if not row.query.strip():
+            collected.skip("statements whose text pg_stat_statements no longer has")
+            continue
+        collected.statements.append(
+            Statement(
+                row.query,
+                "pg_stat_statements",
+                queryid=row.queryid,
+                calls=row.calls,
+                total_time_ms=row.total_ms,
+                share=read.share(row),
+            )
+        )
+    if read.hidden:
+        collected.skip("statements of other roles (grant pg_read_all_stats)", read.hidden)
+
+
+def models_catalog(settings: Settings) -> Catalog:
+    """The models' catalog without a database: their DDL, read like a --schema file."""
+    from sqlalchemy import create_mock_engine
+    from sqlalchemy.dialects import postgresql
+
+    from dbctl.access.ddl import catalog_from_ddl
+    from dbctl.lifecycle.models import load_metadata
+
+    metadata = load_metadata(settings)
+    statements: list[str] = []
+    dialect = postgresql.psycopg.dialect()  # type: ignore[no-untyped-call]
+
+    def collect(sql: Any, *_: Any, **__: Any) -> None:
+        statements.append(str(sql.compile(dialect=dialect)).strip())
+
+    mock = create_mock_engine("postgresql+psycopg://", collect)
+    metadata.create_all(mock, checkfirst=False)
+    catalog, _ = catalog_from_ddl(";\n".join(statements))
+    return catalog
+
+
+def _schema_catalog(paths: Sequence[str]) -> Catalog:
+    from sqlglot.errors import SqlglotError
+
+    from dbctl.access.ddl import catalog_from_ddl
+
+    text = "\n;\n".join(from_files_text(path) for path in paths)
+    try:
+        catalog, _ = catalog_from_ddl(text)
+    except SqlglotError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "syntax error"
+        raise ConfigError(f"--schema {', '.join(paths)} does not parse: {first}") from None
+    return catalog
+
+
+def from_files_text(path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def _collect(request: CheckRequest, stdin: TextIO | None) -> Collected:
+    collected = from_files(request.paths, stdin) if request.paths else Collected()
+    for log in request.logs:
+        more = from_log(log, stdin)
+        collected.statements += more.statements
+        for reason, count in more.skipped.items():
+            collected.skip(reason, count)
+    return collected
+
+
+def _catalog(
+    settings: Settings, request: CheckRequest, conn: psycopg.Connection[Any] | None
+) -> tuple[Catalog, Statistics | None, str]:
+    """The catalog to advise against, its statistics (live only), and where it came from."""
+    if request.schema_files:
+        return _schema_catalog(request.schema_files), None, "schema"
+    if conn is not None:
+        from dbctl.pg.catalog import load_catalog
+        from dbctl.pg.stats import load_statistics
+
+        catalog = load_catalog(conn)
+        return catalog, load_statistics(conn, list(catalog.tables)), "database"
+    if settings.models:
+        return models_catalog(settings), None, "models"
+    raise ConfigError(
+        "nothing to check the statements against: give --database-url, "
+        "--models module:attr or --schema FILE"
+    )
+
+
+def check_indexes(
+    settings: Settings,
+    request: CheckRequest,
+    *,
+    stdin: TextIO | None = None,
+    notify: Notify | None = None,
+) -> CheckResult:
+    """Analyse the statements against the catalog; advise; validate; write the migration."""
+    from dbctl.access.analyze import analyze
+    from dbctl.advise.advisor import advise
+    from dbctl.rules import RuleContext
+
+    collected = _collect(request, stdin)
+    uses_database = settings.database_url is not None and not request.schema_files
+    conn = None
+    if request.from_stats or request.validate or uses_database:
+        from dbctl.pg.connect import connect, resolve_database_url
+
+        conn = connect(resolve_database_url(settings, notify=notify))
+    try:
+        catalog, statistics, source = _catalog(settings, request, conn)
+        if request.from_stats and conn is not None:
+            _from_stats(conn, request.stats_limit, collected)
+        patterns = analyze(collected.statements, catalog)
+        advice: Advice = advise(
+            patterns, catalog, statistics=statistics, options=request.options, context=RuleContext()
+        )
+        if request.validate and conn is not None:
+            from dbctl.advise.whatif import validate
+
+            advice = validate(advice, conn, min_savings=request.min_savings)
+    finally:
+        if conn is not None:
+            conn.close()
+
+    findings = advice.findings()
+    if not collected.statements:
+        findings.append(_note("no-statements", "the input holds no statements to analyse"))
+    for reason, count in collected.skipped.items():
+        findings.append(_note("skipped-input", f"{count} skipped: {reason}"))
+    result = CheckResult(
+        findings=findings,
+        summary={
+            "statements": len(collected.statements),
+            "distinct": len({p.statement.fingerprint for p in patterns}),
+            "suggestions": len(advice.suggestions),
+        },
+        data={"catalog": source, **advice.data()},
+    )
+    if request.write_migration and advice.suggestions:
+        from dbctl.advise.migration import model_indexes, write_migration
+
+        result.migration = write_migration(advice, settings)
+        result.model_lines = [f"{m.table}: {m.code}" for m in model_indexes(advice)]
+    return result
+
+
+__all__ = ["CheckRequest", "CheckResult", "check_indexes", "models_catalog"]

@@ -1,0 +1,152 @@
+"""With statistics: drop the suggestions that would not cut the rows a statement reads.
+
+Each filter looks at one merged group and its table and returns a ``Drop`` (the note that
+says why) or None; ``FILTERS`` runs them in order and the first drop wins.
+
+- ``small-table``: the table has fewer than ``min_rows`` rows (``reltuples``; a
+  partitioned table counts its partitions'): one sequential scan reads it.
+- ``low-selectivity``: every statement served only compares for equality, and an
+  equality on the key leaves more than ``max_selectivity`` of the rows (estimated as the
+  planner does for a generic plan, from ``n_distinct``, ``null_frac`` and the most common
+  values), and no key column has values rare enough to make some lookups selective.
+  A boolean or a three-value status alone on a big table is the typical case.
+- ``existing-index-suffices``: equality only, and an existing index already narrows a
+  lookup to at most ``enough_rows`` rows, or the new key would not halve them.
+
+A key with a range or a sort part is always kept: what it saves depends on the values and
+the LIMIT, which only ``--validate`` prices. Without statistics nothing is filtered and
+the advice says it is structural.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from dbctl.advise.merge import Group
+from dbctl.pg.catalog import Table
+from dbctl.pg.stats import Statistics
+from dbctl.rules.indexing import leading_columns
+
+
+@dataclass(frozen=True)
+class Limits:
+    min_rows: int = 1000
+    max_selectivity: float = 0.1
+    enough_rows: float = 50.0
+
+
+@dataclass(frozen=True)
+class Drop:
+    rule: str
+    message: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+
+Filter = Callable[[Group, Table, Statistics, Limits], Drop | None]
+
+
+def _selectivity(statistics: Statistics, table: str, columns: Iterable[str]) -> float | None:
+    """The share of rows an equality on all of ``columns`` keeps (independent columns)."""
+    product = 1.0
+    for column in columns:
+        found = statistics.equality_selectivity(table, column)
+        if found is None:
+            return None
+        product *= found
+    return product
+
+
+def _cols(group: Group) -> str:
+    return ", ".join(group.columns)
+
+
+def small_table(group: Group, table: Table, statistics: Statistics, limits: Limits) -> Drop | None:
+    rows = statistics.rows(group.table)
+    if rows is None or rows >= limits.min_rows:
+        return None
+    return Drop(
+        "small-table",
+        f"{group.table} has about {rows:,.0f} rows (below {limits.min_rows:,}): a sequential "
+        f"scan reads it at once, no index suggested on ({_cols(group)})",
+        {"rows": rows, "min_rows": limits.min_rows},
+    )
+
+
+def low_selectivity(
+    group: Group, table: Table, statistics: Statistics, limits: Limits
+) -> Drop | None:
+    if not group.equality_only:
+        return None
+    selectivity = _selectivity(statistics, group.table, group.columns)
+    if selectivity is None or selectivity <= limits.max_selectivity:
+        return None
+    for column in group.columns:
+        rarest = statistics.rarest_fraction(group.table, column)
+        if rarest is not None and rarest <= limits.max_selectivity:
+            return None  # some values are rare: lookups of those are selective
+    distinct = statistics.distinct_values(group.table, group.columns[0])
+    return Drop(
+        "low-selectivity",
+        f"{group.table} ({_cols(group)}): a lookup keeps about {selectivity:.0%} of the rows "
+        f"({distinct or 0:,.0f} distinct values of {group.columns[0]}), an index would not "
+        "cut the rows read",
+        {"selectivity": round(selectivity, 4), "distinct_values": distinct},
+    )
+
+
+def existing_index_suffices(
+    group: Group, table: Table, statistics: Statistics, limits: Limits
+) -> Drop | None:
+    rows = statistics.rows(group.table)
+    if not group.equality_only or rows is None:
+        return None
+    wanted = set(group.columns)
+    new = _selectivity(statistics, group.table, group.columns)
+    best: tuple[float, str] | None = None
+    for index in table.indexes:
+        if not index.valid or index.predicate is not None or index.method != "btree":
+            continue
+        served = []
+        for column in leading_columns(index):
+            if column not in wanted:
+                break
+            served.append(column)
+        selectivity = _selectivity(statistics, group.table, served) if served else None
+        if selectivity is not None and (best is None or selectivity < best[0]):
+            best = (selectivity, index.name)
+    if best is None or new is None:
+        return None
+    existing_rows, new_rows = rows * best[0], rows * new
+    if existing_rows > limits.enough_rows and new_rows * 2 < existing_rows:
+        return None
+    return Drop(
+        "existing-index-suffices",
+        f"{group.table} ({_cols(group)}): {best[1]} already narrows a lookup to about "
+        f"{math.ceil(existing_rows):,} rows; the new index would leave about "
+        f"{math.ceil(new_rows):,}",
+        {"index": best[1], "rows_now": round(existing_rows, 1), "rows_after": round(new_rows, 1)},
+    )
+
+
+FILTERS: tuple[Filter, ...] = (small_table, low_selectivity, existing_index_suffices)
+
+
+def apply_filters(
+    groups: Iterable[tuple[Group, Table]],
+    statistics: Statistics,
+    limits: Limits,
+    filters: tuple[Filter, ...] = FILTERS,
+) -> tuple[list[Group], list[tuple[Group, Drop]]]:
+    """The groups kept, and the ones dropped with why."""
+    kept: list[Group] = []
+    dropped: list[tuple[Group, Drop]] = []
+    for group, table in groups:
+        drop = next((d for f in filters if (d := f(group, table, statistics, limits))), None)
+        if drop is None:
+            kept.append(group)
+        else:
+            dropped.append((group, drop))
+    return kept, dropped
