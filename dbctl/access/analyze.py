@@ -7,11 +7,13 @@ dominates the cost, and each worker gets the catalog once.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
+from typing import Any
 
 from dbctl.access.lexer import fingerprint_text, to_dollar_params
 from dbctl.access.model import AccessPattern, Kind, Statement
@@ -37,9 +39,36 @@ def _first_line(message: str) -> str:
     return lines[0] if lines else "syntax error"
 
 
+@functools.cache
+def _postgres() -> tuple[Any, Any]:
+    """One tokenizer and one parser, reused: making them is most of a short parse's cost."""
+    from sqlglot.dialects.dialect import Dialect
+
+    dialect = Dialect.get_or_raise("postgres")
+    return dialect.tokenizer(), dialect.parser()
+
+
+_LOOKUPS: dict[int, tuple[Catalog, dict[tuple[str, str], Any]]] = {}
+
+
+def _lookups(catalog: Catalog) -> dict[tuple[str, str], Any]:
+    """The table-name lookups of one catalog, shared by every statement analysed with it
+    (the entry keeps the catalog alive, so its id cannot be reused by another)."""
+    entry = _LOOKUPS.get(id(catalog))
+    if entry is None or entry[0] is not catalog:
+        if len(_LOOKUPS) > 8:
+            _LOOKUPS.clear()
+        entry = _LOOKUPS[id(catalog)] = (catalog, {})
+    return entry[1]
+
+
+def _parse(text: str) -> list[Any]:
+    tokenizer, parser = _postgres()
+    return list(parser.parse(tokenizer.tokenize(text), text))
+
+
 def analyze_one(statement: Statement, catalog: Catalog) -> AccessPattern:
     """The access pattern of one statement (a parse error is data, not an exception)."""
-    import sqlglot
     from sqlglot import exp
     from sqlglot.errors import SqlglotError
 
@@ -47,7 +76,8 @@ def analyze_one(statement: Statement, catalog: Catalog) -> AccessPattern:
 
     text, _ = to_dollar_params(statement.text)
     try:
-        tree = sqlglot.parse_one(text, read="postgres")
+        trees = [tree for tree in _parse(text) if tree is not None]
+        tree = trees[0] if trees else None
     except SqlglotError as exc:
         return AccessPattern(statement, Kind.other, error=_first_line(str(exc)))
     if tree is None:
@@ -59,7 +89,7 @@ def analyze_one(statement: Statement, catalog: Catalog) -> AccessPattern:
         ):
             kind = value
             break
-    extractor = Extractor(catalog)
+    extractor = Extractor(catalog, tables=_lookups(catalog))
     try:
         accesses = extractor.run(tree)
     except (SqlglotError, RecursionError) as exc:

@@ -67,20 +67,19 @@ def as_select(tree: exp.Expr) -> tuple[exp.Expr | None, exp.Table | None]:
         target = tree.this
         if not isinstance(target, exp.Table):
             return None, None
-        select = exp.select("1").from_(target)
-        others: list[exp.Expr] = []
+        # Built node by node: the builder helpers would parse "1" and copy every subtree.
+        joins: list[exp.Expr] = []
         if isinstance(tree, exp.Update) and tree.args.get("from_") is not None:
-            others = [tree.args["from_"].this, *tree.args.get("joins", [])]
+            joins = [tree.args["from_"].this, *tree.args.get("joins", [])]
         if isinstance(tree, exp.Delete):
-            others = list(tree.args.get("using") or [])
-        for other in others:
-            select = select.join(other if isinstance(other, exp.Join) else exp.Join(this=other))
-        where = tree.args.get("where")
-        if where is not None:
-            select = select.where(where.this)
-        with_ = tree.args.get("with_")
-        if with_ is not None:
-            select.set("with_", with_)
+            joins = list(tree.args.get("using") or [])
+        select = exp.Select(
+            expressions=[exp.Literal.number(1)],
+            from_=exp.From(this=target),
+            joins=[j if isinstance(j, exp.Join) else exp.Join(this=j) for j in joins] or None,
+            where=tree.args.get("where"),
+            with_=tree.args.get("with_"),
+        )
         return select, target
     if isinstance(tree, exp.Insert):
         query = tree.expression
@@ -93,18 +92,27 @@ def as_select(tree: exp.Expr) -> tuple[exp.Expr | None, exp.Table | None]:
 class Extractor:
     """Collects the accesses of one statement against a catalog."""
 
-    def __init__(self, catalog: Catalog, search_path: tuple[str, ...] = ("public",)) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        search_path: tuple[str, ...] = ("public",),
+        tables: dict[tuple[str, str], Table | None] | None = None,
+    ) -> None:
         self.catalog = catalog
         self.search_path = search_path
+        # Name lookups, shareable across the statements of one catalog.
+        self.tables: dict[tuple[str, str], Table | None] = {} if tables is None else tables
         self.uses: dict[int, _Use] = {}
         self.unknown: list[str] = []
 
     # -- tables --------------------------------------------------------------------
 
     def base_table(self, node: exp.Table) -> Table | None:
-        name = node.name
-        schema = node.db
-        return self.catalog.table(f"{schema}.{name}" if schema else name, self.search_path)
+        key = (node.db, node.name)
+        if key not in self.tables:
+            name = f"{key[0]}.{key[1]}" if key[0] else key[1]
+            self.tables[key] = self.catalog.table(name, self.search_path)
+        return self.tables[key]
 
     def expand_views(self, tree: exp.Expr, depth: int = 0) -> exp.Expr:
         """Replace each view by its definition, as a derived table under the same alias."""

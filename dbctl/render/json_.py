@@ -9,5 +9,7 @@ from dbctl.report import Report
 
 
 def render(report: Report, stream: TextIO) -> None:
-    json.dump(report.as_dict(), stream, indent=2, default=str)
+    # One line, through the C encoder (indent= would fall back to the slow pure-Python one
+    # on large reports); pipe it through `jq` to read it.
+    stream.write(json.dumps(report.as_dict(), default=str, ensure_ascii=False))
     stream.write("\n")
