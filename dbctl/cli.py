@@ -494,6 +494,7 @@ def top_queries(
 
     Example: dbctl top-queries --sort mean --limit 10 --since deploy --fail-on error
     """
+    from dbctl.advise.check import statement_advisor
     from dbctl.errors import ConfigError
     from dbctl.pg.connect import resolve_database_url
     from dbctl.render import top as top_render
@@ -501,15 +502,14 @@ def top_queries(
     from dbctl.stats.top import top_queries as run
 
     settings = _settings(database_url=database_url, slo_ms=slo_ms)
-    options = TopOptions(sort, limit, min_calls, all_levels, save, since, reset, advise=None)
     url = resolve_database_url(settings, notify=_note)
+    hook = statement_advisor(settings, url) if advise else None
+    options = TopOptions(sort, limit, min_calls, all_levels, save, since, reset, advise=hook)
     if reset and not yes:
         try:
             typer.confirm(f"Reset pg_stat_statements of {redact(url)}?", abort=True, err=True)
         except typer.Abort:
             raise ConfigError("--reset not confirmed: nothing was done (or pass --yes)") from None
-    if advise:
-        _note("note: index advice arrives with check-indexes")
     result = run(settings, url, options)
     for note in result.notes:
         _note(f"note: {note}")

@@ -207,4 +207,51 @@ def check_indexes(
     return result
 
 
-__all__ = ["CheckRequest", "CheckResult", "check_indexes", "models_catalog"]
+def statement_advisor(
+    settings: Settings, url: str
+) -> Callable[[list[Any]], dict[int, list[Finding]]]:
+    """The ``--advise`` hook of top-queries: each listed statement's index findings.
+
+    Takes pg_stat_statements rows (``queryid``, ``query``); analyses them against the live
+    catalog and its statistics, and maps every ``missing-index`` and ``unservable-predicate``
+    finding back to the statements it concerns.
+    """
+
+    def advise_rows(rows: list[Any]) -> dict[int, list[Finding]]:
+        from dbctl.access.analyze import analyze
+        from dbctl.advise.advisor import advise
+        from dbctl.advise.model import missing_index
+        from dbctl.pg.catalog import load_catalog
+        from dbctl.pg.connect import connect
+        from dbctl.pg.stats import load_statistics
+
+        statements = [
+            Statement(row.query, "pg_stat_statements", queryid=row.queryid)
+            for row in rows
+            if row.queryid is not None and row.query
+        ]
+        with connect(url) as conn:
+            catalog = load_catalog(conn)
+            statistics = load_statistics(conn, list(catalog.tables))
+        advice = advise(analyze(statements, catalog), catalog, statistics=statistics)
+        found: dict[int, list[Finding]] = {}
+        for suggestion in advice.suggestions:
+            finding = missing_index(suggestion)
+            for statement in suggestion.statements:
+                if statement.queryid is not None:
+                    found.setdefault(statement.queryid, []).append(finding)
+        for note in advice.notes:
+            if note.rule == "unservable-predicate" and note.queryid is not None:
+                found.setdefault(note.queryid, []).append(note)
+        return found
+
+    return advise_rows
+
+
+__all__ = [
+    "CheckRequest",
+    "CheckResult",
+    "check_indexes",
+    "models_catalog",
+    "statement_advisor",
+]

@@ -7,8 +7,9 @@ told apart in pg_stat_statements and pg_stat_activity. Connection failures becom
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dbctl.errors import ConnectionFailed
 from dbctl.pg.url import libpq_url, normalize_url, redact
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 
 APPLICATION_NAME = "dbctl"
 CONNECT_TIMEOUT = 5
+TAG = "/* dbctl */"  # leads every statement dbctl sends: top-queries leaves them out
 
 Notify = Callable[[str], None]
 
@@ -40,8 +42,38 @@ def connection_failed(url: str, exc: BaseException) -> ConnectionFailed:
     )
 
 
+def tag(query: Any) -> Any:
+    """``query`` led by dbctl's tag comment (str, bytes or a psycopg ``sql`` object)."""
+    from psycopg import sql
+
+    if isinstance(query, str):
+        return query if query.startswith(TAG) else f"{TAG} {query}"
+    if isinstance(query, bytes):
+        prefix = TAG.encode()
+        return query if query.startswith(prefix) else prefix + b" " + query
+    if isinstance(query, sql.Composable):
+        return sql.Composed([sql.SQL(TAG + " "), query])
+    return query
+
+
+@functools.cache
+def tagged_cursor() -> type[Any]:
+    """A psycopg cursor class that tags every statement it sends."""
+    import psycopg
+
+    class TaggedCursor(psycopg.Cursor[Any]):
+        def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
+            return super().execute(tag(query), params, **kwargs)
+
+        def executemany(self, query: Any, params_seq: Any, **kwargs: Any) -> Any:
+            return super().executemany(tag(query), params_seq, **kwargs)
+
+    return TaggedCursor
+
+
 def connect(url: str, *, autocommit: bool = False) -> psycopg.Connection[tuple[object, ...]]:
-    """A psycopg connection to ``url``, tagged as dbctl's, with a bounded connect time."""
+    """A psycopg connection to ``url``: application_name ``dbctl``, every statement tagged
+    ``/* dbctl */`` (pg_stat_statements keeps the comment), a bounded connect time."""
     import psycopg
 
     try:
@@ -50,6 +82,7 @@ def connect(url: str, *, autocommit: bool = False) -> psycopg.Connection[tuple[o
             autocommit=autocommit,
             connect_timeout=CONNECT_TIMEOUT,
             application_name=APPLICATION_NAME,
+            cursor_factory=tagged_cursor(),
         )
     except psycopg.OperationalError as exc:
         raise connection_failed(url, exc) from None
@@ -63,7 +96,11 @@ def create_engine(url: str) -> Engine:
     return sa_create_engine(
         normalize_url(url),
         poolclass=NullPool,
-        connect_args={"connect_timeout": CONNECT_TIMEOUT, "application_name": APPLICATION_NAME},
+        connect_args={
+            "connect_timeout": CONNECT_TIMEOUT,
+            "application_name": APPLICATION_NAME,
+            "cursor_factory": tagged_cursor(),
+        },
     )
 
 

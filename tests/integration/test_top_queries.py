@@ -549,10 +549,25 @@ def test_library_not_preloaded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         server.stop(destroy=True)
 
 
-def test_advise_is_accepted_until_check_indexes_plugs_in(slo_url: str) -> None:
-    out = _cli("--database-url", slo_url, "--advise", "--fail-on", "never")
-    assert out.exit_code == 0
-    assert out.stderr == "note: index advice arrives with check-indexes\n"
+def test_advise_shows_the_missing_index_under_its_statement(
+    make_database: MakeDatabase,
+) -> None:
+    url = make_database("top_advise")
+    _run(
+        url,
+        "CREATE TABLE big (id int PRIMARY KEY, owner int, note text); "
+        "INSERT INTO big SELECT g, g % 3000, 'n' FROM generate_series(1, 30000) g; ANALYZE big",
+    )
+    _run(url, "SELECT pg_stat_statements_reset()")
+    _run(url, "SELECT count(*) FROM big WHERE owner = 7", times=5)
+    out = _cli("--database-url", url, "--advise", "--fail-on", "never", "--format", "json")
+    assert out.exit_code == 0, out.output
+    report = json.loads(out.stdout)
+    advice = [f for f in report["findings"] if f["rule"] == "missing-index"]
+    assert [(f["table"], f["columns"]) for f in advice] == [("public.big", ["owner"])]
+    assert (
+        advice[0]["suggestion"] == "CREATE INDEX CONCURRENTLY ix_big_owner ON public.big (owner);"
+    )
 
 
 def test_sarif(slo_url: str) -> None:
