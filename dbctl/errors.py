@@ -6,6 +6,7 @@
     ├── PostgresNotFound     no PostgreSQL server binaries for the sandbox
     ├── SandboxError         the sandbox could not be created, started or stopped
     ├── ExtensionMissing     a needed extension is not installed or not created
+    ├── PrivilegeMissing     the role lacks a privilege (the message names the GRANT)
     ├── LockTimeout          another migration held the migration lock past --lock-wait
     └── MigrationFailed      an Alembic revision failed; the database stays at the last good one
 
@@ -50,3 +51,7 @@ class MigrationFailed(DbctlError):
 
 class LockTimeout(DbctlError):
     """Another session held the migration lock for longer than the bounded wait."""
+
+
+class PrivilegeMissing(DbctlError):
+    """The role lacks a privilege the command needs (the message names the GRANT)."""

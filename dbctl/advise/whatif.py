@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from dbctl.access.model import Statement
 from dbctl.advise.model import Advice, PlanCost, Suggestion, note
-from dbctl.pg.catalog import _psycopg_connection
+from dbctl.pg.catalog import psycopg_connection
 from dbctl.report import Finding
 from dbctl.rules.indexing import quote_ident
 
@@ -158,7 +158,7 @@ def validate(
     """``advice`` with the suggestions the planner would use and that pay, with their costs."""
     if not advice.suggestions:
         return advice
-    pg = _psycopg_connection(conn)
+    pg = psycopg_connection(conn)
     with pg.transaction(force_rollback=True):
         version = _server_version(pg)
         schema, why = _hypopg_schema(pg)

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from dbctl.lifecycle.model_units import ModelsNeedDatabase
-from dbctl.pg.catalog import collector_paused
+from dbctl.pg.catalog import collector_paused, psycopg_connection
 from dbctl.pg.identifiers import Quoting
 
 if TYPE_CHECKING:
@@ -118,7 +118,7 @@ def catalog_from_metadata(
     from dbctl.lifecycle.model_deparse import Deparser
     from dbctl.lifecycle.model_plan import Planner
 
-    pg = _psycopg_connection(connection)
+    pg = psycopg_connection(connection)
     with collector_paused(), pg.transaction(force_rollback=True):
         server = _Server.read(pg)
         if server.encoding != "UTF8":
@@ -152,18 +152,3 @@ def catalog_from_metadata(
                 raise ModelsNeedDatabase(f"PostgreSQL rejects the models: {error}")
         assembler = Assembler(plan, server.quoting, server.catalog_relations, deparser)
         return assembler.catalog(server.version, server.extensions)
-
-
-def _psycopg_connection(conn: object) -> psycopg.Connection[Any]:
-    """The psycopg connection itself, or the one a SQLAlchemy ``Connection`` drives."""
-    import psycopg
-
-    if isinstance(conn, psycopg.Connection):
-        return conn
-    driver = getattr(getattr(conn, "connection", None), "driver_connection", None)
-    if isinstance(driver, psycopg.Connection):
-        return driver
-    raise TypeError(
-        "catalog_from_metadata needs a psycopg 3 connection or a SQLAlchemy Connection "
-        f"using the psycopg driver, not {type(conn).__name__}"
-    )

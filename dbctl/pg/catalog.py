@@ -526,7 +526,7 @@ def load_catalog(
     import psycopg
     from psycopg.rows import tuple_row
 
-    pg = _psycopg_connection(conn)
+    pg = psycopg_connection(conn)
     wanted = {"schemas": list(schemas) if schemas is not None else None}
     size = _EXACT_SIZE if exact_sizes else _ESTIMATED_SIZE
     queries: list[tuple[str, Mapping[str, object] | None]] = [
@@ -585,7 +585,7 @@ def collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _psycopg_connection(conn: object) -> psycopg.Connection[Any]:
+def psycopg_connection(conn: object) -> psycopg.Connection[Any]:
     """The psycopg connection itself, or the one a SQLAlchemy ``Connection`` drives."""
     import psycopg
 
@@ -595,7 +595,7 @@ def _psycopg_connection(conn: object) -> psycopg.Connection[Any]:
     if isinstance(driver, psycopg.Connection):
         return driver
     raise TypeError(
-        "load_catalog needs a psycopg 3 connection or a SQLAlchemy Connection using the "
+        "dbctl needs a psycopg 3 connection or a SQLAlchemy Connection using the "
         f"psycopg driver, not {type(conn).__name__}"
     )
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from dbctl.pg.catalog import FrozenMap, _psycopg_connection
+from dbctl.pg.catalog import FrozenMap, psycopg_connection
 
 if TYPE_CHECKING:
     import psycopg
@@ -191,7 +191,7 @@ def load_statistics(
     import psycopg
     from psycopg.rows import tuple_row
 
-    pg = _psycopg_connection(conn)
+    pg = psycopg_connection(conn)
     wanted = {"tables": sorted(set(tables))}
     queries: list[tuple[str, Mapping[str, object] | None]] = [
         (_SETTINGS_SQL, None),

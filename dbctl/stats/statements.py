@@ -18,7 +18,7 @@ their time in the totals, never shown.
 
 Errors (all exit 2, ``dbctl.errors``): ``ExtensionMissing`` when the library is not in
 ``shared_preload_libraries`` or the extension is not created or not installed, and
-``PrivilegeMissing`` (defined here) when the role lacks a privilege.
+``PrivilegeMissing`` when the role lacks a privilege.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from dbctl.errors import DbctlError, ExtensionMissing
+from dbctl.errors import ExtensionMissing, PrivilegeMissing
 
 if TYPE_CHECKING:
     import psycopg
@@ -41,10 +41,6 @@ _META = 5  # extversion, database, role, stats_reset, dealloc; then the entry's 
 
 # The pg_stat_statements version each server major version ships (server_version_num // 10000).
 _SHIPPED = {13: "1.8", 14: "1.9", 15: "1.10", 16: "1.10", 17: "1.11", 18: "1.12"}
-
-
-class PrivilegeMissing(DbctlError):
-    """The role lacks a privilege the command needs (the message names the GRANT)."""
 
 
 @dataclass(frozen=True, slots=True)

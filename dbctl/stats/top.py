@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dbctl.errors import ConfigError
+from dbctl.errors import ConfigError, PrivilegeMissing
 from dbctl.report import FailOn, Finding, Report, Severity
 from dbctl.stats.snapshots import (
     Counters,
@@ -36,7 +36,6 @@ from dbctl.stats.snapshots import (
 )
 from dbctl.stats.statements import (
     SORTS,
-    PrivilegeMissing,
     StatementStats,
     StatsRead,
     quote_role,

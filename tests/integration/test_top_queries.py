@@ -21,9 +21,8 @@ from typer.testing import CliRunner
 
 from dbctl.cli import app
 from dbctl.config import Settings
-from dbctl.errors import ConnectionFailed, ExtensionMissing
+from dbctl.errors import ConnectionFailed, ExtensionMissing, PrivilegeMissing
 from dbctl.pg.url import database_name, libpq_url
-from dbctl.stats.statements import PrivilegeMissing
 from dbctl.stats.top import TopOptions, TopResult, top_queries
 from tests.conftest import project_settings
 
