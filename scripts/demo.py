@@ -149,6 +149,10 @@ def main() -> None:
         env=env,
     )
 
+    from dbctl.pg.connect import connect
+
+    with connect(url, autocommit=True) as conn:  # statistics of the burst alone
+        conn.execute("SELECT pg_stat_statements_reset()")
     port = free_port()
     console.rule("[bold]4. serve the companion service and send real requests")
     server = subprocess.Popen(
@@ -180,6 +184,14 @@ def main() -> None:
     step("5. what dbctl reports: the sandbox", *dbctl, "sandbox", "status")
     step("6. what dbctl reports: the migrations", *dbctl, "migrate", "status", env=env)
     step("7. what dbctl reports: the schema (shadow database)", *dbctl, "verify-schema", env=env)
+    step(
+        "8. what dbctl reports: the costliest statements of that traffic",
+        *dbctl, "top-queries", "--limit", "8", "--advise", env=env,
+    )  # fmt: skip
+    step(
+        "9. what dbctl reports: indexes the real statements lack (priced with HypoPG)",
+        *dbctl, "check-indexes", "--from-stats", "--validate", env=env,
+    )  # fmt: skip
     console.print(f"\nThe sandbox keeps running: DATABASE_URL={url}")
     console.print("Stop it with: uv run dbctl sandbox stop (--destroy to delete its data)")
 
