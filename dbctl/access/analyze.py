@@ -27,8 +27,6 @@ _KINDS = {
     "insert": Kind.insert,
 }
 
-_worker_catalog: Catalog | None = None
-
 
 def fingerprint(text: str) -> str:
     return hashlib.sha1(fingerprint_text(text).encode()).hexdigest()[:16]
@@ -105,15 +103,38 @@ def _quiet_sqlglot() -> None:
     logging.getLogger("sqlglot").setLevel(logging.ERROR)
 
 
-def _init_worker(catalog: Catalog) -> None:
-    global _worker_catalog  # noqa: PLW0603 (one catalog per worker process)
-    _worker_catalog = catalog
+# Inputs of the worker processes, set before the fork so that they inherit them instead
+# of receiving them pickled; workers send back only the accesses, not the statements.
+_shared: tuple[list[Statement], Catalog] | None = None
+Result = tuple[Kind, tuple[Any, ...], tuple[str, ...], str | None]
+
+
+def _analyze_range(bounds: tuple[int, int]) -> list[Result]:
+    assert _shared is not None
+    statements, catalog = _shared
     _quiet_sqlglot()
+    patterns = (analyze_one(statements[i], catalog) for i in range(*bounds))
+    return [(p.kind, p.accesses, p.unknown_tables, p.error) for p in patterns]
 
 
-def _analyze_chunk(statements: list[Statement]) -> list[AccessPattern]:
-    assert _worker_catalog is not None
-    return [analyze_one(statement, _worker_catalog) for statement in statements]
+def _parallel(unique: list[Statement], catalog: Catalog, workers: int) -> list[AccessPattern]:
+    import multiprocessing
+
+    import sqlglot.optimizer.scope  # noqa: F401  (imported once, before the fork)
+
+    import dbctl.access.extract  # noqa: F401
+
+    global _shared  # noqa: PLW0603 (handed to the forked workers)
+    _shared = (unique, catalog)
+    size = max(50, len(unique) // (workers * 4))
+    bounds = [(i, min(i + size, len(unique))) for i in range(0, len(unique), size)]
+    try:
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(workers, context) as pool:
+            results = [r for chunk in pool.map(_analyze_range, bounds) for r in chunk]
+    finally:
+        _shared = None
+    return [AccessPattern(s, *result) for s, result in zip(unique, results, strict=True)]
 
 
 def analyze(
@@ -129,18 +150,11 @@ def analyze(
     unique = list(representatives.values())
     _quiet_sqlglot()
     workers = workers if workers is not None else (os.cpu_count() or 1)
-    if workers > 1 and len(unique) >= PARALLEL_THRESHOLD:
-        import multiprocessing
+    import multiprocessing
 
-        import sqlglot.optimizer.scope  # noqa: F401  (imported once, before the fork)
-
-        import dbctl.access.extract  # noqa: F401
-
-        size = max(50, len(unique) // (workers * 4))
-        chunks = [unique[i : i + size] for i in range(0, len(unique), size)]
-        context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
-        with ProcessPoolExecutor(workers, context, _init_worker, (catalog,)) as pool:
-            results = [pattern for chunk in pool.map(_analyze_chunk, chunks) for pattern in chunk]
+    forks = "fork" in multiprocessing.get_all_start_methods()
+    if workers > 1 and forks and len(unique) >= PARALLEL_THRESHOLD:
+        results = _parallel(unique, catalog, workers)
     else:
         results = [analyze_one(statement, catalog) for statement in unique]
     by_print = {pattern.statement.fingerprint: pattern for pattern in results}
