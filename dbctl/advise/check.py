@@ -137,7 +137,7 @@ def _catalog(
     if request.schema_files:
         return _schema_catalog(request.schema_files), None, "schema"
     if conn is not None:
-        from dbctl.pg.catalog import load_catalog
+        from dbctl.pg.catalog_loader import load_catalog
         from dbctl.pg.stats import load_statistics
 
         catalog = load_catalog(conn)
@@ -221,7 +221,7 @@ def statement_advisor(
         from dbctl.access.analyze import analyze
         from dbctl.advise.advisor import advise
         from dbctl.advise.model import missing_index
-        from dbctl.pg.catalog import load_catalog
+        from dbctl.pg.catalog_loader import load_catalog
         from dbctl.pg.connect import connect
         from dbctl.pg.stats import load_statistics
 

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from dbctl.access.model import Statement
 from dbctl.advise.model import Advice, PlanCost, Suggestion, note
-from dbctl.pg.catalog import psycopg_connection
+from dbctl.pg.catalog_loader import psycopg_connection
 from dbctl.report import Finding
 from dbctl.rules.indexing import quote_ident
 

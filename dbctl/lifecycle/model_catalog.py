@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from dbctl.lifecycle.model_units import ModelsNeedDatabase
-from dbctl.pg.catalog import collector_paused, psycopg_connection
+from dbctl.pg.catalog_loader import collector_paused, psycopg_connection
 from dbctl.pg.identifiers import Quoting
 
 if TYPE_CHECKING:

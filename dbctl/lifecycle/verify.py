@@ -81,7 +81,7 @@ class Verification:
 
 def snapshot(url: str) -> Catalog:
     """The catalog of the database at ``url``, without Alembic's and dbctl's own tables."""
-    from dbctl.pg.catalog import load_catalog
+    from dbctl.pg.catalog_loader import load_catalog
     from dbctl.pg.connect import connect
 
     with connect(url) as conn:

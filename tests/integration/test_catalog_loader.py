@@ -12,7 +12,6 @@ import pytest
 from sqlalchemy import create_engine
 
 from dbctl.pg.catalog import (
-    QUERY_COUNT,
     Catalog,
     Check,
     Column,
@@ -22,8 +21,8 @@ from dbctl.pg.catalog import (
     PrimaryKey,
     Sequence,
     Unique,
-    load_catalog,
 )
+from dbctl.pg.catalog_loader import QUERY_COUNT, load_catalog
 from dbctl.pg.connect import connect
 
 pytestmark = pytest.mark.integration

@@ -9,7 +9,8 @@ from collections.abc import Callable
 import pytest
 
 from dbctl.lifecycle.diff import diff_catalogs
-from dbctl.pg.catalog import Catalog, load_catalog
+from dbctl.pg.catalog import Catalog
+from dbctl.pg.catalog_loader import load_catalog
 from dbctl.pg.connect import connect
 
 pytestmark = pytest.mark.integration

@@ -50,7 +50,7 @@ from sqlalchemy.dialects import postgresql as pg
 from dbctl.lifecycle.diff import diff_catalogs
 from dbctl.lifecycle.model_catalog import ModelsNeedDatabase, catalog_from_metadata
 from dbctl.lifecycle.models import create_schema
-from dbctl.pg.catalog import load_catalog
+from dbctl.pg.catalog_loader import load_catalog
 from dbctl.pg.connect import connect, create_engine
 
 pytestmark = pytest.mark.integration
