@@ -2,8 +2,9 @@
 
     python -m service.jobs refresh-top-products [--blocking]
 
-``refresh-top-products`` recomputes the ``product_sales_daily`` materialized view that
-``GET /products/top`` reads (see ``service.db.catalog.refresh_top_products``). It refreshes
+``refresh-top-products`` recomputes the materialized views of ``GET /products/top``:
+``product_sales_daily``, then ``top_products_by_window`` that the endpoint reads, in one
+transaction (see ``service.db.catalog.refresh_top_products``). It refreshes
 ``CONCURRENTLY`` so readers are never blocked; ``--blocking`` does a plain refresh, faster
 on a large view but one that blocks reads meanwhile. A crontab line:
 
@@ -23,7 +24,7 @@ from collections.abc import Sequence
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from service.db.catalog import refresh_top_products
+from service.db.catalog import TOP_PRODUCTS_VIEWS, refresh_top_products
 from service.db.engine import create_db_engine
 from service.settings import DatabaseNotConfigured, ServiceSettings, resolve_database_url
 
@@ -33,7 +34,7 @@ logger = logging.getLogger("service.jobs")
 def run_refresh_top_products(
     settings: ServiceSettings | None = None, *, concurrently: bool = True
 ) -> float:
-    """Refresh ``product_sales_daily`` once; returns the seconds it took."""
+    """Refresh the top-products views once; returns the seconds it took."""
     settings = settings or ServiceSettings()
     engine = create_db_engine(resolve_database_url(settings), settings)
     try:
@@ -52,7 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     jobs = parser.add_subparsers(dest="job", required=True)
-    refresh = jobs.add_parser("refresh-top-products", help="refresh product_sales_daily")
+    refresh = jobs.add_parser("refresh-top-products", help="refresh the top-products views")
     refresh.add_argument("--blocking", action="store_true", help="plain (not concurrent) refresh")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -64,7 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OperationalError as exc:
         logger.error("cannot reach the database: %s", str(exc.orig).strip().splitlines()[0])
         return 2
-    logger.info("refreshed product_sales_daily in %.3f s", seconds)
+    logger.info("refreshed %s in %.3f s", ", ".join(TOP_PRODUCTS_VIEWS), seconds)
     return 0
 
 

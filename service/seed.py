@@ -7,7 +7,8 @@ row). Customers, categories and products have natural keys and are inserted with
 ``ON CONFLICT DO NOTHING``, so a second run adds none of them again; each run adds
 ``--orders`` new orders (1-4 items each, over the last 60 days, a few products selling far
 more than the rest) from the customers and products present. Stock is not taken by seeded
-orders. Ends with ANALYZE and a refresh of ``product_sales_daily``.
+orders. Ends with ANALYZE and a refresh of the top-products views (``product_sales_daily``
+and ``top_products_by_window``).
 Run it on a migrated database (``dbctl migrate``).
 """
 

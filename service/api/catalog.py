@@ -53,9 +53,9 @@ def list_products(
 def top_products(
     session: SessionDep,
     days: Annotated[int, Query(ge=1, le=catalog.SALES_WINDOW_DAYS)] = 7,
-    limit: Annotated[int, Query(ge=1, le=100)] = 10,
+    limit: Annotated[int, Query(ge=1, le=catalog.TOP_PRODUCTS_LIMIT)] = 10,
 ) -> TopProductsPublic:
-    """Best sellers of the last days, from the product_sales_daily view. 1 query."""
+    """Best sellers of the last days, from the top_products_by_window view. 1 query."""
     rows = catalog.top_products(session=session, days=days, limit=limit)
     return TopProductsPublic(
         days=days, data=[TopProductPublic.model_validate(row._mapping) for row in rows]

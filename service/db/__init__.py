@@ -13,6 +13,7 @@ from service.db.models import (
     OrderItem,
     Product,
     product_sales_daily,
+    top_products_by_window,
 )
 
 __all__ = [
@@ -23,4 +24,5 @@ __all__ = [
     "OrderItem",
     "Product",
     "product_sales_daily",
+    "top_products_by_window",
 ]

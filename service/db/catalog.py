@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
-from sqlalchemy import BigInteger, Date, Row, cast, func, select, text
+from sqlalchemy import Row, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from service.db.errors import Conflict, NotFound, violated_constraint
-from service.db.models import Category, Product, product_sales_daily
+from service.db.models import Category, Product, top_products_by_window
 from service.schemas import CategoryCreate, ProductCreate
 
-# product_sales_daily keeps this many days (see migration 0002); /products/top reads within it.
+# The windows and the ranking precomputed by migration 0003 (top_products_by_window):
+# windows of 1..SALES_WINDOW_DAYS days (all that product_sales_daily keeps, see 0002), the
+# best TOP_PRODUCTS_LIMIT products of each. /products/top may ask for no more than these;
+# changing them takes a new revision of the view.
 SALES_WINDOW_DAYS = 90
+TOP_PRODUCTS_LIMIT = 100
+# Refreshed in this order: the second view is built from the first.
+TOP_PRODUCTS_VIEWS = ("product_sales_daily", "top_products_by_window")
 
 
 def create_category(*, session: Session, category_in: CategoryCreate) -> Category:
@@ -73,50 +78,39 @@ def list_products(
     return products, None
 
 
-def top_products(*, session: Session, days: int, limit: int) -> Sequence[Row[Any]]:
-    """The best-selling products of the last ``days`` days (UTC, today included), one query.
+def top_products(
+    *, session: Session, days: int, limit: int
+) -> Sequence[Row[int, str, str, int, int]]:
+    """The best-selling products of the last ``days`` days (UTC), one indexed query.
 
-    Reads the materialized view ``product_sales_daily`` (its unique index leads with ``day``)
-    and joins the few winners to ``products``. The figures are as fresh as the last
-    ``refresh_top_products``. Rows: product_id, sku, name, units, revenue_cents.
+    Reads the precomputed ranking ``top_products_by_window`` (migration 0003): the rows
+    ``window_days = days AND rank <= limit``, one range scan of its unique index
+    (window_days, rank), no join (sku and name are in the view). ``days`` is at most
+    ``SALES_WINDOW_DAYS`` and ``limit`` at most ``TOP_PRODUCTS_LIMIT``, the most the view
+    holds. The figures, sku and name are as of the last ``refresh_top_products``, and the
+    window ends on the UTC day of that refresh. Rows: product_id, sku, name, units,
+    revenue_cents; units descending, ties by product_id.
     """
-    sales = product_sales_daily.c
-    today = cast(func.timezone("UTC", func.now()), Date)
-    totals = (
-        select(
-            sales.product_id,
-            cast(func.sum(sales.units), BigInteger).label("units"),
-            cast(func.sum(sales.revenue_cents), BigInteger).label("revenue_cents"),
-        )
-        .where(sales.day > today - days)
-        .group_by(sales.product_id)
-        .order_by(func.sum(sales.units).desc(), sales.product_id)
-        .limit(limit)
-        .subquery("totals")
-    )
+    top = top_products_by_window.c
     stmt = (
-        select(
-            Product.id.label("product_id"),
-            Product.sku,
-            Product.name,
-            totals.c.units,
-            totals.c.revenue_cents,
-        )
-        .join_from(totals, Product, Product.id == totals.c.product_id)
-        .order_by(totals.c.units.desc(), Product.id)
+        select(top.product_id, top.sku, top.name, top.units, top.revenue_cents)
+        .where(top.window_days == days, top.rank <= limit)
+        .order_by(top.rank)
     )
     return session.execute(stmt).all()
 
 
 def refresh_top_products(*, session: Session, concurrently: bool = True) -> None:
-    """Recompute ``product_sales_daily`` from orders and order_items, and commit.
+    """Recompute the top-products read model from orders and order_items, and commit.
 
-    This is the refresh path of the top-products read model: run it from cron with
-    ``python -m service.jobs refresh-top-products`` (every few minutes is plenty; the view
-    covers the last 90 days). ``CONCURRENTLY`` (the default) keeps the view readable while
-    it refreshes; it needs the view's unique index and a populated view, which migration
-    0002 provides.
+    Refreshes ``product_sales_daily`` (migration 0002), then ``top_products_by_window``
+    (migration 0003), which is built from it, in one transaction: readers see both change
+    together at the commit. This is the refresh path of ``GET /products/top``: run it from
+    cron with ``python -m service.jobs refresh-top-products`` (every few minutes is plenty).
+    ``CONCURRENTLY`` (the default) keeps the views readable while they refresh; it needs
+    each view's unique index and populated views, which the migrations provide.
     """
     mode = "CONCURRENTLY " if concurrently else ""
-    session.execute(text(f"REFRESH MATERIALIZED VIEW {mode}product_sales_daily"))
+    for view in TOP_PRODUCTS_VIEWS:
+        session.execute(text(f"REFRESH MATERIALIZED VIEW {mode}{view}"))
     session.commit()

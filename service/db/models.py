@@ -5,9 +5,10 @@ has an index whose leading columns serve it (each index notes the query it is fo
 constraint and index names come from the naming convention on ``Base.metadata``, so the
 models, the migrations and ``dbctl verify-schema`` agree on them.
 
-Not in ``Base.metadata``: the materialized view ``product_sales_daily`` (created by migration
-0002, refreshed by ``service.jobs``). Alembic's autogenerate ignores views, so it is described
-here only as a lightweight ``table()`` for queries; change it in a migration, never here.
+Not in ``Base.metadata``: the materialized views ``product_sales_daily`` (migration 0002) and
+``top_products_by_window`` (migration 0003), refreshed by ``service.jobs``. Alembic's
+autogenerate ignores views, so they are described here only as lightweight ``table()``s for
+queries; change them in a migration, never here.
 """
 
 from __future__ import annotations
@@ -145,6 +146,19 @@ product_sales_daily = table(
     column("revenue_cents", BigInteger),
 )
 
+# The materialized view of migration 0003: the top 100 products of every window of 1..90 days,
+# sku and name copied from products at refresh time.
+top_products_by_window = table(
+    "top_products_by_window",
+    column("window_days", Integer),
+    column("rank", Integer),
+    column("product_id", BigInteger),
+    column("sku", String(64)),
+    column("name", String(200)),
+    column("units", BigInteger),
+    column("revenue_cents", BigInteger),
+)
+
 __all__ = [
     "ORDER_STATUSES",
     "Base",
@@ -154,4 +168,5 @@ __all__ = [
     "OrderItem",
     "Product",
     "product_sales_daily",
+    "top_products_by_window",
 ]

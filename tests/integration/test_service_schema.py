@@ -122,14 +122,33 @@ def test_check_constraints(inspector: Any) -> None:
     }
 
 
-def test_product_sales_daily_view_and_its_unique_index(engine: Engine) -> None:
-    inspector = inspect(engine)
-    assert inspector.get_materialized_view_names() == ["product_sales_daily"]
-    columns = [c["name"] for c in inspector.get_columns("product_sales_daily")]
-    assert columns == ["day", "product_id", "units", "revenue_cents"]
+# The read model of GET /products/top (migrations 0002 and 0003): view -> (columns, the
+# unique index that REFRESH ... CONCURRENTLY needs and the reads use).
+VIEWS = {
+    "product_sales_daily": (
+        ["day", "product_id", "units", "revenue_cents"],
+        "CREATE UNIQUE INDEX uq_product_sales_daily_day_product_id",
+        "(day, product_id)",
+    ),
+    "top_products_by_window": (
+        ["window_days", "rank", "product_id", "sku", "name", "units", "revenue_cents"],
+        "CREATE UNIQUE INDEX uq_top_products_by_window_window_days_rank",
+        "(window_days, rank)",
+    ),
+}
+
+
+def test_materialized_views(inspector: Any) -> None:
+    assert sorted(inspector.get_materialized_view_names()) == sorted(VIEWS)
+
+
+@pytest.mark.parametrize("view", VIEWS)
+def test_view_columns_and_unique_index(engine: Engine, view: str) -> None:
+    columns, index_start, index_end = VIEWS[view]
+    assert [c["name"] for c in inspect(engine).get_columns(view)] == columns
     with engine.connect() as connection:
         definition = connection.execute(
-            text("SELECT indexdef FROM pg_indexes WHERE tablename = 'product_sales_daily'")
+            text("SELECT indexdef FROM pg_indexes WHERE tablename = :view"), {"view": view}
         ).scalar_one()
-    assert definition.startswith("CREATE UNIQUE INDEX uq_product_sales_daily_day_product_id")
-    assert definition.endswith("(day, product_id)")
+    assert definition.startswith(index_start)
+    assert definition.endswith(index_end)

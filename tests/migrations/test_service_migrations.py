@@ -95,7 +95,7 @@ def test_upgrade_from_empty_to_head(
     migrate_to(fresh_url, "head")
     state = snapshot(fresh_engine)
     assert set(state["tables"]) == set(Base.metadata.tables)
-    assert [v[0] for v in state["views"]] == ["product_sales_daily"]
+    assert [v[0] for v in state["views"]] == ["product_sales_daily", "top_products_by_window"]
     assert state["version"] == [REVISIONS[-1][0]]
 
 
@@ -169,3 +169,5 @@ def test_offline_sql_needs_no_database() -> None:
     assert "CREATE TABLE order_items" in sql
     assert "CREATE MATERIALIZED VIEW product_sales_daily" in sql
     assert "CREATE UNIQUE INDEX uq_product_sales_daily_day_product_id" in sql
+    assert "CREATE MATERIALIZED VIEW top_products_by_window" in sql
+    assert "CREATE UNIQUE INDEX uq_top_products_by_window_window_days_rank" in sql
