@@ -10,9 +10,9 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from dbctl.access.lexer import fingerprint_text, to_dollar_params
@@ -46,18 +46,26 @@ def _postgres() -> tuple[Any, Any]:
     return dialect.tokenizer(), dialect.parser()
 
 
-_LOOKUPS: dict[int, tuple[Catalog, dict[tuple[str, str], Any]]] = {}
+@dataclass
+class _Lookups:
+    catalog: Catalog  # kept alive, so that its id cannot be reused by another catalog
+    tables: dict[tuple[str, str], Any]
+    has_views: bool
 
 
-def _lookups(catalog: Catalog) -> dict[tuple[str, str], Any]:
-    """The table-name lookups of one catalog, shared by every statement analysed with it
-    (the entry keeps the catalog alive, so its id cannot be reused by another)."""
+_LOOKUPS: dict[int, _Lookups] = {}
+
+
+def _lookups(catalog: Catalog) -> _Lookups:
+    """What every statement analysed against one catalog shares: its name lookups, and
+    whether it has views to expand at all."""
     entry = _LOOKUPS.get(id(catalog))
-    if entry is None or entry[0] is not catalog:
+    if entry is None or entry.catalog is not catalog:
         if len(_LOOKUPS) > 8:
             _LOOKUPS.clear()
-        entry = _LOOKUPS[id(catalog)] = (catalog, {})
-    return entry[1]
+        has_views = any(t.kind == "view" for t in catalog.tables.values())
+        entry = _LOOKUPS[id(catalog)] = _Lookups(catalog, {}, has_views)
+    return entry
 
 
 def _parse(text: str) -> list[Any]:
@@ -87,7 +95,8 @@ def analyze_one(statement: Statement, catalog: Catalog) -> AccessPattern:
         ):
             kind = value
             break
-    extractor = Extractor(catalog, tables=_lookups(catalog))
+    shared = _lookups(catalog)
+    extractor = Extractor(catalog, tables=shared.tables, has_views=shared.has_views)
     try:
         accesses = extractor.run(tree)
     except (SqlglotError, RecursionError) as exc:
@@ -117,7 +126,8 @@ def _analyze_range(bounds: tuple[int, int]) -> list[Result]:
     return [(p.kind, p.accesses, p.unknown_tables, p.error) for p in patterns]
 
 
-def _parallel(unique: list[Statement], catalog: Catalog, workers: int) -> list[AccessPattern]:
+def _parallel(unique: list[Statement], catalog: Catalog, workers: int) -> Iterator[AccessPattern]:
+    """The patterns of ``unique`` in order, yielded as the forked workers finish chunks."""
     import multiprocessing
 
     import sqlglot.optimizer.scope  # noqa: F401  (imported once, before the fork)
@@ -126,21 +136,24 @@ def _parallel(unique: list[Statement], catalog: Catalog, workers: int) -> list[A
 
     global _shared  # noqa: PLW0603 (handed to the forked workers)
     _shared = (unique, catalog)
-    size = max(50, len(unique) // (workers * 4))
+    size = max(50, len(unique) // (workers * 6))
     bounds = [(i, min(i + size, len(unique))) for i in range(0, len(unique), size)]
     try:
         context = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(workers, context) as pool:
-            results = [r for chunk in pool.map(_analyze_range, bounds) for r in chunk]
+            chunks = pool.map(_analyze_range, bounds)
+            for (start, _), chunk in zip(bounds, chunks, strict=True):
+                for offset, result in enumerate(chunk):
+                    yield AccessPattern(unique[start + offset], *result)
     finally:
         _shared = None
-    return [AccessPattern(s, *result) for s, result in zip(unique, results, strict=True)]
 
 
-def analyze(
+def analyze_iter(
     statements: Sequence[Statement], catalog: Catalog, *, workers: int | None = None
-) -> list[AccessPattern]:
-    """The access pattern of every statement, in order; one analysis per fingerprint."""
+) -> Iterator[AccessPattern]:
+    """The access pattern of every statement, in order, one analysis per fingerprint;
+    yielded as they are ready, so the caller's work overlaps the workers'."""
     keyed = [
         s if s.fingerprint else replace(s, fingerprint=fingerprint(s.text)) for s in statements
     ]
@@ -154,8 +167,20 @@ def analyze(
 
     forks = "fork" in multiprocessing.get_all_start_methods()
     if workers > 1 and forks and len(unique) >= PARALLEL_THRESHOLD:
-        results = _parallel(unique, catalog, workers)
+        results: Iterator[AccessPattern] = _parallel(unique, catalog, workers)
     else:
-        results = [analyze_one(statement, catalog) for statement in unique]
-    by_print = {pattern.statement.fingerprint: pattern for pattern in results}
-    return [replace(by_print[s.fingerprint], statement=s) for s in keyed]
+        results = (analyze_one(statement, catalog) for statement in unique)
+    by_print: dict[str, AccessPattern] = {}
+    for statement in keyed:
+        while statement.fingerprint not in by_print:
+            pattern = next(results)
+            by_print[pattern.statement.fingerprint] = pattern
+        found = by_print[statement.fingerprint]
+        yield found if found.statement is statement else replace(found, statement=statement)
+
+
+def analyze(
+    statements: Sequence[Statement], catalog: Catalog, *, workers: int | None = None
+) -> list[AccessPattern]:
+    """The access pattern of every statement, in order; one analysis per fingerprint."""
+    return list(analyze_iter(statements, catalog, workers=workers))

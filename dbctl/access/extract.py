@@ -97,11 +97,15 @@ class Extractor:
         catalog: Catalog,
         search_path: tuple[str, ...] = ("public",),
         tables: dict[tuple[str, str], Table | None] | None = None,
+        has_views: bool | None = None,
     ) -> None:
         self.catalog = catalog
         self.search_path = search_path
         # Name lookups, shareable across the statements of one catalog.
         self.tables: dict[tuple[str, str], Table | None] = {} if tables is None else tables
+        if has_views is None:
+            has_views = any(t.kind == "view" for t in catalog.tables.values())
+        self.has_views = has_views
         self.uses: dict[int, _Use] = {}
         self.unknown: list[str] = []
 
@@ -210,7 +214,8 @@ class Extractor:
         query, target = as_select(tree)
         if query is None:
             return []
-        query = self.expand_views(query)
+        if self.has_views:
+            query = self.expand_views(query)
         for node in query.find_all(exp.Table):
             if not node.name:
                 continue

@@ -9,12 +9,12 @@ take data; only the edges here open a connection.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from dbctl.access.model import Statement
+from dbctl.access.model import AccessPattern, Statement
 from dbctl.access.sources import Collected, from_files, from_log
 from dbctl.advise.model import Advice, AdviceOptions
 from dbctl.errors import ConfigError
@@ -158,7 +158,7 @@ def check_indexes(
     notify: Notify | None = None,
 ) -> CheckResult:
     """Analyse the statements against the catalog; advise; validate; write the migration."""
-    from dbctl.access.analyze import analyze
+    from dbctl.access.analyze import analyze_iter
     from dbctl.advise.advisor import advise
     from dbctl.rules import RuleContext
 
@@ -173,9 +173,20 @@ def check_indexes(
         catalog, statistics, source = _catalog(settings, request, conn)
         if request.from_stats and conn is not None:
             _from_stats(conn, request.stats_limit, collected)
-        patterns = analyze(collected.statements, catalog)
+        fingerprints: set[str] = set()
+
+        def patterns() -> Iterator[AccessPattern]:
+            # advise() consumes the patterns as the workers produce them.
+            for pattern in analyze_iter(collected.statements, catalog):
+                fingerprints.add(pattern.statement.fingerprint)
+                yield pattern
+
         advice: Advice = advise(
-            patterns, catalog, statistics=statistics, options=request.options, context=RuleContext()
+            patterns(),
+            catalog,
+            statistics=statistics,
+            options=request.options,
+            context=RuleContext(),
         )
         if request.validate and conn is not None:
             from dbctl.advise.whatif import validate
@@ -194,7 +205,7 @@ def check_indexes(
         findings=findings,
         summary={
             "statements": len(collected.statements),
-            "distinct": len({p.statement.fingerprint for p in patterns}),
+            "distinct": len(fingerprints),
             "suggestions": len(advice.suggestions),
         },
         data={"catalog": source, **advice.data()},
