@@ -83,3 +83,15 @@ def test_traceback_flag_shows_the_real_exception() -> None:
     result = CliRunner().invoke(app, ["--traceback", "migrate", "--database-url", "mysql://h/d"])
     assert result.exit_code == 1
     assert type(result.exception).__name__ == "ConfigError"
+
+
+def test_every_command_has_a_readme_entry() -> None:
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    top_level = {path[0] for path in _leaf_commands(app)}
+    assert top_level == {
+        "sandbox", "migrate", "verify-schema", "check-indexes", "top-queries",
+    }  # fmt: skip
+    for name in top_level:
+        assert f"`dbctl {name}" in readme, name
