@@ -1,0 +1,345 @@
+"""Per-request capture of the SQL a FastAPI + SQLAlchemy application runs.
+
+``install(app, engine)`` wires three pieces together:
+
+- SQLAlchemy ``before_cursor_execute`` / ``after_cursor_execute`` listeners on the engine
+  time every statement and add it to the current request's ``RequestCapture``, found in a
+  ``ContextVar``; statements run outside a request are ignored;
+- a pure ASGI middleware opens the capture when a request arrives and closes it when the
+  application returns: route template (``scope["route"].path``, ``<unmatched>`` when no
+  route matched), method, status, duration;
+- then the rules (``breaches``: over the route's budget, a fingerprint run 2 or more times),
+  the metrics (``dbctl.budget.metrics``) and the optional JSON-lines log.
+
+What a breach does (``on_breach``):
+
+- ``"count"`` (production): only ``db_query_budget_breaches_total`` is incremented;
+- ``"log"``: also a warning on the ``dbctl.budget`` logger, the statements listed;
+- ``"raise"`` (development and test): the response is buffered; on a breach the client gets
+  a 500 whose body lists the statements instead of the application's response, and the
+  middleware then raises ``QueryBudgetExceeded``, so that the server logs it and
+  ``TestClient`` re-raises it in the test. The breach is only known once the handler has
+  returned, hence the buffering; streaming responses are held until they end.
+
+The counter is incremented in every mode. ``/metrics`` is served and never captured.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Literal, cast
+
+from dbctl.access.lexer import fingerprint_text
+from dbctl.budget.metrics import CaptureMetrics
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+    from prometheus_client import CollectorRegistry
+    from sqlalchemy import Engine
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+OnBreach = Literal["raise", "log", "count"]
+
+UNMATCHED = "<unmatched>"
+METRICS_PATH = "/metrics"
+BUDGET_RULE = "query-budget-exceeded"
+LOOPED_RULE = "looped-query"
+_NO_ROUTES: Mapping[str, int] = MappingProxyType({})
+_START_KEY = "dbctl.budget.started"
+logger = logging.getLogger("dbctl.budget")
+
+# SQLAlchemy's psycopg dialect renders an expanded IN list as
+# ``IN (%(p_1)s::INTEGER, %(p_2)s::INTEGER)``; fingerprint_text folds ``(?, ?)`` but not
+# ``(?::integer, ?::integer)``. The same list, one cast kept:
+_CAST = r"::[a-z_][a-z_0-9]*(?: [a-z_][a-z_0-9]*)*(?:\(\?(?:, ?\?)?\))?(?:\[\])?"
+_CAST_LIST = re.compile(rf"\(\s*\?(?P<cast>{_CAST})(?:\s*,\s*\?(?P=cast))*\s*\)")
+
+
+@functools.lru_cache(maxsize=4096)
+def statement_fingerprint(text: str) -> str:
+    """``dbctl.access.analyze.fingerprint`` of ``text``, with IN lists of cast parameters
+    folded as well; cached, since an application runs the same few texts again and again."""
+    folded = _CAST_LIST.sub(r"(?\g<cast>)", fingerprint_text(text))
+    return hashlib.sha1(folded.encode()).hexdigest()[:16]
+
+
+@dataclass
+class StatementStats:
+    """One fingerprint within one request: the first text seen, executions, total time."""
+
+    fingerprint: str
+    statement: str
+    count: int = 0
+    time: float = 0.0  # seconds
+
+
+@dataclass
+class RequestCapture:
+    """Everything one request did: filled by the listeners, closed by the middleware."""
+
+    method: str
+    route: str = UNMATCHED
+    status: int = 0
+    duration: float = 0.0  # seconds
+    statements: dict[str, StatementStats] = field(default_factory=dict)
+    timings: list[float] = field(default_factory=list)  # seconds, one per execution
+
+    def record(self, text: str, seconds: float) -> None:
+        key = statement_fingerprint(text)
+        stats = self.statements.get(key)
+        if stats is None:
+            stats = self.statements[key] = StatementStats(key, text)
+        stats.count += 1
+        stats.time += seconds
+        self.timings.append(seconds)
+
+    @property
+    def queries(self) -> int:
+        return len(self.timings)
+
+    @property
+    def db_time(self) -> float:
+        return sum(self.timings)
+
+    @property
+    def looped(self) -> list[str]:
+        """Fingerprints executed 2 or more times in this request."""
+        return [key for key, stats in self.statements.items() if stats.count >= 2]
+
+    def to_record(self) -> dict[str, Any]:
+        """The JSON-lines log record of this request."""
+        return {
+            "route": self.route,
+            "method": self.method,
+            "status": self.status,
+            "duration_ms": round(self.duration * 1000, 3),
+            "statements": [
+                {
+                    "fingerprint": stats.fingerprint,
+                    "statement": stats.statement,
+                    "count": stats.count,
+                    "time_ms": round(stats.time * 1000, 3),
+                }
+                for stats in self.statements.values()
+            ],
+            "queries": self.queries,
+            "looped": self.looped,
+        }
+
+
+@dataclass(frozen=True)
+class Breach:
+    """A rule one request broke: ``query-budget-exceeded`` or ``looped-query``."""
+
+    rule: str
+    message: str
+    statements: tuple[StatementStats, ...]
+
+
+def breaches(capture: RequestCapture, budget: int) -> list[Breach]:
+    """The rules ``capture`` breaks with a budget of ``budget`` statements: pure."""
+    found: list[Breach] = []
+    if capture.queries > budget:
+        found.append(
+            Breach(
+                BUDGET_RULE,
+                f"{capture.queries} queries, budget {budget}",
+                tuple(capture.statements.values()),
+            )
+        )
+    looped = tuple(capture.statements[key] for key in capture.looped)
+    if looped:
+        found.append(Breach(LOOPED_RULE, f"{len(looped)} statement(s) run in a loop", looped))
+    return found
+
+
+def describe(capture: RequestCapture, found: list[Breach]) -> str:
+    """A message for the person who reads it: the request, the rules, the statements."""
+    lines = [f"{capture.method} {capture.route}: " + "; ".join(b.message for b in found)]
+    shown: set[str] = set()
+    for breach in found:
+        for stats in breach.statements:
+            if stats.fingerprint not in shown:
+                shown.add(stats.fingerprint)
+                text = " ".join(stats.statement.split())
+                lines.append(f"  {stats.count}x {stats.time * 1000:.2f} ms  {text}")
+    return "\n".join(lines)
+
+
+class QueryBudgetExceeded(Exception):
+    """A request broke its query budget or ran a statement in a loop (``on_breach="raise"``)."""
+
+    def __init__(self, capture: RequestCapture, found: list[Breach]) -> None:
+        super().__init__(describe(capture, found))
+        self.capture = capture
+        self.breaches = found
+
+
+_current: ContextVar[RequestCapture | None] = ContextVar("dbctl_request_capture", default=None)
+
+
+def current_capture() -> RequestCapture | None:
+    """The capture of the request being served in this context, if any."""
+    return _current.get()
+
+
+def _before(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+    if _current.get() is not None:
+        conn.info[_START_KEY] = time.perf_counter()
+
+
+def _after(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+    capture = _current.get()
+    started = conn.info.pop(_START_KEY, None)
+    if capture is not None and started is not None:
+        capture.record(statement, time.perf_counter() - started)
+
+
+@dataclass(frozen=True)
+class CaptureSettings:
+    """What ``install`` was given."""
+
+    budget: int = 3
+    routes: Mapping[str, int] = field(default_factory=dict)
+    on_breach: OnBreach = "count"
+    log_path: Path | None = None
+
+    def budget_for(self, route: str) -> int:
+        return self.routes.get(route, self.budget)
+
+
+class QueryCaptureMiddleware:
+    """Pure ASGI middleware: one ``RequestCapture`` per HTTP request (see the module doc)."""
+
+    def __init__(self, app: ASGIApp, settings: CaptureSettings, metrics: CaptureMetrics) -> None:
+        self.app = app
+        self.settings = settings
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("path") == METRICS_PATH:
+            await self.app(scope, receive, send)
+            return
+        capture = RequestCapture(method=scope.get("method", ""))
+        buffered: list[Message] | None = [] if self.settings.on_breach == "raise" else None
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                capture.status = int(message["status"])
+            if buffered is not None:
+                buffered.append(message)
+            else:
+                await send(message)
+
+        token = _current.set(capture)
+        started = time.perf_counter()
+        try:
+            await self.app(scope, receive, send_wrapper)
+        except BaseException:
+            capture.status = capture.status or 500
+            self._close(capture, scope, started)
+            raise
+        finally:
+            _current.reset(token)
+        found = self._close(capture, scope, started)
+        if buffered is None:
+            return
+        if not found:
+            for message in buffered:
+                await send(message)
+            return
+        error = QueryBudgetExceeded(capture, found)
+        body = str(error).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 500,
+                "headers": [
+                    (b"content-type", b"text/plain; charset=utf-8"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+        raise error
+
+    def _close(self, capture: RequestCapture, scope: Scope, started: float) -> list[Breach]:
+        capture.duration = time.perf_counter() - started
+        route = scope.get("route")
+        path = getattr(route, "path", None)
+        capture.route = path if isinstance(path, str) else UNMATCHED
+        found = breaches(capture, self.settings.budget_for(capture.route))
+        self.metrics.observe(capture, found)
+        if found and self.settings.on_breach != "count":
+            level = logging.ERROR if self.settings.on_breach == "raise" else logging.WARNING
+            logger.log(level, "query budget: %s", describe(capture, found))
+        if self.settings.log_path is not None:
+            line = json.dumps(capture.to_record(), separators=(",", ":")) + "\n"
+            with self.settings.log_path.open("a", encoding="utf-8") as log:
+                log.write(line)
+        return found
+
+
+@dataclass
+class CaptureHandle:
+    """What ``install`` set up: the metrics (and their registry), and ``remove()`` to detach
+    the engine's listeners (the middleware stays: without listeners it records nothing).
+
+    The listeners are module functions, registered once per engine however many apps are
+    installed on it (each request feeds its own capture); ``remove()`` detaches them for all.
+    """
+
+    settings: CaptureSettings
+    metrics: CaptureMetrics
+    engine: Engine
+
+    def remove(self) -> None:
+        from sqlalchemy import event
+
+        event.remove(self.engine, "before_cursor_execute", _before)
+        event.remove(self.engine, "after_cursor_execute", _after)
+
+
+def install(
+    app: FastAPI,
+    engine: Engine | AsyncEngine,
+    *,
+    budget: int = 3,
+    routes: Mapping[str, int] = _NO_ROUTES,
+    on_breach: OnBreach = "count",
+    log_path: Path | None = None,
+    registry: CollectorRegistry | None = None,
+) -> CaptureHandle:
+    """Capture the queries of every request ``app`` serves through ``engine``.
+
+    ``budget`` is the default number of statements per request, ``routes`` overrides it per
+    route template (``{"/orders/{id}": 2}``). Call before the application starts (it adds
+    a middleware). Adds ``/metrics``, served from ``registry`` (a new one when not given).
+    """
+    from sqlalchemy import event
+
+    if on_breach not in ("raise", "log", "count"):
+        raise ValueError(f"on_breach must be raise, log or count, not {on_breach!r}")
+    settings = CaptureSettings(budget, MappingProxyType(dict(routes)), on_breach, log_path)
+    metrics = CaptureMetrics(registry)
+    sync_engine = cast("Engine", getattr(engine, "sync_engine", engine))
+    event.listen(sync_engine, "before_cursor_execute", _before)
+    event.listen(sync_engine, "after_cursor_execute", _after)
+    app.add_middleware(QueryCaptureMiddleware, settings=settings, metrics=metrics)
+    app.add_route(METRICS_PATH, metrics.endpoint, include_in_schema=False)
+    return CaptureHandle(settings, metrics, sync_engine)

@@ -1,0 +1,265 @@
+"""The request capture on a tiny FastAPI app over a real PostgreSQL database.
+
+The app has one well-behaved endpoint (1 query), a parameterised route ``/items/{id}``
+(1 query) and a deliberately looped endpoint (1 query, then 1 per item).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import warnings
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI, HTTPException
+from prometheus_client import CollectorRegistry
+from sqlalchemy import Engine, create_engine, text
+
+from dbctl.budget.capture import (
+    BUDGET_RULE,
+    LOOPED_RULE,
+    UNMATCHED,
+    CaptureHandle,
+    QueryBudgetExceeded,
+    install,
+    statement_fingerprint,
+)
+
+with warnings.catch_warnings():
+    # Starlette 1.x asks for httpx2 behind its TestClient; the dev group has httpx only.
+    warnings.filterwarnings("ignore", "Using `httpx` with `starlette.testclient`")
+    from fastapi.testclient import TestClient
+
+pytestmark = pytest.mark.integration
+
+ITEMS = 4
+ONE_ITEM = "SELECT id, name FROM items WHERE id = :id"
+
+
+@pytest.fixture(scope="module")
+def items_engine(make_database: Callable[[str], str]) -> Iterator[Engine]:
+    engine = create_engine(make_database("budget"))
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE items (id int PRIMARY KEY, name text NOT NULL)"))
+        conn.execute(
+            text("INSERT INTO items SELECT n, 'item ' || n FROM generate_series(1, :n) n"),
+            {"n": ITEMS},
+        )
+    yield engine
+    engine.dispose()
+
+
+def make_app(engine: Engine) -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/items")
+    def list_items() -> list[dict[str, Any]]:
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT id, name FROM items ORDER BY id")).mappings()
+            return [dict(row) for row in rows]
+
+    @app.get("/items/{item_id}")
+    def get_item(item_id: int) -> dict[str, Any]:
+        with engine.connect() as conn:
+            row = conn.execute(text(ONE_ITEM), {"id": item_id}).mappings().first()
+        if row is None:
+            raise HTTPException(404, "no such item")
+        return dict(row)
+
+    @app.get("/looped")
+    def looped() -> list[dict[str, Any]]:
+        with engine.connect() as conn:
+            ids = conn.execute(text("SELECT id FROM items ORDER BY id")).scalars().all()
+            return [dict(conn.execute(text(ONE_ITEM), {"id": i}).mappings().one()) for i in ids]
+
+    return app
+
+
+@pytest.fixture
+def installed(items_engine: Engine) -> Iterator[Callable[..., tuple[TestClient, CaptureHandle]]]:
+    handles: list[CaptureHandle] = []
+
+    def build(**options: Any) -> tuple[TestClient, CaptureHandle]:
+        app = make_app(items_engine)
+        handle = install(app, items_engine, registry=CollectorRegistry(), **options)
+        handles.append(handle)
+        return TestClient(app), handle
+
+    yield build
+    for handle in handles:
+        handle.remove()
+
+
+def sample(handle: CaptureHandle, name: str, **labels: str) -> float | None:
+    return handle.metrics.registry.get_sample_value(name, labels)
+
+
+def test_counts_per_route_template_and_metric_values(installed: Callable[..., Any]) -> None:
+    client, handle = installed()
+    assert client.get("/items").status_code == 200
+    assert client.get("/items/1").status_code == 200
+    assert client.get("/items/2").status_code == 200
+    assert client.get("/items/999").status_code == 404
+
+    route = {"route": "/items/{item_id}"}  # the template, not /items/1
+    assert sample(handle, "db_queries_per_request_count", method="GET", **route) == 3
+    assert sample(handle, "db_queries_per_request_sum", method="GET", **route) == 3
+    assert sample(handle, "db_queries_per_request_bucket", method="GET", le="1.0", **route) == 3
+    assert sample(handle, "db_query_duration_seconds_count", **route) == 3
+    ok = sample(handle, "http_request_duration_seconds_count", method="GET", status="200", **route)
+    assert ok == 2
+    missing = {"method": "GET", "status": "404", **route}
+    assert sample(handle, "http_request_duration_seconds_count", **missing) == 1
+    assert sample(handle, "db_queries_per_request_count", route="/items", method="GET") == 1
+    # the well-behaved endpoints break no rule
+    for rule in (BUDGET_RULE, LOOPED_RULE):
+        assert sample(handle, "db_query_budget_breaches_total", rule=rule, **route) is None
+
+
+def test_unmatched_paths_share_one_route_label(installed: Callable[..., Any]) -> None:
+    client, handle = installed()
+    assert client.get("/nowhere/1").status_code == 404
+    assert client.get("/nowhere/2").status_code == 404
+    labels = {"route": UNMATCHED, "method": "GET", "status": "404"}
+    assert sample(handle, "http_request_duration_seconds_count", **labels) == 2
+
+
+def test_the_looped_endpoint_is_counted_in_production_mode(installed: Callable[..., Any]) -> None:
+    client, handle = installed()  # on_breach="count"
+    response = client.get("/looped")
+    assert response.status_code == 200
+    assert len(response.json()) == ITEMS
+    assert sample(handle, "db_queries_per_request_sum", route="/looped", method="GET") == ITEMS + 1
+    assert (
+        sample(handle, "db_queries_per_request_bucket", route="/looped", method="GET", le="3.0")
+        == 0
+    )
+    assert sample(handle, "db_query_duration_seconds_count", route="/looped") == ITEMS + 1
+    for rule in (BUDGET_RULE, LOOPED_RULE):
+        assert sample(handle, "db_query_budget_breaches_total", route="/looped", rule=rule) == 1
+
+
+def test_a_route_budget_overrides_the_default_but_not_the_loop_rule(
+    installed: Callable[..., Any],
+) -> None:
+    client, handle = installed(routes={"/looped": 10}, budget=1)
+    assert client.get("/looped").status_code == 200
+    assert client.get("/items").status_code == 200
+    assert sample(handle, "db_query_budget_breaches_total", route="/looped", rule=LOOPED_RULE) == 1
+    assert (
+        sample(handle, "db_query_budget_breaches_total", route="/looped", rule=BUDGET_RULE) is None
+    )
+    assert (
+        sample(handle, "db_query_budget_breaches_total", route="/items", rule=BUDGET_RULE) is None
+    )
+
+
+def test_log_mode_warns_with_the_statements(
+    installed: Callable[..., Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    client, handle = installed(on_breach="log")
+    with caplog.at_level(logging.WARNING, logger="dbctl.budget"):
+        assert client.get("/items/1").status_code == 200
+        assert caplog.records == []
+        assert client.get("/looped").status_code == 200
+    [record] = caplog.records
+    assert record.levelno == logging.WARNING
+    message = record.getMessage()
+    assert "GET /looped: 5 queries, budget 3; 1 statement(s) run in a loop" in message
+    assert f"{ITEMS}x" in message
+    assert "SELECT id, name FROM items WHERE id = %(id)s" in message
+    assert sample(handle, "db_query_budget_breaches_total", route="/looped", rule=LOOPED_RULE) == 1
+
+
+def test_raise_mode_fails_the_request_with_the_statements(
+    installed: Callable[..., Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    client, handle = installed(on_breach="raise")
+    with pytest.raises(QueryBudgetExceeded) as raised:
+        client.get("/looped")
+    error = raised.value
+    assert error.capture.route == "/looped"
+    assert error.capture.queries == ITEMS + 1
+    assert [b.rule for b in error.breaches] == [BUDGET_RULE, LOOPED_RULE]
+    assert "SELECT id, name FROM items WHERE id = %(id)s" in str(error)
+    assert any(r.levelno == logging.ERROR for r in caplog.records)
+    assert sample(handle, "db_query_budget_breaches_total", route="/looped", rule=LOOPED_RULE) == 1
+
+
+def test_raise_mode_sends_a_500_listing_the_statements(installed: Callable[..., Any]) -> None:
+    client, _ = installed(on_breach="raise")
+    quiet = TestClient(client.app, raise_server_exceptions=False)
+    response = quiet.get("/looped")
+    assert response.status_code == 500
+    assert response.text.splitlines()[0] == (
+        "GET /looped: 5 queries, budget 3; 1 statement(s) run in a loop"
+    )
+    assert f"{ITEMS}x" in response.text
+
+
+def test_raise_mode_passes_well_behaved_responses_through(installed: Callable[..., Any]) -> None:
+    client, _ = installed(on_breach="raise")
+    response = client.get("/items/2")
+    assert response.status_code == 200
+    assert response.json() == {"id": 2, "name": "item 2"}
+    assert client.get("/items/999").status_code == 404
+
+
+def test_metrics_endpoint_serves_the_registry_and_is_not_captured(
+    installed: Callable[..., Any],
+) -> None:
+    client, handle = installed()
+    client.get("/items")
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    assert 'db_queries_per_request_count{method="GET",route="/items"} 1.0' in response.text
+    assert 'le="0.2"' in response.text
+    client.get("/metrics")
+    for route in ("/metrics", UNMATCHED):
+        labels = {"route": route, "method": "GET", "status": "200"}
+        assert sample(handle, "http_request_duration_seconds_count", **labels) is None
+
+
+def test_statements_outside_a_request_are_ignored(
+    installed: Callable[..., Any], items_engine: Engine
+) -> None:
+    client, handle = installed()
+    with items_engine.connect() as conn:
+        conn.execute(text("SELECT 1"))
+    client.get("/items")
+    assert sample(handle, "db_query_duration_seconds_count", route="/items") == 1
+
+
+def test_the_json_lines_log_round_trip(installed: Callable[..., Any], tmp_path: Path) -> None:
+    log = tmp_path / "capture.jsonl"
+    client, _ = installed(log_path=log)
+    client.get("/items/3")
+    client.get("/looped")
+    first, second = (json.loads(line) for line in log.read_text().splitlines())
+
+    one_item = statement_fingerprint("SELECT id, name FROM items WHERE id = %(id)s")
+    assert first["route"] == "/items/{item_id}"
+    assert (first["method"], first["status"], first["queries"], first["looped"]) == (
+        "GET",
+        200,
+        1,
+        [],
+    )
+    assert first["duration_ms"] > 0
+    [statement] = first["statements"]
+    assert statement["fingerprint"] == one_item
+    assert statement["statement"] == "SELECT id, name FROM items WHERE id = %(id)s"
+    assert statement["count"] == 1
+    assert statement["time_ms"] > 0
+
+    assert (second["route"], second["queries"], second["looped"]) == ("/looped", 5, [one_item])
+    assert [(s["statement"], s["count"]) for s in second["statements"]] == [
+        ("SELECT id FROM items ORDER BY id", 1),
+        ("SELECT id, name FROM items WHERE id = %(id)s", ITEMS),
+    ]
+    client.get("/items")
+    assert len(log.read_text().splitlines()) == 3  # appends, one line per request
