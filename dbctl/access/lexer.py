@@ -153,6 +153,10 @@ def to_dollar_params(sql: str) -> tuple[str, int]:
 _NUMBER = re.compile(r"(?<![\w$.])(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?(?!\w)")
 _PARAM = re.compile(r"\$\d+|%\(\w+\)s|%s|(?<![:\w]):[A-Za-z_]\w*")
 _LIST = re.compile(r"\(\s*\?(\s*,\s*\?)*\s*\)")
+# SQLAlchemy's psycopg dialect renders an expanded IN list as ``(%(p_1)s::INTEGER, ...)``:
+# a list of the same cast parameter folds to one, the cast kept.
+_CAST = r"::[a-z_][a-z_0-9]*(?: [a-z_][a-z_0-9]*)*(?:\(\?(?:, ?\?)?\))?(?:\[\])?"
+_CAST_LIST = re.compile(rf"\(\s*\?(?P<cast>{_CAST})(?:\s*,\s*\?(?P=cast))*\s*\)")
 _SPACE = re.compile(r"\s+")
 
 
@@ -171,4 +175,4 @@ def fingerprint_text(sql: str) -> str:
         else:
             out.append(" ")
     folded = _SPACE.sub(" ", "".join(out)).strip()
-    return _LIST.sub("(?)", folded)
+    return _CAST_LIST.sub(r"(?\g<cast>)", _LIST.sub("(?)", folded))

@@ -27,10 +27,8 @@ The counter is incremented in every mode. ``/metrics`` is served and never captu
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import logging
-import re
 import time
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from contextvars import ContextVar
@@ -39,7 +37,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal, cast
 
-from dbctl.access.lexer import fingerprint_text
+from dbctl.access.analyze import fingerprint
 from dbctl.budget.metrics import CaptureMetrics
 
 if TYPE_CHECKING:
@@ -63,19 +61,12 @@ _NO_ROUTES: Mapping[str, int] = MappingProxyType({})
 _START_KEY = "dbctl.budget.started"
 logger = logging.getLogger("dbctl.budget")
 
-# SQLAlchemy's psycopg dialect renders an expanded IN list as
-# ``IN (%(p_1)s::INTEGER, %(p_2)s::INTEGER)``; fingerprint_text folds ``(?, ?)`` but not
-# ``(?::integer, ?::integer)``. The same list, one cast kept:
-_CAST = r"::[a-z_][a-z_0-9]*(?: [a-z_][a-z_0-9]*)*(?:\(\?(?:, ?\?)?\))?(?:\[\])?"
-_CAST_LIST = re.compile(rf"\(\s*\?(?P<cast>{_CAST})(?:\s*,\s*\?(?P=cast))*\s*\)")
-
 
 @functools.lru_cache(maxsize=4096)
 def statement_fingerprint(text: str) -> str:
-    """``dbctl.access.analyze.fingerprint`` of ``text``, with IN lists of cast parameters
-    folded as well; cached, since an application runs the same few texts again and again."""
-    folded = _CAST_LIST.sub(r"(?\g<cast>)", fingerprint_text(text))
-    return hashlib.sha1(folded.encode()).hexdigest()[:16]
+    """``dbctl.access.analyze.fingerprint`` of ``text``, cached: an application runs the
+    same few texts again and again."""
+    return fingerprint(text)
 
 
 @dataclass

@@ -49,3 +49,11 @@ def test_fingerprint_ignores_values_lists_case_and_space() -> None:
     assert fingerprint_text(a) == fingerprint_text(b)
     assert fingerprint_text(a) != fingerprint_text(c)
     assert fingerprint_text("SELECT t1.a FROM t1") != fingerprint_text("SELECT t2.a FROM t2")
+
+
+def test_fingerprint_folds_sqlalchemy_in_lists_of_cast_parameters() -> None:
+    two = "SELECT * FROM t WHERE id IN (%(id_1_1)s::INTEGER, %(id_1_2)s::INTEGER)"
+    three = "SELECT * FROM t WHERE id IN ($1::INTEGER, $2::INTEGER, $3::INTEGER)"
+    other = "SELECT * FROM t WHERE id IN ($1::BIGINT, $2::BIGINT)"
+    assert fingerprint_text(two) == fingerprint_text(three)
+    assert fingerprint_text(two) != fingerprint_text(other)
