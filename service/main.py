@@ -23,7 +23,14 @@ logger = logging.getLogger(__name__)
 
 
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
-    """The shop API; ``settings`` default to the environment (read at start-up)."""
+    """The shop API; ``settings`` default to the environment (read at start-up).
+
+    Every request's queries are captured by dbctl (``dbctl.budget``): counted against the
+    budget, looped queries detected, ``/metrics`` served in the Prometheus format.
+    """
+    from dbctl.budget.capture import install
+
+    budget = settings or ServiceSettings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -37,15 +44,23 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
             resolved.max_overflow,
         )
         app.state.engine = engine
+        capture.attach(engine)
         app.state.session_factory = create_session_factory(engine)
         try:
             yield
         finally:
+            capture.remove()
             engine.dispose()
 
     app = FastAPI(title="dbctl companion shop", version="0.1.0", lifespan=lifespan)
     app.include_router(api_router)
     install_error_handlers(app)
+    capture = install(
+        app,
+        budget=budget.query_budget,
+        on_breach=budget.query_budget_mode,
+        log_path=budget.capture_log,
+    )
     return app
 
 

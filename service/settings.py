@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -40,6 +41,11 @@ class ServiceSettings(BaseSettings):
     pool_recycle: int = Field(default=1800, description="seconds; -1 never recycles")
     connect_timeout: int = Field(default=5, ge=1, description="seconds for a new connection")
     echo_sql: bool = False
+    # Queries per request (dbctl.budget): a budget per request and what a breach does:
+    # "raise" in development and tests, "log", or "count" (production: a metric only).
+    query_budget: int = Field(default=3, ge=1)
+    query_budget_mode: Literal["raise", "log", "count"] = "log"
+    capture_log: Path | None = Field(default=None, description="JSON-lines log of requests")
 
 
 def resolve_database_url(settings: ServiceSettings) -> str:

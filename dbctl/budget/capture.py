@@ -228,26 +228,35 @@ class QueryCaptureMiddleware:
             return
         capture = RequestCapture(method=scope.get("method", ""))
         buffered: list[Message] | None = [] if self.settings.on_breach == "raise" else None
+        started = time.perf_counter()
+        found: list[Breach] | None = None
 
         async def send_wrapper(message: Message) -> None:
+            nonlocal found
             if message["type"] == "http.response.start":
                 capture.status = int(message["status"])
             if buffered is not None:
                 buffered.append(message)
-            else:
-                await send(message)
+                return
+            last = message["type"] == "http.response.body" and not message.get("more_body")
+            if last and found is None:
+                # Recorded before the last byte leaves: a client that reads /metrics
+                # right after its response sees its request counted.
+                found = self._close(capture, scope, started)
+            await send(message)
 
         token = _current.set(capture)
-        started = time.perf_counter()
         try:
             await self.app(scope, receive, send_wrapper)
         except BaseException:
             capture.status = capture.status or 500
-            self._close(capture, scope, started)
+            if found is None:
+                self._close(capture, scope, started)
             raise
         finally:
             _current.reset(token)
-        found = self._close(capture, scope, started)
+        if found is None:
+            found = self._close(capture, scope, started)
         if buffered is None:
             return
         if not found:
@@ -288,8 +297,9 @@ class QueryCaptureMiddleware:
 
 @dataclass
 class CaptureHandle:
-    """What ``install`` set up: the metrics (and their registry), and ``remove()`` to detach
-    the engine's listeners (the middleware stays: without listeners it records nothing).
+    """What ``install`` set up: the metrics (and their registry), ``attach(engine)`` for an
+    engine made later (in a lifespan), and ``remove()`` to detach the engines' listeners
+    (the middleware stays: without listeners it records nothing).
 
     The listeners are module functions, registered once per engine however many apps are
     installed on it (each request feeds its own capture); ``remove()`` detaches them for all.
@@ -297,18 +307,31 @@ class CaptureHandle:
 
     settings: CaptureSettings
     metrics: CaptureMetrics
-    engine: Engine
+    engines: list[Engine] = field(default_factory=list)
+
+    def attach(self, engine: Engine | AsyncEngine) -> None:
+        """Capture the statements ``engine`` runs (idempotent)."""
+        from sqlalchemy import event
+
+        sync_engine = cast("Engine", getattr(engine, "sync_engine", engine))
+        if not event.contains(sync_engine, "before_cursor_execute", _before):
+            event.listen(sync_engine, "before_cursor_execute", _before)
+            event.listen(sync_engine, "after_cursor_execute", _after)
+        self.engines.append(sync_engine)
 
     def remove(self) -> None:
         from sqlalchemy import event
 
-        event.remove(self.engine, "before_cursor_execute", _before)
-        event.remove(self.engine, "after_cursor_execute", _after)
+        for engine in self.engines:
+            if event.contains(engine, "before_cursor_execute", _before):
+                event.remove(engine, "before_cursor_execute", _before)
+                event.remove(engine, "after_cursor_execute", _after)
+        self.engines.clear()
 
 
 def install(
     app: FastAPI,
-    engine: Engine | AsyncEngine,
+    engine: Engine | AsyncEngine | None = None,
     *,
     budget: int = 3,
     routes: Mapping[str, int] = _NO_ROUTES,
@@ -321,16 +344,15 @@ def install(
     ``budget`` is the default number of statements per request, ``routes`` overrides it per
     route template (``{"/orders/{id}": 2}``). Call before the application starts (it adds
     a middleware). Adds ``/metrics``, served from ``registry`` (a new one when not given).
+    An engine created later (in the app's lifespan) is given to ``handle.attach(engine)``.
     """
-    from sqlalchemy import event
-
     if on_breach not in ("raise", "log", "count"):
         raise ValueError(f"on_breach must be raise, log or count, not {on_breach!r}")
     settings = CaptureSettings(budget, MappingProxyType(dict(routes)), on_breach, log_path)
     metrics = CaptureMetrics(registry)
-    sync_engine = cast("Engine", getattr(engine, "sync_engine", engine))
-    event.listen(sync_engine, "before_cursor_execute", _before)
-    event.listen(sync_engine, "after_cursor_execute", _after)
     app.add_middleware(QueryCaptureMiddleware, settings=settings, metrics=metrics)
     app.add_route(METRICS_PATH, metrics.endpoint, include_in_schema=False)
-    return CaptureHandle(settings, metrics, sync_engine)
+    handle = CaptureHandle(settings, metrics)
+    if engine is not None:
+        handle.attach(engine)
+    return handle

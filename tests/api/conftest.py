@@ -31,7 +31,9 @@ def api_database_url(
 
 @pytest.fixture(scope="session")
 def live_server(api_database_url: str) -> Iterator[LiveServer]:
-    with serve(ServiceSettings(database_url=api_database_url, pool_size=2)) as server:
+    with serve(
+        ServiceSettings(database_url=api_database_url, pool_size=2, query_budget_mode="raise")
+    ) as server:
         yield server
 
 
