@@ -26,7 +26,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     """The shop API; ``settings`` default to the environment (read at start-up).
 
     Every request's queries are captured by dbctl (``dbctl.budget``): counted against the
-    budget, looped queries detected, ``/metrics`` served in the Prometheus format.
+    budget, looped queries detected, ``/metrics`` served in the Prometheus format; unless
+    ``query_capture`` is off (the load benchmark's baseline).
     """
     from dbctl.budget.capture import install
 
@@ -44,23 +45,27 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
             resolved.max_overflow,
         )
         app.state.engine = engine
-        capture.attach(engine)
+        if capture is not None:
+            capture.attach(engine)
         app.state.session_factory = create_session_factory(engine)
         try:
             yield
         finally:
-            capture.remove()
+            if capture is not None:
+                capture.remove()
             engine.dispose()
 
     app = FastAPI(title="dbctl companion shop", version="0.1.0", lifespan=lifespan)
     app.include_router(api_router)
     install_error_handlers(app)
-    capture = install(
-        app,
-        budget=budget.query_budget,
-        on_breach=budget.query_budget_mode,
-        log_path=budget.capture_log,
-    )
+    capture = None
+    if budget.query_capture:
+        capture = install(
+            app,
+            budget=budget.query_budget,
+            on_breach=budget.query_budget_mode,
+            log_path=budget.capture_log,
+        )
     return app
 
 

@@ -43,6 +43,8 @@ class ServiceSettings(BaseSettings):
     echo_sql: bool = False
     # Queries per request (dbctl.budget): a budget per request and what a breach does:
     # "raise" in development and tests, "log", or "count" (production: a metric only).
+    # query_capture=False leaves the capture out (no /metrics): the load benchmark's baseline.
+    query_capture: bool = True
     query_budget: int = Field(default=3, ge=1)
     query_budget_mode: Literal["raise", "log", "count"] = "log"
     capture_log: Path | None = Field(default=None, description="JSON-lines log of requests")

@@ -4,7 +4,8 @@
 
 - SQLAlchemy ``before_cursor_execute`` / ``after_cursor_execute`` listeners on the engine
   time every statement and add it to the current request's ``RequestCapture``, found in a
-  ``ContextVar``; statements run outside a request are ignored;
+  ``ContextVar``; statements run outside a request are ignored; a statement the server
+  refuses (``handle_error``) counts too: it made the round trip;
 - a pure ASGI middleware opens the capture when a request arrives and closes it when the
   application returns: route template (``scope["route"].path``, ``<unmatched>`` when no
   route matched), method, status, duration;
@@ -22,6 +23,10 @@ What a breach does (``on_breach``):
   returned, hence the buffering; streaming responses are held until they end.
 
 The counter is incremented in every mode. ``/metrics`` is served and never captured.
+
+Observers (``observe_requests``) are told of every finished request with the budget its
+route has: the pytest plugin (``dbctl.budget.pytest_plugin``) holds a test's requests to its
+own budget through one.
 """
 
 from __future__ import annotations
@@ -30,7 +35,8 @@ import functools
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping, MutableMapping
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -181,6 +187,22 @@ class QueryBudgetExceeded(Exception):
         self.breaches = found
 
 
+RequestObserver = Callable[[RequestCapture, int], None]
+_observers: list[RequestObserver] = []
+
+
+@contextmanager
+def observe_requests(observer: RequestObserver) -> Iterator[None]:
+    """Call ``observer(capture, budget)`` for every request any installed app finishes
+    within the block, in the thread that served it, before the response's last byte is sent.
+    """
+    _observers.append(observer)
+    try:
+        yield
+    finally:
+        _observers.remove(observer)
+
+
 _current: ContextVar[RequestCapture | None] = ContextVar("dbctl_request_capture", default=None)
 
 
@@ -199,6 +221,22 @@ def _after(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
     started = conn.info.pop(_START_KEY, None)
     if capture is not None and started is not None:
         capture.record(statement, time.perf_counter() - started)
+
+
+def _failed(context: Any) -> None:
+    """``handle_error``: a statement the server refused still ran, and counts."""
+    conn = context.connection
+    capture = _current.get()
+    started = conn.info.pop(_START_KEY, None) if conn is not None else None
+    if capture is not None and started is not None and context.statement is not None:
+        capture.record(context.statement, time.perf_counter() - started)
+
+
+_LISTENERS = (
+    ("before_cursor_execute", _before),
+    ("after_cursor_execute", _after),
+    ("handle_error", _failed),
+)
 
 
 @dataclass(frozen=True)
@@ -283,8 +321,11 @@ class QueryCaptureMiddleware:
         route = scope.get("route")
         path = getattr(route, "path", None)
         capture.route = path if isinstance(path, str) else UNMATCHED
-        found = breaches(capture, self.settings.budget_for(capture.route))
+        budget = self.settings.budget_for(capture.route)
+        found = breaches(capture, budget)
         self.metrics.observe(capture, found)
+        for observer in tuple(_observers):  # a copy: another thread may add or remove one
+            observer(capture, budget)
         if found and self.settings.on_breach != "count":
             level = logging.ERROR if self.settings.on_breach == "raise" else logging.WARNING
             logger.log(level, "query budget: %s", describe(capture, found))
@@ -314,18 +355,18 @@ class CaptureHandle:
         from sqlalchemy import event
 
         sync_engine = cast("Engine", getattr(engine, "sync_engine", engine))
-        if not event.contains(sync_engine, "before_cursor_execute", _before):
-            event.listen(sync_engine, "before_cursor_execute", _before)
-            event.listen(sync_engine, "after_cursor_execute", _after)
+        for name, listener in _LISTENERS:
+            if not event.contains(sync_engine, name, listener):
+                event.listen(sync_engine, name, listener)
         self.engines.append(sync_engine)
 
     def remove(self) -> None:
         from sqlalchemy import event
 
         for engine in self.engines:
-            if event.contains(engine, "before_cursor_execute", _before):
-                event.remove(engine, "before_cursor_execute", _before)
-                event.remove(engine, "after_cursor_execute", _after)
+            for name, listener in _LISTENERS:
+                if event.contains(engine, name, listener):
+                    event.remove(engine, name, listener)
         self.engines.clear()
 
 

@@ -2,19 +2,16 @@
 
 The database is created empty and migrated to head through dbctl once per session. Tests
 treat it as a black box: they set up data through the API only (``shop``), with unique
-values, so they never depend on each other. ``queries`` counts the SQL statements that a
-request sends.
+values, so they never depend on each other. Every test is held to 3 statements per request
+and no looped statement by dbctl's own pytest plugin (``@pytest.mark.query_budget(3)``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
-from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import Engine, event
 
 from service.settings import ServiceSettings
 from tests.api.helpers import LiveServer, Shop, serve
@@ -32,7 +29,7 @@ def api_database_url(
 @pytest.fixture(scope="session")
 def live_server(api_database_url: str) -> Iterator[LiveServer]:
     with serve(
-        ServiceSettings(database_url=api_database_url, pool_size=2, query_budget_mode="raise")
+        ServiceSettings(database_url=api_database_url, pool_size=2, query_budget_mode="log")
     ) as server:
         yield server
 
@@ -43,25 +40,12 @@ def client(live_server: LiveServer) -> Iterator[httpx.Client]:
         yield client
 
 
-@pytest.fixture
-def queries(live_server: LiveServer) -> Callable[[], AbstractContextManager[list[str]]]:
-    """``with queries() as seen: client.get(...)``: the statements the service ran."""
-    engine: Engine = live_server.app.state.engine
-
-    @contextmanager
-    def count() -> Iterator[list[str]]:
-        seen: list[str] = []
-
-        def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-            seen.append(statement)
-
-        event.listen(engine, "before_cursor_execute", record)
-        try:
-            yield seen
-        finally:
-            event.remove(engine, "before_cursor_execute", record)
-
-    return count
+@pytest.fixture(autouse=True)
+def _held_to_the_query_budget(request: pytest.FixtureRequest) -> None:
+    """Every API test is marked ``query_budget(3)``: dbctl's pytest plugin fails it if one of
+    its requests runs more than 3 statements or one statement twice."""
+    marker = request.node.get_closest_marker("query_budget")
+    assert marker is not None and marker.args == (3,), "mark the module query_budget(3)"
 
 
 @pytest.fixture

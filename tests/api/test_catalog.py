@@ -9,7 +9,7 @@ from service.jobs import run_refresh_top_products
 from service.settings import ServiceSettings
 from tests.api.helpers import Shop, field_errors, unique
 
-pytestmark = pytest.mark.api
+pytestmark = [pytest.mark.api, pytest.mark.query_budget(3)]
 
 
 def test_create_category(client: httpx.Client) -> None:

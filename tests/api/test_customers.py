@@ -5,7 +5,7 @@ import pytest
 
 from tests.api.helpers import Shop, field_errors, unique
 
-pytestmark = pytest.mark.api
+pytestmark = [pytest.mark.api, pytest.mark.query_budget(3)]
 
 
 def test_create_customer(client: httpx.Client) -> None:

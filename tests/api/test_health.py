@@ -6,7 +6,7 @@ import pytest
 from service.settings import ServiceSettings
 from tests.api.helpers import serve
 
-pytestmark = pytest.mark.api
+pytestmark = [pytest.mark.api, pytest.mark.query_budget(3)]
 
 
 def test_health(client: httpx.Client) -> None:

@@ -7,7 +7,7 @@ import re
 import httpx
 import pytest
 
-pytestmark = pytest.mark.api
+pytestmark = [pytest.mark.api, pytest.mark.query_budget(3)]
 
 
 def _sample(text: str, name: str, **labels: str) -> float:

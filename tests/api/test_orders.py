@@ -8,7 +8,7 @@ import pytest
 
 from tests.api.helpers import Shop, field_errors
 
-pytestmark = pytest.mark.api
+pytestmark = [pytest.mark.api, pytest.mark.query_budget(3)]
 
 
 @pytest.fixture

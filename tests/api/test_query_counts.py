@@ -1,29 +1,30 @@
 """Every endpoint within its query budget (at most 3 statements, none in a loop),
-measured on the statements the running service sends."""
+measured by dbctl's pytest plugin on the statements the running service sends."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextlib import AbstractContextManager
 
 import httpx
 import pytest
 
+from dbctl.budget.pytest_plugin import QueryBudget
 from tests.api.helpers import Shop, unique
 
-pytestmark = pytest.mark.api
-
-Queries = Callable[[], AbstractContextManager[list[str]]]
+pytestmark = [pytest.mark.api, pytest.mark.query_budget(3)]
 
 
-def count(queries: Queries, request: Callable[[], httpx.Response], status: int) -> int:
-    with queries() as seen:
+def count(queries: QueryBudget, request: Callable[[], httpx.Response], status: int) -> int:
+    """The statements of the one request ``request`` makes."""
+    with queries(3) as block:
         response = request()
     assert response.status_code == status, response.text
-    return len(seen)
+    [served] = block.requests
+    return served.queries
 
 
-def test_query_counts(shop: Shop, client: httpx.Client, queries: Queries) -> None:
+def test_query_counts(shop: Shop, client: httpx.Client, query_budget: QueryBudget) -> None:
+    queries = query_budget
     category = shop.category()["id"]
     customer = shop.customer()["id"]
     products = [shop.product(category, stock=3)["id"] for _ in range(10)]

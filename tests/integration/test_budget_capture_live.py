@@ -17,6 +17,7 @@ import pytest
 from fastapi import FastAPI, HTTPException
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.exc import DBAPIError
 
 from dbctl.budget.capture import (
     BUDGET_RULE,
@@ -68,6 +69,17 @@ def make_app(engine: Engine) -> FastAPI:
         if row is None:
             raise HTTPException(404, "no such item")
         return dict(row)
+
+    @app.get("/failing")
+    def failing() -> dict[str, str]:
+        # A statement that fails still went to the database: it counts, with its time.
+        with engine.connect() as conn:
+            try:
+                conn.execute(text("SELECT 1 / 0"))
+            except DBAPIError:
+                conn.rollback()
+            conn.execute(text("SELECT 1"))
+        return {"ok": "yes"}
 
     @app.get("/looped")
     def looped() -> list[dict[str, Any]]:
@@ -263,3 +275,10 @@ def test_the_json_lines_log_round_trip(installed: Callable[..., Any], tmp_path: 
     ]
     client.get("/items")
     assert len(log.read_text().splitlines()) == 3  # appends, one line per request
+
+
+def test_a_failed_statement_counts(installed: Callable[..., Any]) -> None:
+    client, handle = installed()
+    assert client.get("/failing").status_code == 200
+    assert sample(handle, "db_queries_per_request_sum", route="/failing", method="GET") == 2
+    assert sample(handle, "db_query_duration_seconds_count", route="/failing") == 2

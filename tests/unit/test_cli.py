@@ -55,6 +55,19 @@ def test_help_needs_no_environment_and_imports_no_heavy_library() -> None:
     assert out.stdout.strip() == "[]", out.stderr
 
 
+def test_the_pytest_plugin_imports_no_heavy_library() -> None:
+    """Every test session of a project with dbctl installed loads it (``pytest11``)."""
+    code = (
+        "import sys; import dbctl.budget.pytest_plugin; "
+        "heavy = [m for m in ('sqlalchemy', 'sqlglot', 'psycopg', 'fastapi', 'prometheus_client') "
+        "if m in sys.modules]; print(heavy)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env={}, check=False
+    )
+    assert out.stdout.strip() == "[]", out.stderr
+
+
 def test_unreachable_database_is_one_line_exit_2_without_password() -> None:
     url = "postgresql://app:hunter2@127.0.0.1:1/app"
     result = CliRunner().invoke(app, ["migrate", "--database-url", url])
