@@ -1,7 +1,8 @@
 """`make demo`: the whole loop on the embedded default, as a newcomer would run it.
 
 Starts the sandbox, migrates it, seeds it, serves the companion service with uvicorn,
-sends a burst of real HTTP requests to every endpoint, and prints what dbctl reports.
+sends a burst of real HTTP requests to every endpoint (its queries captured in a log), and
+prints what dbctl reports.
 Everything runs on this machine: the sandbox on 127.0.0.1, the service on a free port.
 """
 
@@ -154,6 +155,10 @@ def main() -> None:
     with connect(url, autocommit=True) as conn:  # statistics of the burst alone
         conn.execute("SELECT pg_stat_statements_reset()")
     port = free_port()
+    log = ROOT / ".dbctl" / "demo-requests.jsonl"  # the capture log of the burst alone
+    log.parent.mkdir(exist_ok=True)
+    log.unlink(missing_ok=True)
+    server_env = {**env, "SERVICE_CAPTURE_LOG": str(log), "SERVICE_QUERY_BUDGET_MODE": "count"}
     console.rule("[bold]4. serve the companion service and send real requests")
     server = subprocess.Popen(
         [
@@ -169,7 +174,7 @@ def main() -> None:
             "warning",
         ],
         cwd=ROOT,
-        env=env,
+        env=server_env,
         text=True,
     )
     try:
@@ -191,6 +196,10 @@ def main() -> None:
     step(
         "9. what dbctl reports: indexes the real statements lack (priced with HypoPG)",
         *dbctl, "check-indexes", "--from-stats", "--validate", env=env,
+    )  # fmt: skip
+    step(
+        "10. what dbctl reports: queries per endpoint of that traffic (its capture log)",
+        *dbctl, "query-budget", str(log.relative_to(ROOT)), env=env,
     )  # fmt: skip
     console.print(f"\nThe sandbox keeps running: DATABASE_URL={url}")
     console.print("Stop it with: uv run dbctl sandbox stop (--destroy to delete its data)")

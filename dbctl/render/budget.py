@@ -1,5 +1,6 @@
 """Text output of ``dbctl query-budget``: one row per endpoint, from ``Report.data``, then
-the findings (the worst request's statements under a budget finding).
+the findings (the worst request's statements under a budget finding). On a narrow console
+the least needed figures are left out (they stay in the JSON).
 
 A figure over its limit is marked ``!`` (in red): the queries over the budget, the p99 over
 the API objective. json, sarif and github go through the common renderers.
@@ -19,10 +20,9 @@ from dbctl.render.top import one_line
 from dbctl.report import Report, Severity
 
 _STYLE = {Severity.error: "bold red", Severity.warning: "yellow", Severity.info: "cyan"}
-_COLUMNS = (
-    "endpoint",
+_FIGURES = (
     "requests",
-    "queries p50/p95/max",
+    "queries",
     "budget",
     "over",
     "DB ms/req",
@@ -32,43 +32,69 @@ _COLUMNS = (
     "p99 ms",
     "looped",
 )
+_DROPPED_FIRST = ("ms/query", "p50 ms", "budget", "p95 ms", "looped")  # on a narrow console
+_ENDPOINT_MIN = 24
 
 
 def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:,.2f}"
 
 
-def _row(row: Mapping[str, Any], slo_ms: float) -> list[str]:
-    queries = f"{row['queries_p50']}/{row['queries_p95']}/{row['queries_max']}"
-    if row["over_budget"]:
-        queries = f"[bold red]{queries} ![/]"
-    p99 = _ms(row["latency_p99_ms"])
-    if row["latency_p99_ms"] > slo_ms:
-        p99 = f"[yellow]{p99} ![/]"
-    return [
-        escape(f"{row['method']} {row['route']}"),
-        f"{row['requests']:,}",
-        queries,
-        str(row["budget"]),
-        f"{row['over_budget']:,}",
-        _ms(row["db_ms_per_request"]),
-        _ms(row["db_ms_per_query"]),
-        _ms(row["latency_p50_ms"]),
-        _ms(row["latency_p95_ms"]),
-        p99,
-        str(len(row["looped"])) if row["looped"] else "",
-    ]
+def _cells(row: Mapping[str, Any]) -> dict[str, str]:
+    """The figures as plain text (their width is measured before any markup)."""
+    return {
+        "requests": f"{row['requests']:,}",
+        "queries": f"{row['queries_p50']}/{row['queries_p95']}/{row['queries_max']}"
+        + (" !" if row["over_budget"] else ""),
+        "budget": str(row["budget"]),
+        "over": f"{row['over_budget']:,}",
+        "DB ms/req": _ms(row["db_ms_per_request"]),
+        "ms/query": _ms(row["db_ms_per_query"]),
+        "p50 ms": _ms(row["latency_p50_ms"]),
+        "p95 ms": _ms(row["latency_p95_ms"]),
+        "p99 ms": _ms(row["latency_p99_ms"]),
+        "looped": str(len(row["looped"])) if row["looped"] else "",
+    }
+
+
+def _table(rows: list[Mapping[str, Any]], width: int, slo_ms: float) -> Table:
+    """Every figure keeps its width; on a narrow console the least needed ones go first,
+    then the endpoint is shortened."""
+    cells = [_cells(row) for row in rows]
+    widths = {name: max([len(name)] + [len(line[name]) for line in cells]) for name in _FIGURES}
+    columns = list(_FIGURES)
+
+    def room() -> int:  # columns are 3 characters apart
+        return width - sum(widths[name] + 3 for name in columns)
+
+    for name in _DROPPED_FIRST:
+        if room() >= _ENDPOINT_MIN:
+            break
+        columns.remove(name)
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    table.add_column("endpoint", no_wrap=True, overflow="ellipsis", max_width=max(room(), 12))
+    for name in columns:
+        table.add_column(name, justify="right", no_wrap=True, min_width=widths[name])
+    for line, row in zip(cells, rows, strict=True):
+        marked = dict(line)
+        if row["over_budget"]:
+            marked["queries"] = f"[bold red]{line['queries']}[/]"
+        if row["latency_p99_ms"] > slo_ms:
+            marked["p99 ms"] = f"[yellow]{line['p99 ms']} ![/]"
+        name = escape(f"{row['method']} {row['route']}")
+        table.add_row(name, *(marked[column] for column in columns))
+    return table
 
 
 def render(report: Report, stream: TextIO) -> None:
     console = Console(file=stream, highlight=False, soft_wrap=False)
     summary = report.summary
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-    for name in _COLUMNS:
-        table.add_column(name, justify="left" if name == "endpoint" else "right", no_wrap=True)
-    for row in report.data.get("endpoints", ()):
-        table.add_row(*_row(row, summary["latency_slo_ms"]))
-    console.print(table)
+    rows = list(report.data.get("endpoints", ()))
+    console.print(_table(rows, console.width, summary["latency_slo_ms"]))
+    console.print(
+        "[dim]queries: p50/p95/max per request; DB ms: timed in the application (round trip "
+        "and waits included); latency in ms[/dim]"
+    )
     width = max(console.width - 24, 40)
     for finding in report.findings:
         line = f"[{_STYLE[finding.severity]}]{finding.severity.value}[/] {finding.rule}: "

@@ -257,3 +257,26 @@ def test_sarif_and_github_formats(tmp_path: Path) -> None:
     assert rules == ["looped-query", "query-budget-exceeded"]
     github = invoke(str(log), "--format", "github")
     assert github.stdout.count("::error ") == 2
+
+
+def test_a_narrow_console_keeps_the_endpoint_and_the_key_figures(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    route = "/customers/{id}/orders"
+    log = write_log(tmp_path / "l.jsonl", record(route, ("SELECT 1", 1, 0.1), (ONE, 4, 2.0)))
+    result = invoke(str(log))
+    table = result.stdout.split("error ")[0].splitlines()
+    assert all(len(line) <= 80 for line in table), result.stdout
+    assert table[0].split() == [
+        "endpoint",
+        "requests",
+        "queries",
+        "over",
+        "DB",
+        "ms/req",
+        "p99",
+        "ms",
+    ]
+    assert f"GET {route}" in table[2]
+    assert "5/5/5 !" in table[2]
