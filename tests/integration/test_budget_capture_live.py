@@ -323,3 +323,78 @@ def test_the_log_feeds_query_budget_and_check_indexes(
     )
     assert checked.exit_code == 0, checked.output
     assert json.loads(checked.stdout)["summary"]["statements"] == 3 + 2 * 2 + 1
+
+
+def test_an_async_engine_is_captured_in_async_endpoints(items_engine: Engine) -> None:
+    """create_async_engine + async def endpoints: the statements run in SQLAlchemy's
+    greenlets, and still land in the request's capture."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    engine = create_async_engine(items_engine.url)
+    app = FastAPI()
+
+    @app.get("/async/looped")
+    async def looped() -> list[int]:
+        async with engine.connect() as conn:
+            ids = (await conn.execute(text("SELECT id FROM items ORDER BY id"))).scalars().all()
+            for item in ids:
+                await conn.execute(text(ONE_ITEM), {"id": item})
+        return list(ids)
+
+    handle = install(app, engine, registry=CollectorRegistry())
+    try:
+        with TestClient(app) as client:
+            assert client.get("/async/looped").status_code == 200
+        labels = {"route": "/async/looped", "method": "GET"}
+        assert sample(handle, "db_queries_per_request_sum", **labels) == ITEMS + 1
+        breaches = {"route": "/async/looped", "rule": LOOPED_RULE}
+        assert sample(handle, "db_query_budget_breaches_total", **breaches) == 1
+    finally:
+        handle.remove()
+
+
+def test_concurrent_requests_keep_their_own_statements(
+    items_engine: Engine, tmp_path: Path
+) -> None:
+    """Real HTTP, uvicorn, 8 clients at once: each request's capture holds its own
+    statements and nobody else's (sync endpoints run in a thread pool, async ones in the
+    event loop; the ContextVar keeps them apart)."""
+    import socket
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+    import uvicorn
+
+    log = tmp_path / "capture.jsonl"
+    app = make_app(items_engine)
+    handle = install(app, items_engine, registry=CollectorRegistry(), log_path=log)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            assert thread.is_alive()
+            time.sleep(0.01)
+        base = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        paths = ["/looped", "/items/1", "/items", "/items/999"] * 25
+        with httpx.Client(base_url=base) as client, ThreadPoolExecutor(8) as pool:
+            statuses = list(pool.map(lambda path: client.get(path).status_code, paths))
+        assert statuses.count(404) == 25
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+        handle.remove()
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    assert len(records) == len(paths)
+    queries = {(r["route"], r["status"], r["queries"]) for r in records}
+    assert queries == {
+        ("/looped", 200, ITEMS + 1),
+        ("/items/{item_id}", 200, 1),
+        ("/items/{item_id}", 404, 1),
+        ("/items", 200, 1),
+    }
