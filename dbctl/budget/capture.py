@@ -34,8 +34,9 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping, MutableMapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -96,8 +97,11 @@ class RequestCapture:
     duration: float = 0.0  # seconds
     statements: dict[str, StatementStats] = field(default_factory=dict)
     timings: list[float] = field(default_factory=list)  # seconds, one per execution
+    closed: bool = False  # once the response is complete: later statements are not its own
 
     def record(self, text: str, seconds: float) -> None:
+        if self.closed:  # a background task, or a task the handler left running
+            return
         key = statement_fingerprint(text)
         stats = self.statements.get(key)
         if stats is None:
@@ -257,36 +261,95 @@ class CaptureSettings:
         return self.routes.get(route, self.budget)
 
 
-class QueryCaptureMiddleware:
-    """Pure ASGI middleware: one ``RequestCapture`` per HTTP request (see the module doc)."""
+def _route_path(scope: Scope) -> str:
+    """The path the app routes on: ``path`` without the ``root_path`` it is mounted at."""
+    path, root = str(scope.get("path", "")), str(scope.get("root_path", ""))
+    return path[len(root) :] if root and path.startswith(root) else path
 
-    def __init__(self, app: ASGIApp, settings: CaptureSettings, metrics: CaptureMetrics) -> None:
+
+class _LogFile:
+    """The JSON-lines log: one ``write`` per request on a descriptor opened once in append
+    mode, so that lines stay whole with several workers on one file; reopened after a
+    failure (and after ``logrotate``'s ``copytruncate``, which needs nothing)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.fd: int | None = None
+
+    def write(self, line: bytes) -> None:
+        if self.fd is None:
+            self.fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(self.fd, line)
+        except OSError:
+            os.close(self.fd)
+            self.fd = None
+            raise
+
+
+class QueryCaptureMiddleware:
+    """Pure ASGI middleware: one ``RequestCapture`` per HTTP request (see the module doc).
+
+    The request is closed when its last body byte is ready (or when the app fails): what
+    runs after, a background task, is not the request's. Nothing of the capture (metrics,
+    observers, the log) can fail a response: its errors are logged, once per kind.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        settings: CaptureSettings,
+        metrics: CaptureMetrics,
+        routes: Callable[[], Sequence[Any]] = tuple,
+    ) -> None:
         self.app = app
         self.settings = settings
         self.metrics = metrics
+        self.routes = routes  # the app's routes, to name a request no route claimed
+        self.log = _LogFile(settings.log_path) if settings.log_path is not None else None
+        self.failed: set[str] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope.get("path") == METRICS_PATH:
+        if (
+            scope["type"] != "http"
+            or _current.get() is not None  # a mounted app installed too: the outer counts
+            or _route_path(scope) == METRICS_PATH
+        ):
             await self.app(scope, receive, send)
             return
+        entry = {"path": scope.get("path", ""), "root_path": scope.get("root_path", "")}
         capture = RequestCapture(method=scope.get("method", ""), started_at=time.time())
         buffered: list[Message] | None = [] if self.settings.on_breach == "raise" else None
         started = time.perf_counter()
         found: list[Breach] | None = None
+        error: QueryBudgetExceeded | None = None
+
+        def close() -> list[Breach]:
+            capture.closed = True
+            return self._close(capture, scope, entry, started)
 
         async def send_wrapper(message: Message) -> None:
-            nonlocal found
+            nonlocal found, error, buffered
             if message["type"] == "http.response.start":
                 capture.status = int(message["status"])
-            if buffered is not None:
-                buffered.append(message)
-                return
             last = message["type"] == "http.response.body" and not message.get("more_body")
             if last and found is None:
-                # Recorded before the last byte leaves: a client that reads /metrics
-                # right after its response sees its request counted.
-                found = self._close(capture, scope, started)
-            await send(message)
+                # Closed before the last byte leaves: a client that reads /metrics right
+                # after its response sees its request counted.
+                found = close()
+            if buffered is None:
+                await send(message)
+                return
+            buffered.append(message)
+            if not last:
+                return
+            held, buffered = buffered, None
+            if found:
+                error = QueryBudgetExceeded(capture, found)
+                await _send_error(send, error)
+                return
+            for item in held:
+                await send(item)
 
         token = _current.set(capture)
         try:
@@ -294,51 +357,71 @@ class QueryCaptureMiddleware:
         except BaseException:
             capture.status = capture.status or 500
             if found is None:
-                self._close(capture, scope, started)
+                close()
             raise
         finally:
             _current.reset(token)
-        if found is None:
-            found = self._close(capture, scope, started)
-        if buffered is None:
-            return
-        if not found:
-            for message in buffered:
-                await send(message)
-            return
-        error = QueryBudgetExceeded(capture, found)
-        body = str(error).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 500,
-                "headers": [
-                    (b"content-type", b"text/plain; charset=utf-8"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
-        raise error
+        if found is None:  # the app returned without finishing its response
+            close()
+        if error is not None:
+            raise error
 
-    def _close(self, capture: RequestCapture, scope: Scope, started: float) -> list[Breach]:
+    def _close(
+        self, capture: RequestCapture, scope: Scope, entry: Mapping[str, str], started: float
+    ) -> list[Breach]:
         capture.duration = time.perf_counter() - started
-        route = scope.get("route")
-        path = getattr(route, "path", None)
-        capture.route = path if isinstance(path, str) else UNMATCHED
+        capture.route = self._label(scope, entry)
         budget = self.settings.budget_for(capture.route)
         found = breaches(capture, budget)
-        self.metrics.observe(capture, found)
+        self._safely("metrics", self.metrics.observe, capture, found)
         for observer in tuple(_observers):  # a copy: another thread may add or remove one
-            observer(capture, budget)
+            self._safely("an observer", observer, capture, budget)
         if found and self.settings.on_breach != "count":
             level = logging.ERROR if self.settings.on_breach == "raise" else logging.WARNING
             logger.log(level, "query budget: %s", describe(capture, found))
-        if self.settings.log_path is not None:
-            line = json.dumps(capture.to_record(budget), separators=(",", ":")) + "\n"
-            with self.settings.log_path.open("a", encoding="utf-8") as log:
-                log.write(line)
+        if self.log is not None:
+            record = capture.to_record(budget)
+            line = (json.dumps(record, separators=(",", ":")) + "\n").encode()
+            self._safely(f"the log {self.log.path}", self.log.write, line)
         return found
+
+    def _label(self, scope: Scope, entry: Mapping[str, str]) -> str:
+        """The route template, mount prefixes included; ``<unmatched>`` when none fits."""
+        path = getattr(scope.get("route"), "path", None)
+        if isinstance(path, str):
+            root = scope.get("root_path", "")
+            prefix = root[len(entry["root_path"]) :] if root.startswith(entry["root_path"]) else ""
+            return prefix + path
+        # A route that did not say so in the scope (Starlette's own, add_route): match again.
+        from starlette.routing import Match
+
+        probe = {**scope, **entry}
+        partial = None
+        for route in self.routes():
+            match, _ = route.matches(probe)
+            if match is Match.FULL:
+                return str(route.path)
+            if match is Match.PARTIAL and partial is None:
+                partial = str(route.path)
+        return partial or UNMATCHED
+
+    def _safely(self, what: str, call: Callable[..., object], *args: Any) -> None:
+        try:
+            call(*args)
+        except Exception:
+            if what not in self.failed:  # once: not one traceback per request
+                self.failed.add(what)
+                logger.exception("query capture: %s failed (the responses are not affected)", what)
+
+
+async def _send_error(send: Send, error: QueryBudgetExceeded) -> None:
+    body = str(error).encode()
+    headers = [
+        (b"content-type", b"text/plain; charset=utf-8"),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    await send({"type": "http.response.start", "status": 500, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 @dataclass
@@ -396,7 +479,12 @@ def install(
         raise ValueError(f"on_breach must be raise, log or count, not {on_breach!r}")
     settings = CaptureSettings(budget, MappingProxyType(dict(routes)), on_breach, log_path)
     metrics = CaptureMetrics(registry)
-    app.add_middleware(QueryCaptureMiddleware, settings=settings, metrics=metrics)
+    app.add_middleware(
+        QueryCaptureMiddleware,
+        settings=settings,
+        metrics=metrics,
+        routes=lambda: app.router.routes,
+    )
     app.add_route(METRICS_PATH, metrics.endpoint, include_in_schema=False)
     handle = CaptureHandle(settings, metrics)
     if engine is not None:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi import FastAPI, HTTPException
+from fastapi import BackgroundTasks, FastAPI, HTTPException
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import DBAPIError
@@ -398,3 +398,101 @@ def test_concurrent_requests_keep_their_own_statements(
         ("/items/{item_id}", 404, 1),
         ("/items", 200, 1),
     }
+
+
+# -- what the review found: each case failed before the fix ---------------------------------
+
+
+def test_a_log_that_cannot_be_written_never_breaks_a_response(
+    installed: Callable[..., Any], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    client, handle = installed(log_path=tmp_path / "missing" / "capture.jsonl")
+    with caplog.at_level(logging.ERROR, logger="dbctl.budget"):
+        first = client.get("/items/1")
+        second = client.get("/items/2")
+    assert (first.status_code, first.json()["id"]) == (200, 1)
+    assert (second.status_code, second.json()["id"]) == (200, 2)
+    assert sample(handle, "db_queries_per_request_count", route="/items/{item_id}", method="GET")
+    assert len([r for r in caplog.records if r.levelno == logging.ERROR]) == 1  # said once
+
+
+def test_route_labels_of_mounted_apps_and_plain_routes(items_engine: Engine) -> None:
+    from starlette.requests import Request
+    from starlette.responses import PlainTextResponse
+
+    inner = make_app(items_engine)
+    app = FastAPI()
+    app.mount("/v2", inner)
+
+    async def plain(request: Request) -> PlainTextResponse:
+        with items_engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return PlainTextResponse("ok")
+
+    app.add_route("/plain/{n}", plain)
+    handle = install(app, items_engine, registry=CollectorRegistry())
+    nested = install(inner, items_engine, registry=CollectorRegistry())  # counted once
+    try:
+        client = TestClient(app)
+        assert client.get("/v2/items/1").status_code == 200
+        assert client.get("/v2/looped").status_code == 200
+        assert client.get("/plain/1").status_code == 200
+        assert client.get("/plain/2").status_code == 200
+        assert client.get("/nowhere").status_code == 404
+    finally:
+        handle.remove()
+        nested.remove()
+    count = "db_queries_per_request_count"
+    assert sample(handle, count, route="/v2/items/{item_id}", method="GET") == 1
+    assert sample(handle, "db_queries_per_request_sum", route="/v2/looped", method="GET") == 5
+    assert sample(handle, count, route="/plain/{n}", method="GET") == 2
+    assert sample(handle, count, route=UNMATCHED, method="GET") == 1
+    assert (
+        nested.metrics.registry.get_sample_value(
+            count, {"route": "/items/{item_id}", "method": "GET"}
+        )
+        is None
+    )
+
+
+@pytest.mark.parametrize("mode", ["count", "raise"])
+def test_statements_of_background_tasks_are_not_the_requests(
+    items_engine: Engine, mode: str, tmp_path: Path
+) -> None:
+    app = FastAPI()
+
+    def later() -> None:
+        with items_engine.connect() as conn:
+            for item in (1, 2, 3, 4):
+                conn.execute(text(ONE_ITEM), {"id": item})
+
+    @app.get("/bg")
+    def bg(tasks: BackgroundTasks) -> dict[str, bool]:
+        with items_engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        tasks.add_task(later)
+        return {"queued": True}
+
+    log = tmp_path / "capture.jsonl"
+    handle = install(app, items_engine, registry=CollectorRegistry(), on_breach=mode, log_path=log)
+    try:
+        response = TestClient(app).get("/bg")
+    finally:
+        handle.remove()
+    assert response.status_code == 200  # not turned into a 500 by the task's loop
+    [record] = [json.loads(line) for line in log.read_text().splitlines()]
+    assert record["queries"] == 1
+
+
+def test_metrics_behind_a_root_path_are_not_captured(items_engine: Engine) -> None:
+    app = make_app(items_engine)
+    handle = install(app, items_engine, registry=CollectorRegistry())
+    try:
+        client = TestClient(app, root_path="/api")
+        assert client.get("/api/items/1").status_code == 200
+        assert client.get("/api/metrics").status_code == 200
+    finally:
+        handle.remove()
+    assert sample(handle, "db_queries_per_request_count", route="/items/{item_id}", method="GET")
+    labels = {"route": UNMATCHED, "method": "GET", "status": "200"}
+    assert sample(handle, "http_request_duration_seconds_count", **labels) is None
