@@ -26,9 +26,12 @@ from dbctl.report import FailOn, Report
 
 
 class _Group(TyperGroup):
-    """The root group: the one place that turns a ``DbctlError`` into its exit code."""
+    """The root group: the one place that turns a ``DbctlError`` into its exit code, and
+    anything unforeseen into one line and exit 2 (never 1: a gate would read findings)."""
 
     def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
+        from typer.exceptions import Abort, Exit, TyperException
+
         try:
             return super().invoke(ctx)
         except DbctlError as exc:
@@ -36,6 +39,18 @@ class _Group(TyperGroup):
                 raise
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(exc.exit_code) from None
+        except (TyperException, Exit, Abort):  # usage errors, --help, exits: typer's own
+            raise
+        except Exception as exc:
+            if ctx.params.get("traceback"):
+                raise
+            detail = " ".join(str(exc).split()) or "no detail"
+            typer.echo(
+                f"error: unexpected {type(exc).__name__}: {detail} (a dbctl bug: run again "
+                "with --traceback and report it)",
+                err=True,
+            )
+            raise typer.Exit(2) from None
 
 
 app = typer.Typer(
@@ -526,12 +541,16 @@ def _route_budgets(values: list[str]) -> dict[str, int]:
     budgets: dict[str, int] = {}
     for value in values:
         route, _, number = value.rpartition("=")
-        if not route.strip() or not number.strip().isdigit():
+        number = number.strip()
+        if not route.strip() or not (number.isascii() and number.isdigit()):
             raise ConfigError(
                 f"--route-budget {value!r}: give ROUTE=N, e.g. '/reports/{{year}}=8' or "
                 "'GET /orders=2'"
             )
-        budgets[" ".join(route.split())] = int(number)
+        words = route.split()
+        if len(words) == 2:  # "get /orders": methods are upper case in the log
+            words[0] = words[0].upper()
+        budgets[" ".join(words)] = int(number)
     return budgets
 
 
@@ -582,7 +601,7 @@ def query_budget(
 
     Example: dbctl query-budget requests.jsonl --max 3 --format sarif > budget.sarif
     """
-    from dbctl.budget.endpoints import BudgetRules
+    from dbctl.budget.endpoints import BudgetRules, unmatched_routes
     from dbctl.budget.endpoints import query_budget as run
     from dbctl.errors import ConfigError
 
@@ -600,9 +619,12 @@ def query_budget(
         routes=_route_budgets(route_budget or []),
         latency_slo_ms=settings.latency_slo_ms if latency_slo_ms is None else latency_slo_ms,
     )
-    result, skipped = run(paths, rules, stdin=sys.stdin)
+    stdin = getattr(sys.stdin, "buffer", None)
+    result, skipped = run(paths, rules, stdin=stdin)
     for reason, count in skipped.items():
         _note(f"note: skipped {count} {reason}")
+    for key in unmatched_routes(result, rules):
+        _note(f"note: --route-budget {key!r} matched no endpoint of the log")
     endpoints = [endpoint.as_dict() for endpoint in result.endpoints]
     summary = {
         "requests": result.requests,

@@ -198,6 +198,12 @@ class QueryBudgetExceeded(Exception):
 
 RequestObserver = Callable[[RequestCapture, int], None]
 _observers: list[RequestObserver] = []
+_attached: list[Engine] = []  # every engine with the listeners, however many installs
+
+
+def capturing() -> bool:
+    """Whether some engine's statements are being captured (``attach`` and not ``remove``)."""
+    return bool(_attached)
 
 
 @contextmanager
@@ -447,6 +453,7 @@ class CaptureHandle:
             if not event.contains(sync_engine, name, listener):
                 event.listen(sync_engine, name, listener)
         self.engines.append(sync_engine)
+        _attached.append(sync_engine)
 
     def remove(self) -> None:
         from sqlalchemy import event
@@ -455,6 +462,8 @@ class CaptureHandle:
             for name, listener in _LISTENERS:
                 if event.contains(engine, name, listener):
                     event.remove(engine, name, listener)
+            while engine in _attached:
+                _attached.remove(engine)
         self.engines.clear()
 
 

@@ -20,7 +20,7 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import Any, BinaryIO
 
 from dbctl.budget.log import LoggedRequest, LoggedStatement, read_requests
 from dbctl.errors import ConfigError
@@ -286,7 +286,7 @@ def summarize(requests: Iterable[LoggedRequest], rules: BudgetRules) -> BudgetRe
 
 
 def query_budget(
-    paths: Sequence[str], rules: BudgetRules, stdin: TextIO | None = None
+    paths: Sequence[str], rules: BudgetRules, stdin: BinaryIO | None = None
 ) -> tuple[BudgetResult, Counter[str]]:
     """Read the capture logs (``-``: stdin) and judge their endpoints; the skipped lines
     are counted by reason. A log without one request record is an error: a gate that saw
@@ -300,3 +300,11 @@ def query_budget(
             "dbctl.budget.install(app, engine, log_path=...)"
         )
     return result, skipped
+
+
+def unmatched_routes(result: BudgetResult, rules: BudgetRules) -> list[str]:
+    """The ``--route-budget`` keys that name no endpoint of the log (a typo, or a route that
+    saw no traffic): said, so that a budget that applies to nothing is not mistaken for one
+    that holds."""
+    names = {e.route for e in result.endpoints} | {e.name for e in result.endpoints}
+    return [key for key in rules.routes if key not in names]

@@ -4,9 +4,10 @@
      "duration_ms": 4.1, "statements": [{"fingerprint": "...", "statement": "SELECT ...",
      "count": 1, "time_ms": 0.8}], "queries": 1, "looped": [], "budget": 3}
 
-Files are read as a stream (a log may hold millions of requests), ``-`` is stdin, and a
-name ending in ``.gz`` is gunzipped. Bad input is data: a line that is not JSON, or not a
-request record, is counted by reason and skipped, never fatal. A missing file is an error.
+Files are read as a stream of bytes (a log may hold millions of requests), ``-`` is stdin,
+and a name ending in ``.gz`` is gunzipped. Bad input is data: a line that is not UTF-8 JSON,
+or not a request record (a negative, infinite or missing figure), is counted by reason and
+skipped, never fatal. A missing, unreadable or corrupt file is an error.
 Only the standard library is imported here.
 """
 
@@ -14,11 +15,13 @@ from __future__ import annotations
 
 import gzip
 import json
+import math
+import zlib
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO
 
 from dbctl.errors import ConfigError
 
@@ -59,7 +62,7 @@ class LoggedRequest:
 # log of millions of lines.
 def _number(value: Any) -> bool:
     kind = type(value)
-    return (kind is float or kind is int) and value >= 0
+    return (kind is int and value >= 0) or (kind is float and 0 <= value < math.inf)
 
 
 def _count(value: Any) -> bool:
@@ -107,7 +110,9 @@ def parse_record(record: Any, path: str, line: int) -> LoggedRequest | None:
     )
 
 
-def _lines(path: str, stdin: TextIO | None) -> Iterator[str]:
+def _lines(path: str, stdin: BinaryIO | None) -> Iterator[bytes]:
+    """The raw lines of ``path``: bytes, so that one line that is not UTF-8 is one bad line,
+    not a failed read."""
     if path == "-":
         if stdin is None:
             raise ConfigError("'-' reads the log from stdin, but there is no stdin")
@@ -116,19 +121,21 @@ def _lines(path: str, stdin: TextIO | None) -> Iterator[str]:
     file = Path(path)
     try:
         if file.suffix == ".gz":
-            with gzip.open(file, "rt", encoding="utf-8") as handle:
+            with gzip.open(file, "rb") as handle:
                 yield from handle
         else:
-            with file.open(encoding="utf-8") as handle:
+            with file.open("rb") as handle:
                 yield from handle
     except FileNotFoundError:
         raise ConfigError(f"no such file: {path}") from None
-    except (OSError, EOFError, UnicodeDecodeError) as exc:
+    except IsADirectoryError:
+        raise ConfigError(f"{path} is a folder, not a log file") from None
+    except (OSError, EOFError, zlib.error) as exc:  # a corrupt or truncated .gz too
         raise ConfigError(f"cannot read {path}: {exc}") from None
 
 
 def read_requests(
-    paths: Sequence[str], skipped: Counter[str], stdin: TextIO | None = None
+    paths: Sequence[str], skipped: Counter[str], stdin: BinaryIO | None = None
 ) -> Iterator[LoggedRequest]:
     """Every request record of the logs, in order; what is skipped is counted in ``skipped``."""
     for path in paths:
@@ -137,7 +144,7 @@ def read_requests(
                 continue
             try:
                 record = json.loads(row)
-            except ValueError:
+            except (ValueError, RecursionError):  # not UTF-8, not JSON, nested too deep
                 skipped[NOT_JSON] += 1
                 continue
             request = parse_record(record, path, number)

@@ -16,7 +16,11 @@ fixtures' setup). A breaking test fails with each offending request and its stat
 ``query_budget(n=None, *, allow_looped=False)``, as marker or as a call on the fixture: ``n``
 is the most statements one request may run (``None``: the budget the app gives the route);
 ``allow_looped=True`` lets a request run the same statement more than once. Requests checked
-by a ``with query_budget(...)`` block are not checked again at the end of the test.
+by a ``with query_budget(...)`` block are not checked again at the end of the test. The
+closest marker wins (a function's over its class's or module's); they do not merge.
+
+A test held to a budget fails when none of its requests was seen (the app it calls is not
+instrumented, or it sends none): a budget nobody measured is not a pass.
 
 This module imports only pytest: it is loaded by every test session of a project that has
 dbctl installed.
@@ -24,6 +28,7 @@ dbctl installed.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -75,6 +80,7 @@ class QueryBudget:
 
     limits: Limits = field(default_factory=Limits)
     _seen: list[_Seen] = field(default_factory=list)
+    _observing_now: bool = False
 
     @property
     def requests(self) -> list[RequestCapture]:
@@ -92,8 +98,24 @@ class QueryBudget:
     def _observing(self) -> Iterator[None]:
         from dbctl.budget.capture import observe_requests
 
-        with observe_requests(self._record):
-            yield
+        self._observing_now = True
+        try:
+            with observe_requests(self._record):
+                yield
+        finally:
+            self._observing_now = False
+
+    def _require_requests(self, seen: list[_Seen]) -> None:
+        """A budget nobody measured must not pass: fail when no request was seen."""
+        if seen:
+            return
+        why = "no application is instrumented" if not _capturing() else "no request was seen"
+        pytest.fail(
+            f"query_budget: {why}, so there was nothing to hold to the budget: instrument "
+            "the app the test calls with dbctl.budget.install(app, engine), or take the "
+            "marker off a test that sends no request",
+            pytrace=False,
+        )
 
     def _check(self, seen: list[_Seen], limits: Limits) -> None:
         """Fail the test if a request of ``seen`` breaks ``limits``, listing the statements."""
@@ -135,17 +157,30 @@ class _Block:
         self.start = 0
 
     def __enter__(self) -> _Block:
+        if not self.owner._observing_now:
+            pytest.fail(
+                "with query_budget(...) works in the test's body, not in a fixture",
+                pytrace=False,
+            )
         self.start = len(self.owner._seen)
         return self
 
     def __exit__(self, kind: object, error: object, trace: object) -> None:
         if kind is None:
-            self.owner._check(self.owner._seen[self.start :], self.limits)
+            seen = self.owner._seen[self.start :]
+            self.owner._require_requests(seen)
+            self.owner._check(seen, self.limits)
 
     @property
     def requests(self) -> list[RequestCapture]:
         """The requests finished in the block so far."""
         return [seen.capture for seen in self.owner._seen[self.start :]]
+
+
+def _capturing() -> bool:
+    """Whether an engine is captured now (without importing the capture if nobody did)."""
+    capture = sys.modules.get("dbctl.budget.capture")
+    return capture is not None and bool(capture.capturing())
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -183,5 +218,6 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
         state = item.stash[_STATE] = QueryBudget(limits)
     with state._observing():  # the body only: requests made by fixtures' setup do not count
         result = yield
+    state._require_requests(state._seen)
     state._check([seen for seen in state._seen if not seen.checked], state.limits)
     return result

@@ -29,7 +29,12 @@ def api_database_url(
 @pytest.fixture(scope="session")
 def live_server(api_database_url: str) -> Iterator[LiveServer]:
     with serve(
-        ServiceSettings(database_url=api_database_url, pool_size=2, query_budget_mode="log")
+        ServiceSettings(
+            database_url=api_database_url,
+            pool_size=2,
+            query_capture=True,  # whatever the environment says: the budget is measured
+            query_budget_mode="log",
+        )
     ) as server:
         yield server
 

@@ -35,6 +35,7 @@ with warnings.catch_warnings():
 
 ONE = "SELECT id, name FROM items WHERE id = :id"
 engine = create_engine(os.environ["PLUGIN_TEST_DATABASE_URL"])
+other_engine = create_engine(os.environ["PLUGIN_TEST_DATABASE_URL"])  # never captured
 app = FastAPI()
 install(app, engine, budget=3, routes={"/strict": 1}, on_breach="count",
         registry=CollectorRegistry())
@@ -71,6 +72,25 @@ def looped():
 def client():
     with TestClient(app) as client:
         yield client
+
+
+@pytest.fixture
+def new_client():
+    return lambda: TestClient(app)
+
+
+@pytest.fixture
+def bare():
+    plain = FastAPI()
+
+    @plain.get("/looped")
+    def looped():
+        with other_engine.connect() as conn:
+            for item in (1, 2, 3, 4):
+                conn.execute(text(ONE), {"id": item})
+        return {}
+
+    return TestClient(plain)
 """
 
 TESTS = """
@@ -133,6 +153,27 @@ def test_bad_marker_argument(client):
 
 def test_unmarked_tests_are_left_alone(client):
     client.get("/looped")
+
+
+@pytest.mark.query_budget(3)
+def test_an_app_nobody_instruments_is_not_a_pass(bare):
+    bare.get("/looped")
+
+
+@pytest.fixture
+def checked_in_setup(client, query_budget):
+    with query_budget(0):
+        client.get("/items")
+
+
+def test_a_block_in_a_fixture_is_a_mistake(checked_in_setup):
+    pass
+
+
+@pytest.mark.query_budget(3)
+def test_the_app_started_inside_the_test_counts(new_client):
+    with new_client() as client:
+        client.get("/looped")
 """
 
 EXPECTED = {
@@ -146,6 +187,9 @@ EXPECTED = {
     "test_setup_requests_do_not_count": "passed",
     "test_bad_marker_argument": "failed",
     "test_unmarked_tests_are_left_alone": "passed",
+    "test_an_app_nobody_instruments_is_not_a_pass": "failed",
+    "test_a_block_in_a_fixture_is_a_mistake": "error",
+    "test_the_app_started_inside_the_test_counts": "failed",
 }
 
 
@@ -180,7 +224,7 @@ def outcome(items_url: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[d
     output = result.stdout + result.stderr
     outcomes = {}
     for line in output.splitlines():
-        for word in ("PASSED", "FAILED"):
+        for word in ("PASSED", "FAILED", "ERROR"):
             if line.startswith(f"{word} test_app.py::"):
                 name = line.split("::", 1)[1].split()[0]
                 outcomes[name] = word.lower()
@@ -228,3 +272,21 @@ def test_a_bad_marker_argument_is_one_clear_line(outcome: tuple[dict[str, str], 
     section = _failure(outcome[1], "test_bad_marker_argument")
     assert "@pytest.mark.query_budget: n must be a whole number >= 0, not 'three'" in section
     assert "Traceback" not in section
+
+
+def test_an_uninstrumented_app_fails_the_test_in_one_line(
+    outcome: tuple[dict[str, str], str],
+) -> None:
+    section = _failure(outcome[1], "test_an_app_nobody_instruments_is_not_a_pass")
+    assert "query_budget: no request was seen, so there was nothing to hold" in section
+
+
+def test_a_block_outside_the_body_is_said(outcome: tuple[dict[str, str], str]) -> None:
+    assert "with query_budget(...) works in the test's body, not in a fixture" in outcome[1]
+
+
+def test_an_app_whose_lifespan_runs_in_the_test_is_checked(
+    outcome: tuple[dict[str, str], str],
+) -> None:
+    section = _failure(outcome[1], "test_the_app_started_inside_the_test_counts")
+    assert "GET /looped: 5 queries, budget 3" in section

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import typer
@@ -109,3 +110,25 @@ def test_every_command_has_a_readme_entry() -> None:
     }  # fmt: skip
     for name in top_level:
         assert f"`dbctl {name}" in readme, name
+
+
+def test_an_unforeseen_error_is_one_line_and_exit_2_not_1(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Exit 1 means "findings" to a CI gate: a crash must never look like one."""
+    import dbctl.budget.endpoints
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("something\nunforeseen")
+
+    monkeypatch.setattr(dbctl.budget.endpoints, "query_budget", broken)
+    log = tmp_path / "l.jsonl"
+    log.write_text("{}\n")
+    result = CliRunner().invoke(app, ["query-budget", str(log)])
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "error: unexpected RuntimeError: something unforeseen (a dbctl bug: run again with "
+        "--traceback and report it)\n"
+    )
+    traced = CliRunner().invoke(app, ["--traceback", "query-budget", str(log)])
+    assert isinstance(traced.exception, RuntimeError)

@@ -280,3 +280,70 @@ def test_a_narrow_console_keeps_the_endpoint_and_the_key_figures(
     ]
     assert f"GET {route}" in table[2]
     assert "5/5/5 !" in table[2]
+
+
+def test_bad_lines_of_every_kind_are_counted_not_fatal(tmp_path: Path) -> None:
+    log = tmp_path / "odd.jsonl"
+    good = json.dumps(record("/a", ("SELECT 1", 1, 0.5))).encode()
+    infinite = json.dumps(record("/a", ("SELECT 1", 1, 0.5))).replace("5.0", "Infinity")
+    log.write_bytes(
+        b"\n".join([good, b"\xff\xfe not utf-8", b"[" * 100_000, infinite.encode(), good, b""])
+    )
+    result = invoke(str(log), "--format", "json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["summary"]["requests"] == 2
+    assert report["summary"]["skipped_lines"] == 3
+    assert "Infinity" not in result.stdout
+
+
+def test_non_utf8_on_stdin_is_a_bad_line() -> None:
+    good = json.dumps(record("/a", ("SELECT 1", 1, 0.5)))
+    result = CliRunner().invoke(app, ["query-budget"], input=b"\xff\xff\n" + good.encode())
+    assert result.exit_code == 0, result.output
+    assert "skipped 1 lines that are not JSON" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03garbage-not-deflate", "cannot read"),
+        (b"", "no request record"),
+    ],
+)
+def test_a_corrupt_gzip_or_an_empty_log_is_one_line_exit_2(
+    tmp_path: Path, content: bytes, message: str
+) -> None:
+    log = tmp_path / "requests.jsonl.gz"
+    log.write_bytes(content if content else gzip.compress(b""))
+    result = invoke(str(log))
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: {message}")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_folder_is_one_line_exit_2(tmp_path: Path) -> None:
+    result = invoke(str(tmp_path))
+    assert result.exit_code == 2
+    assert result.stderr.strip() == f"error: {tmp_path} is a folder, not a log file"
+
+
+@pytest.mark.parametrize("value", ["/a=²", "/a=-1", "/a=", "=3", "/a=1.5"])
+def test_bad_route_budgets_are_one_line_exit_2(tmp_path: Path, value: str) -> None:
+    log = write_log(tmp_path / "l.jsonl", record("/a", ("SELECT 1", 1, 0.5)))
+    result = invoke(str(log), "--route-budget", value)
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: --route-budget")
+
+
+def test_route_budgets_match_any_method_case_and_say_when_they_match_nothing(
+    tmp_path: Path,
+) -> None:
+    log = write_log(
+        tmp_path / "l.jsonl", record("/items/{id}", ("SELECT 1", 1, 0.5), ("SELECT 2", 1, 0.5))
+    )
+    strict = invoke(str(log), "--route-budget", "get /items/{id}=1")
+    assert strict.exit_code == 1  # 2 queries over the route's budget of 1
+    typo = invoke(str(log), "--route-budget", "/item/{id}=1")
+    assert typo.exit_code == 0
+    assert "note: --route-budget '/item/{id}' matched no endpoint of the log" in typo.stderr
