@@ -2,7 +2,8 @@
 
 ``DATABASE_URL`` names the database (``postgres://``, ``postgresql://`` and
 ``postgresql+psycopg://`` are all accepted). The pool is sized by ``SERVICE_POOL_SIZE``,
-``SERVICE_MAX_OVERFLOW``, ``SERVICE_POOL_TIMEOUT`` and ``SERVICE_POOL_PRE_PING``.
+``SERVICE_MAX_OVERFLOW``, ``SERVICE_POOL_TIMEOUT`` and ``SERVICE_POOL_PRE_PING``; the
+threads of the endpoints by ``SERVICE_THREADS``.
 When ``DATABASE_URL`` is unset the service falls back to the running dbctl sandbox of the
 project (``dbctl sandbox start``) and says so in its log.
 """
@@ -40,6 +41,9 @@ class ServiceSettings(BaseSettings):
     pool_pre_ping: bool = True
     pool_recycle: int = Field(default=1800, description="seconds; -1 never recycles")
     connect_timeout: int = Field(default=5, ge=1, description="seconds for a new connection")
+    # Threads that run the sync endpoints (anyio's default is 40): more only contend for the
+    # GIL. Keep it at most pool_size + max_overflow, so that no thread waits for a connection.
+    threads: int = Field(default=8, ge=1)
     echo_sql: bool = False
     # Queries per request (dbctl.budget): a budget per request and what a breach does:
     # "raise" in development and tests, "log", or "count" (production: a metric only).

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from service.api.deps import SessionDep
+from service.api.deps import ReadSessionDep, SessionDep, SessionRoute
 from service.db import catalog
 from service.schemas import (
     CategoryCreate,
@@ -16,7 +16,7 @@ from service.schemas import (
     TopProductsPublic,
 )
 
-router = APIRouter(tags=["catalog"])
+router = APIRouter(tags=["catalog"], route_class=SessionRoute)
 
 
 @router.post("/categories", status_code=status.HTTP_201_CREATED)
@@ -35,7 +35,7 @@ def create_product(session: SessionDep, product_in: ProductCreate) -> ProductPub
 
 @router.get("/products")
 def list_products(
-    session: SessionDep,
+    session: ReadSessionDep,
     category_id: Annotated[int | None, Query(gt=0)] = None,
     after: Annotated[int | None, Query(ge=0, description="the next_after of the last page")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
@@ -51,7 +51,7 @@ def list_products(
 
 @router.get("/products/top")
 def top_products(
-    session: SessionDep,
+    session: ReadSessionDep,
     days: Annotated[int, Query(ge=1, le=catalog.SALES_WINDOW_DAYS)] = 7,
     limit: Annotated[int, Query(ge=1, le=catalog.TOP_PRODUCTS_LIMIT)] = 10,
 ) -> TopProductsPublic:

@@ -4,11 +4,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, status
 
-from service.api.deps import SessionDep
+from service.api.deps import ReadSessionDep, SessionDep, SessionRoute
 from service.db import customers
 from service.schemas import CustomerCreate, CustomerPublic, OrdersPublic, OrderSummaryPublic
 
-router = APIRouter(prefix="/customers", tags=["customers"])
+router = APIRouter(prefix="/customers", tags=["customers"], route_class=SessionRoute)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
@@ -20,7 +20,7 @@ def create_customer(session: SessionDep, customer_in: CustomerCreate) -> Custome
 
 @router.get("/{customer_id}/orders")
 def list_customer_orders(
-    session: SessionDep,
+    session: ReadSessionDep,
     customer_id: Annotated[int, Path(gt=0)],
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
 ) -> OrdersPublic:

@@ -1,12 +1,51 @@
-"""Dependencies shared by the routers."""
+"""Dependencies shared by the routers, and the route class that ends their sessions.
+
+A sync endpoint runs on a thread of the server's pool; FastAPI then validates its return
+value on another thread of the same pool, and runs the dependencies' clean-up after that.
+A session that held its connection across those hops could deadlock the server under load:
+every thread blocked waiting for a pooled connection, and the requests holding the
+connections waiting for a thread to finish on. ``SessionRoute`` therefore closes the
+endpoint's session on the endpoint's own thread, as it returns: the connection goes back to
+the pool before the thread is given up. Objects it returns stay readable (loaded columns;
+``expire_on_commit=False``); a relationship left unloaded fails loudly rather than running a
+hidden query while the response is serialised.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+import functools
+import inspect
+from collections.abc import Callable
+from typing import Annotated, Any
 
 from fastapi import Depends
+from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 
-from service.db.engine import get_session
+from service.db.engine import get_read_session, get_session
 
 SessionDep = Annotated[Session, Depends(get_session)]
+# For an endpoint that reads with one statement: no transaction around it (autocommit).
+ReadSessionDep = Annotated[Session, Depends(get_read_session)]
+
+
+def _closing_sessions(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(endpoint)  # FastAPI reads the signature through __wrapped__
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return endpoint(*args, **kwargs)
+        finally:
+            for value in kwargs.values():
+                if isinstance(value, Session):
+                    value.close()
+
+    return run
+
+
+class SessionRoute(APIRoute):
+    """An ``APIRoute`` whose sync endpoint closes its ``Session`` on its own thread."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        if not inspect.iscoroutinefunction(endpoint):
+            endpoint = _closing_sessions(endpoint)
+        super().__init__(path, endpoint, **kwargs)

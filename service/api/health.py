@@ -7,12 +7,12 @@ from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from service.api.deps import SessionDep
+from service.api.deps import ReadSessionDep, SessionRoute
 from service.db.health import ping
 
 logger = logging.getLogger(__name__)
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], route_class=SessionRoute)
 
 
 class Health(BaseModel):
@@ -20,7 +20,7 @@ class Health(BaseModel):
 
 
 @router.get("/health", responses={503: {"model": Health}})
-def health(session: SessionDep, response: Response) -> Health:
+def health(session: ReadSessionDep, response: Response) -> Health:
     """200 ``{"status": "ok"}`` after ``SELECT 1``; 503 when the database is unreachable."""
     try:
         ping(session=session)

@@ -4,11 +4,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, status
 
-from service.api.deps import SessionDep
+from service.api.deps import ReadSessionDep, SessionDep, SessionRoute
 from service.db import orders
 from service.schemas import OrderCreate, OrderPublic
 
-router = APIRouter(prefix="/orders", tags=["orders"])
+router = APIRouter(prefix="/orders", tags=["orders"], route_class=SessionRoute)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
@@ -21,6 +21,6 @@ def create_order(session: SessionDep, order_in: OrderCreate) -> OrderPublic:
 
 
 @router.get("/{order_id}")
-def get_order(session: SessionDep, order_id: Annotated[int, Path(gt=0)]) -> OrderPublic:
+def get_order(session: ReadSessionDep, order_id: Annotated[int, Path(gt=0)]) -> OrderPublic:
     """An order with its items and their product names. 404 when unknown. 1 query."""
     return orders.get_order(session=session, order_id=order_id)

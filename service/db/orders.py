@@ -33,7 +33,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.selectable import TableValuedAlias
+from sqlalchemy.sql.dml import Update
+from sqlalchemy.sql.selectable import Select, TableValuedAlias
 
 from service.db.errors import NotFound, OutOfStock, violated_constraint
 from service.db.models import Order, OrderItem, Product
@@ -54,28 +55,28 @@ def _lines(*names: str) -> TableValuedAlias:
     )
 
 
-def _lock_products(session: Session, product_ids: list[int]) -> Sequence[Row[int, str, int, int]]:
-    stmt = (
+# The three statements of an order are built once, at import: they only take bound
+# parameters, and building the CTEs' column collections cost a fifth of an order's CPU.
+def _lock_products_statement() -> Select[int, str, int, int]:
+    return (
         select(Product.id, Product.name, Product.price_cents, Product.stock)
         .where(Product.id == any_(_ids))
         .order_by(Product.id)
         .with_for_update()
     )
-    return session.execute(stmt, {"product_ids": product_ids}).all()
 
 
-def _take_stock(session: Session, product_ids: list[int], quantities: list[int]) -> None:
+def _take_stock_statement() -> Update:
     line = _lines("product_id", "quantity")
-    stmt = (
+    return (
         update(Product)
         .where(Product.id == line.c.product_id)
         .values(stock=Product.stock - line.c.quantity)
         .execution_options(synchronize_session=False)
     )
-    session.execute(stmt, {"product_ids": product_ids, "quantities": quantities})
 
 
-def _insert_order(session: Session, values: dict[str, Any]) -> Sequence[RowMapping]:
+def _insert_order_statement() -> Select[Any]:
     new_order = (
         insert(Order)
         .values(
@@ -98,7 +99,7 @@ def _insert_order(session: Session, values: dict[str, Any]) -> Sequence[RowMappi
         .returning(*OrderItem.__table__.c)
         .cte("new_items")
     )
-    stmt = (
+    return (
         select(
             new_order,
             new_items.c.product_id,
@@ -108,7 +109,23 @@ def _insert_order(session: Session, values: dict[str, Any]) -> Sequence[RowMappi
         .join_from(new_order, new_items, new_items.c.order_id == new_order.c.id)
         .order_by(new_items.c.product_id)
     )
-    return session.execute(stmt, values).mappings().all()
+
+
+_LOCK_PRODUCTS = _lock_products_statement()
+_TAKE_STOCK = _take_stock_statement()
+_INSERT_ORDER = _insert_order_statement()
+
+
+def _lock_products(session: Session, product_ids: list[int]) -> Sequence[Row[int, str, int, int]]:
+    return session.execute(_LOCK_PRODUCTS, {"product_ids": product_ids}).all()
+
+
+def _take_stock(session: Session, product_ids: list[int], quantities: list[int]) -> None:
+    session.execute(_TAKE_STOCK, {"product_ids": product_ids, "quantities": quantities})
+
+
+def _insert_order(session: Session, values: dict[str, Any]) -> Sequence[RowMapping]:
+    return session.execute(_INSERT_ORDER, values).mappings().all()
 
 
 def _order_public(rows: Sequence[RowMapping], names: dict[int, str] | None = None) -> OrderPublic:
