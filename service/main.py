@@ -57,7 +57,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         app.state.read_session_factory = create_read_session_factory(engine)
         app.state.cleanup_limiter = cleanup_limiter()
         # The threads of the sync endpoints: fewer than anyio's 40, which only contend for
-        # the GIL (the p99 under load halves), and no more than the pool has connections.
+        # the GIL, and no more than the pool has connections (settings.threads).
         anyio.to_thread.current_default_thread_limiter().total_tokens = resolved.threads
         try:
             yield

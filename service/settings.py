@@ -42,8 +42,9 @@ class ServiceSettings(BaseSettings):
     pool_recycle: int = Field(default=1800, description="seconds; -1 never recycles")
     connect_timeout: int = Field(default=5, ge=1, description="seconds for a new connection")
     # Threads that run the sync endpoints (anyio's default is 40): more only contend for the
-    # GIL. Keep it at most pool_size + max_overflow, so that no thread waits for a connection.
-    threads: int = Field(default=8, ge=1)
+    # GIL (bench/load.py: 4 beat 8, 15 and 40 on throughput and p99). Keep it at most
+    # pool_size, so that no thread waits for a connection and the pool does not churn.
+    threads: int = Field(default=4, ge=1)
     echo_sql: bool = False
     # Queries per request (dbctl.budget): a budget per request and what a breach does:
     # "raise" in development and tests, "log", or "count" (production: a metric only).
