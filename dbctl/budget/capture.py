@@ -31,6 +31,7 @@ own budget through one.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import logging
@@ -360,8 +361,8 @@ class QueryCaptureMiddleware:
         token = _current.set(capture)
         try:
             await self.app(scope, receive, send_wrapper)
-        except BaseException:
-            capture.status = capture.status or 500
+        except BaseException as exc:
+            capture.status = capture.status or _failed_status(exc)
             if found is None:
                 close()
             raise
@@ -418,6 +419,19 @@ class QueryCaptureMiddleware:
             if what not in self.failed:  # once: not one traceback per request
                 self.failed.add(what)
                 logger.exception("query capture: %s failed (the responses are not affected)", what)
+
+
+CLIENT_CLOSED = 499  # nginx's "client closed request": not a server error
+
+
+def _failed_status(exc: BaseException) -> int:
+    """The status of a request that ended in ``exc`` before its response started: a client
+    that went away is not a server error (it would inflate the 5xx rate)."""
+    from starlette.requests import ClientDisconnect
+
+    if isinstance(exc, asyncio.CancelledError | ClientDisconnect):
+        return CLIENT_CLOSED
+    return 500
 
 
 async def _send_error(send: Send, error: QueryBudgetExceeded) -> None:

@@ -208,3 +208,15 @@ def test_the_log_record_of_a_request() -> None:
         "budget": 3,
     }
     assert "budget" not in capture.to_record()
+
+
+def test_a_client_that_went_away_is_499_not_a_server_error() -> None:
+    import asyncio
+
+    from starlette.requests import ClientDisconnect
+
+    from dbctl.budget.capture import _failed_status
+
+    assert _failed_status(asyncio.CancelledError()) == 499
+    assert _failed_status(ClientDisconnect()) == 499
+    assert _failed_status(RuntimeError("boom")) == 500
