@@ -497,6 +497,11 @@ def install(
     route template (``{"/orders/{id}": 2}``). Call before the application starts (it adds
     a middleware). Adds ``/metrics``, served from ``registry`` (a new one when not given).
     An engine created later (in the app's lifespan) is given to ``handle.attach(engine)``.
+
+    What is not seen: statements run on a thread that does not copy the request's context
+    (``loop.run_in_executor``, a ``ThreadPoolExecutor``: use ``anyio.to_thread`` or
+    ``contextvars.copy_context()``), statements of a middleware added after ``install``
+    (it wraps the capture: call ``install`` last), and websockets.
     """
     if on_breach not in ("raise", "log", "count"):
         raise ValueError(f"on_breach must be raise, log or count, not {on_breach!r}")
