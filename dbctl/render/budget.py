@@ -33,7 +33,7 @@ _FIGURES = (
     "looped",
 )
 _DROPPED_FIRST = ("ms/query", "p50 ms", "budget", "p95 ms", "looped")  # on a narrow console
-_ENDPOINT_MIN = 24
+_ENDPOINT_ROOM = (16, 40)  # the endpoint's column: at least, and at most what it asks for
 
 
 def _ms(value: float | None) -> str:
@@ -67,8 +67,10 @@ def _table(rows: list[Mapping[str, Any]], width: int, slo_ms: float) -> Table:
     def room() -> int:  # columns are 3 characters apart
         return width - sum(widths[name] + 3 for name in columns)
 
+    names = [len(f"{row['method']} {row['route']}") for row in rows]
+    wanted = max(_ENDPOINT_ROOM[0], min(max(names, default=0), _ENDPOINT_ROOM[1]))
     for name in _DROPPED_FIRST:
-        if room() >= _ENDPOINT_MIN:
+        if room() >= wanted:
             break
         columns.remove(name)
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
