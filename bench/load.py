@@ -66,6 +66,7 @@ from prometheus_client.parser import text_string_to_metric_families
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.support import throwaway_server  # noqa: E402
 from dbctl.pg.connect import connect  # noqa: E402
 from dbctl.pg.sandbox import free_port  # noqa: E402
 from dbctl.pg.url import with_database  # noqa: E402
@@ -255,25 +256,6 @@ class CpuMeter:
 
 
 # -- the database ------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def postgres_server(folder: Path) -> Iterator[str]:
-    """The URL of a superuser connection: ``DBCTL_BENCH_DATABASE_URL`` or a throwaway
-    sandbox with its own state directory in ``folder`` (destroyed on exit)."""
-    url = os.environ.get("DBCTL_BENCH_DATABASE_URL")
-    if url:
-        yield url
-        return
-    from dbctl.pg.sandbox import Sandbox
-
-    sandbox = Sandbox(folder / "state")
-    status = sandbox.start()
-    assert status.url is not None
-    try:
-        yield status.url
-    finally:
-        sandbox.stop(destroy=True)
 
 
 def prepare_database(server_url: str, folder: Path, cfg: Config) -> tuple[str, dict[str, Any]]:
@@ -929,7 +911,7 @@ def main() -> None:
           f"uvicorn 1 worker, pool {pool[0]} + {pool[1]} overflow", flush=True)  # fmt: skip
     folder = Path(tempfile.mkdtemp(prefix="dbctl-bench-load-"))
     try:
-        with postgres_server(folder) as server_url:
+        with throwaway_server(folder) as server_url:
             url, seeded = prepare_database(server_url, folder, cfg)
             ranges = read_ranges(url)
             print(f"database: PostgreSQL {seeded['server_version']}; seeded "

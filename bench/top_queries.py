@@ -37,6 +37,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.support import throwaway_server  # noqa: E402
 from dbctl.config import load_settings  # noqa: E402
 from dbctl.pg.connect import connect  # noqa: E402
 from dbctl.pg.url import with_database  # noqa: E402
@@ -63,20 +64,11 @@ def statements(count: int, seed: int = 1) -> Iterator[tuple[str, int]]:
 
 @contextmanager
 def server() -> Iterator[str]:
-    url = os.environ.get("DBCTL_BENCH_DATABASE_URL")
-    if url:
-        yield url
-        return
-    from dbctl.pg.sandbox import Sandbox
-
     folder = Path(tempfile.mkdtemp(prefix="dbctl-bench-top-"))
-    sandbox = Sandbox(folder / "state")
-    status = sandbox.start()
-    assert status.url is not None
     try:
-        yield status.url
+        with throwaway_server(folder) as url:
+            yield url
     finally:
-        sandbox.stop(destroy=True)
         shutil.rmtree(folder, ignore_errors=True)
 
 
