@@ -3,7 +3,8 @@
 ``DATABASE_URL`` names the database (``postgres://``, ``postgresql://`` and
 ``postgresql+psycopg://`` are all accepted). The pool is sized by ``SERVICE_POOL_SIZE``,
 ``SERVICE_MAX_OVERFLOW``, ``SERVICE_POOL_TIMEOUT`` and ``SERVICE_POOL_PRE_PING``; the
-threads of the endpoints by ``SERVICE_THREADS``.
+threads of the endpoints by ``SERVICE_THREADS``; the service's statements are bounded by
+``SERVICE_STATEMENT_TIMEOUT_MS`` and ``SERVICE_LOCK_TIMEOUT_MS``.
 When ``DATABASE_URL`` is unset the service falls back to the running dbctl sandbox of the
 project (``dbctl sandbox start``) and says so in its log.
 """
@@ -35,16 +36,20 @@ class ServiceSettings(BaseSettings):
         default=None, validation_alias=AliasChoices("database_url", "DATABASE_URL")
     )
     project_root: Path = PROJECT_ROOT
-    pool_size: int = Field(default=5, ge=1)
+    pool_size: int = Field(default=8, ge=1)
     max_overflow: int = Field(default=10, ge=0)
     pool_timeout: float = Field(default=5.0, gt=0)
     pool_pre_ping: bool = True
     pool_recycle: int = Field(default=1800, description="seconds; -1 never recycles")
     connect_timeout: int = Field(default=5, ge=1, description="seconds for a new connection")
     # Threads that run the sync endpoints (anyio's default is 40): more only contend for the
-    # GIL (bench/load.py: 4 beat 8, 15 and 40 on throughput and p99). Keep it at most
-    # pool_size, so that no thread waits for a connection and the pool does not churn.
-    threads: int = Field(default=4, ge=1)
+    # GIL (bench/load.py). Keep it at most pool_size, so that no thread waits for a
+    # connection and the pool does not churn.
+    threads: int = Field(default=8, ge=1)
+    # A request must not wait on the database for ever: with a few threads, a few stuck
+    # requests would stop the service. Past these, it answers 503 (retry). 0: no limit.
+    statement_timeout_ms: int = Field(default=5000, ge=0)
+    lock_timeout_ms: int = Field(default=1000, ge=0)
     echo_sql: bool = False
     # Queries per request (dbctl.budget): a budget per request and what a breach does:
     # "raise" in development and tests, "log", or "count" (production: a metric only).

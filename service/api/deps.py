@@ -30,7 +30,7 @@ ReadSessionDep = Annotated[Session, Depends(get_read_session)]
 
 
 def _closing_sessions(endpoint: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(endpoint)  # FastAPI reads the signature through __wrapped__
+    @functools.wraps(endpoint)
     def run(*args: Any, **kwargs: Any) -> Any:
         try:
             return endpoint(*args, **kwargs)
@@ -39,13 +39,22 @@ def _closing_sessions(endpoint: Callable[..., Any]) -> Callable[..., Any]:
                 if isinstance(value, Session):
                     value.close()
 
+    # The endpoint's signature with its annotations evaluated (the modules use postponed
+    # annotations): FastAPI reads its parameters from it whatever its version.
+    run.__signature__ = inspect.signature(endpoint, eval_str=True)  # type: ignore[attr-defined]
     return run
 
 
 class SessionRoute(APIRoute):
-    """An ``APIRoute`` whose sync endpoint closes its ``Session`` on its own thread."""
+    """An ``APIRoute`` whose sync endpoint closes its ``Session`` on its own thread.
+
+    Two things it cannot guard, so do neither: a sync sub-dependency that queries with the
+    session (its connection would be held across the thread hop to the endpoint), and an
+    ``async def`` endpoint that takes a ``SessionDep`` (its queries would block the event
+    loop; an async endpoint wants an ``AsyncSession``).
+    """
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
-        if not inspect.iscoroutinefunction(endpoint):
+        if not inspect.iscoroutinefunction(inspect.unwrap(endpoint)):
             endpoint = _closing_sessions(endpoint)
         super().__init__(path, endpoint, **kwargs)

@@ -35,6 +35,11 @@ def create_db_engine(url: str, settings: ServiceSettings) -> Engine:
         connect_args={
             "connect_timeout": settings.connect_timeout,
             "application_name": APPLICATION_NAME,
+            # Session defaults sent in the startup packet: no extra round trip.
+            "options": (
+                f"-c statement_timeout={settings.statement_timeout_ms}"
+                f" -c lock_timeout={settings.lock_timeout_ms}"
+            ),
         },
     )
 

@@ -21,7 +21,7 @@ from tests.api.helpers import LiveServer, Shop, serve
 
 pytestmark = [pytest.mark.api, pytest.mark.query_budget(3)]
 
-CONCURRENT = 80  # the server runs sync endpoints on 40 threads
+CONCURRENT = 80  # more than the pool of 2 and the endpoint threads
 
 
 @pytest.fixture(scope="module")
@@ -91,3 +91,43 @@ def test_reads_run_without_a_transaction_and_writes_within_one(
     assert _transactions(api_database_url) == before
     assert shop.order(customer, (product, 1)).status_code == 201
     assert _transactions(api_database_url) == before + 1
+
+
+@pytest.fixture(scope="module")
+def lock_timeout_server(api_database_url: str) -> Iterator[LiveServer]:
+    settings = ServiceSettings(
+        database_url=api_database_url,
+        lock_timeout_ms=300,
+        query_capture=True,
+        query_budget_mode="log",
+    )
+    with serve(settings) as server:
+        yield server
+
+
+def test_requests_stuck_on_a_lock_give_up_and_the_service_stays_up(
+    lock_timeout_server: LiveServer, api_database_url: str
+) -> None:
+    """Every endpoint thread waiting on a row lock held elsewhere: the waits end at
+    lock_timeout with a 503 that says to retry, and the service answers again."""
+    import psycopg
+
+    from dbctl.pg.url import libpq_url
+
+    settings = ServiceSettings()
+    with httpx.Client(base_url=lock_timeout_server.base_url, timeout=30) as client:
+        shop = Shop(client)
+        customer = shop.customer()["id"]
+        product = shop.product(shop.category()["id"], stock=100)["id"]
+        with psycopg.connect(libpq_url(api_database_url)) as holder:
+            holder.execute("SELECT 1 FROM products WHERE id = %s FOR UPDATE", (product,))
+            with ThreadPoolExecutor(settings.threads) as pool:
+                orders = list(
+                    pool.map(lambda _: shop.order(customer, (product, 1)), range(settings.threads))
+                )
+            health = client.get("/health")
+        assert [o.status_code for o in orders] == [503] * settings.threads
+        assert orders[0].headers["retry-after"] == "1"
+        assert "busy" in orders[0].json()["detail"]
+        assert health.status_code == 200
+        assert shop.order(customer, (product, 1)).status_code == 201  # the lock is gone
