@@ -43,9 +43,9 @@ class ServiceSettings(BaseSettings):
     pool_recycle: int = Field(default=1800, description="seconds; -1 never recycles")
     connect_timeout: int = Field(default=5, ge=1, description="seconds for a new connection")
     # Threads that run the sync endpoints (anyio's default is 40): more only contend for the
-    # GIL (bench/load.py). Keep it at most pool_size, so that no thread waits for a
-    # connection and the pool does not churn.
-    threads: int = Field(default=8, ge=1)
+    # GIL (bench/load.py, 2 cores: 4 beat 8, 15 and 40 on throughput and p99). Keep it at
+    # most pool_size, so that no thread waits for a connection and the pool does not churn.
+    threads: int = Field(default=4, ge=1)
     # A request must not wait on the database for ever: with a few threads, a few stuck
     # requests would stop the service. Past these, it answers 503 (retry). 0: no limit.
     statement_timeout_ms: int = Field(default=5000, ge=0)
