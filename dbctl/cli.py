@@ -554,6 +554,29 @@ def _route_budgets(values: list[str]) -> dict[str, int]:
     return budgets
 
 
+def _when(value: str | None, option: str) -> Any:
+    """``--since`` / ``--until``: ISO 8601 (no zone: UTC) or a time back from now (30m, 2h)."""
+    import re
+    from datetime import UTC, datetime, timedelta
+
+    from dbctl.errors import ConfigError
+
+    if value is None:
+        return None
+    ago = re.fullmatch(r"(\d+)\s*([smhd])", value.strip())
+    if ago:
+        unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[ago[2]]
+        return datetime.now(UTC) - timedelta(**{unit: int(ago[1])})
+    try:
+        when = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise ConfigError(
+            f"{option} {value!r}: give an ISO 8601 time (2026-11-26T08:00, UTC unless it "
+            "says) or a time back from now (30m, 2h, 1d)"
+        ) from None
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
 @app.command("query-budget")
 def query_budget(
     logs: Annotated[
@@ -583,6 +606,21 @@ def query_budget(
             help="A route's own budget ('/reports/{year}=8' or 'GET /orders=2'); repeatable.",
         ),
     ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since",
+            metavar="WHEN",
+            help="Only requests from then: ISO 8601 (UTC unless it says) or 30m, 2h, 1d ago.",
+            show_default=False,
+        ),
+    ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option(
+            "--until", metavar="WHEN", help="Only requests before then.", show_default=False
+        ),
+    ] = None,
     latency_slo_ms: Annotated[
         float | None,
         typer.Option(
@@ -601,7 +639,7 @@ def query_budget(
 
     Example: dbctl query-budget requests.jsonl --max 3 --format sarif > budget.sarif
     """
-    from dbctl.budget.endpoints import BudgetRules, unmatched_routes
+    from dbctl.budget.endpoints import BudgetRules, Window, unmatched_routes
     from dbctl.budget.endpoints import query_budget as run
     from dbctl.errors import ConfigError
 
@@ -619,10 +657,13 @@ def query_budget(
         routes=_route_budgets(route_budget or []),
         latency_slo_ms=settings.latency_slo_ms if latency_slo_ms is None else latency_slo_ms,
     )
+    window = Window(_when(since, "--since"), _when(until, "--until"))
     stdin = getattr(sys.stdin, "buffer", None)
-    result, skipped = run(paths, rules, stdin=stdin)
+    result, skipped, left = run(paths, rules, stdin=stdin, window=window)
     for reason, count in skipped.items():
         _note(f"note: skipped {count} {reason}")
+    if left:
+        _note("note: left out " + ", ".join(f"{n} {reason}" for reason, n in left.items()))
     for key in unmatched_routes(result, rules):
         _note(f"note: --route-budget {key!r} matched no endpoint of the log")
     endpoints = [endpoint.as_dict() for endpoint in result.endpoints]
@@ -632,6 +673,7 @@ def query_budget(
         "over_budget": sum(row["over_budget"] for row in endpoints),
         "looped": sum(len(row["looped"]) for row in endpoints),
         "skipped_lines": sum(skipped.values()),
+        "outside_window": sum(left.values()),
         "latency_slo_ms": rules.latency_slo_ms,
     }
     report = Report.of(

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
 from dbctl.budget.log import LoggedRequest, LoggedStatement, read_requests
@@ -285,21 +286,64 @@ def summarize(requests: Iterable[LoggedRequest], rules: BudgetRules) -> BudgetRe
     return BudgetResult(ordered, findings)
 
 
+OUTSIDE = "requests outside the window"
+TIMELESS = "requests without a time"
+
+
+@dataclass(frozen=True)
+class Window:
+    """``--since`` / ``--until``: the requests that arrived in ``[since, until)``."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def __bool__(self) -> bool:
+        return self.since is not None or self.until is not None
+
+    def keep(
+        self, requests: Iterable[LoggedRequest], left: Counter[str]
+    ) -> Iterator[LoggedRequest]:
+        for request in requests:
+            try:
+                at = datetime.fromisoformat(request.at) if request.at else None
+            except ValueError:
+                at = None
+            if at is None:
+                left[TIMELESS] += 1
+                continue
+            if at.tzinfo is None:
+                at = at.replace(tzinfo=UTC)
+            if (self.since is not None and at < self.since) or (
+                self.until is not None and at >= self.until
+            ):
+                left[OUTSIDE] += 1
+                continue
+            yield request
+
+
 def query_budget(
-    paths: Sequence[str], rules: BudgetRules, stdin: BinaryIO | None = None
-) -> tuple[BudgetResult, Counter[str]]:
-    """Read the capture logs (``-``: stdin) and judge their endpoints; the skipped lines
-    are counted by reason. A log without one request record is an error: a gate that saw
-    nothing must not pass."""
+    paths: Sequence[str],
+    rules: BudgetRules,
+    stdin: BinaryIO | None = None,
+    window: Window | None = None,
+) -> tuple[BudgetResult, Counter[str], Counter[str]]:
+    """Read the capture logs (``-``: stdin) and judge their endpoints: the result, the
+    lines skipped (by reason) and the requests left out by the window (by reason). A log
+    without one request record (in the window) is an error: a gate that saw nothing must
+    not pass."""
     skipped: Counter[str] = Counter()
-    result = summarize(read_requests(paths, skipped, stdin), rules)
+    left: Counter[str] = Counter()
+    requests: Iterable[LoggedRequest] = read_requests(paths, skipped, stdin)
+    if window:
+        requests = window.keep(requests, left)
+    result = summarize(requests, rules)
     if not result.endpoints:
-        what = ", ".join(f"{n} {reason}" for reason, n in skipped.items()) or "empty"
+        what = ", ".join(f"{n} {reason}" for reason, n in (skipped + left).items()) or "empty"
         raise ConfigError(
             f"no request record in {', '.join(paths)} ({what}); the log is written by "
             "dbctl.budget.install(app, engine, log_path=...)"
         )
-    return result, skipped
+    return result, skipped, left
 
 
 def unmatched_routes(result: BudgetResult, rules: BudgetRules) -> list[str]:

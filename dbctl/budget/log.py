@@ -52,6 +52,7 @@ class LoggedRequest:
     budget: int | None
     path: str
     line: int
+    at: str | None = None  # ISO 8601, when the request arrived
 
     @property
     def db_ms(self) -> float:
@@ -102,11 +103,13 @@ def parse_record(record: Any, path: str, line: int) -> LoggedRequest | None:
     queries = record.get("queries")
     if queries is None:
         queries = sum(s.count for s in statements)
-    budget = record.get("budget")
+    budget, at = record.get("budget"), record.get("at")
+    if at is not None and type(at) is not str:
+        return None
     if not _count(queries) or (budget is not None and not _count(budget)):
         return None
     return LoggedRequest(
-        route, method, status, float(duration), queries, tuple(statements), budget, path, line
+        route, method, status, float(duration), queries, tuple(statements), budget, path, line, at
     )
 
 

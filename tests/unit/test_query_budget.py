@@ -347,3 +347,59 @@ def test_route_budgets_match_any_method_case_and_say_when_they_match_nothing(
     typo = invoke(str(log), "--route-budget", "/item/{id}=1")
     assert typo.exit_code == 0
     assert "note: --route-budget '/item/{id}' matched no endpoint of the log" in typo.stderr
+
+
+# -- a window of time ----------------------------------------------------------------------
+
+
+def _at(stamp: str, route: str = "/a") -> dict[str, Any]:
+    return {**record(route, ("SELECT 1", 1, 0.5)), "at": stamp}
+
+
+def test_since_and_until_keep_the_requests_of_the_window(tmp_path: Path) -> None:
+    log = write_log(
+        tmp_path / "l.jsonl",
+        _at("2026-11-26T07:59:59.999+00:00", "/before"),
+        _at("2026-11-26T08:00:00.000+00:00", "/first"),
+        _at("2026-11-26T09:30:00.000+00:00", "/inside"),
+        _at("2026-11-26T10:00:00.000+00:00", "/after"),
+        record("/timeless", ("SELECT 1", 1, 0.5)),
+    )
+    result = invoke(
+        str(log), "--since", "2026-11-26T08:00", "--until", "2026-11-26T10:00Z", "--format", "json"
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert [row["route"] for row in report["data"]["endpoints"]] == ["/first", "/inside"]
+    assert report["summary"]["outside_window"] == 3
+    assert "note: left out 2 requests outside the window, 1 requests without a time" in (
+        result.stderr
+    )
+
+
+def test_since_a_duration_back_from_now(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime.now(UTC)
+    log = write_log(
+        tmp_path / "l.jsonl",
+        _at((now - timedelta(hours=3)).isoformat(), "/old"),
+        _at((now - timedelta(minutes=5)).isoformat(), "/recent"),
+    )
+    report = json.loads(invoke(str(log), "--since", "1h", "--format", "json").stdout)
+    assert [row["route"] for row in report["data"]["endpoints"]] == ["/recent"]
+
+
+@pytest.mark.parametrize("value", ["yesterday", "1y", "2026-13-01", "-5m"])
+def test_a_bad_time_is_one_line_exit_2(tmp_path: Path, value: str) -> None:
+    log = write_log(tmp_path / "l.jsonl", _at("2026-11-26T08:00:00+00:00"))
+    result = invoke(str(log), "--since", value)
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: --since {value!r}:")
+
+
+def test_a_window_with_nothing_in_it_is_an_error(tmp_path: Path) -> None:
+    log = write_log(tmp_path / "l.jsonl", _at("2026-11-26T08:00:00+00:00"))
+    result = invoke(str(log), "--since", "2026-11-27")
+    assert result.exit_code == 2
+    assert "1 requests outside the window" in result.stderr
