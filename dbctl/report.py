@@ -15,6 +15,15 @@ from typing import Any
 from dbctl import __version__
 
 
+def one_line(text: str, chars: int | None = None) -> str:
+    """A statement (or any text) on one line, whitespace collapsed, cut to ``chars`` with an
+    ellipsis: how every report shows SQL."""
+    line = " ".join(text.split())
+    if chars is None or len(line) <= chars:
+        return line
+    return line[: chars - 1].rstrip() + "…"
+
+
 class Severity(StrEnum):
     error = "error"
     warning = "warning"

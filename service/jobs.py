@@ -36,7 +36,7 @@ def run_refresh_top_products(
 ) -> float:
     """Refresh the top-products views once; returns the seconds it took."""
     settings = settings or ServiceSettings()
-    engine = create_db_engine(resolve_database_url(settings), _unbounded(settings))
+    engine = create_db_engine(resolve_database_url(settings), settings.for_batch())
     try:
         started = time.perf_counter()
         with Session(engine) as session:
@@ -67,11 +67,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     logger.info("refreshed %s in %.3f s", ", ".join(TOP_PRODUCTS_VIEWS), seconds)
     return 0
-
-
-def _unbounded(settings: ServiceSettings) -> ServiceSettings:
-    """A batch job's statements may run long: the request timeouts do not apply."""
-    return settings.model_copy(update={"statement_timeout_ms": 0, "lock_timeout_ms": 0})
 
 
 if __name__ == "__main__":

@@ -116,7 +116,7 @@ def seed_database(
     settings: ServiceSettings, *, customers: int, products: int, orders: int
 ) -> dict[str, int]:
     """Seed the service's database in one transaction, analyze it, refresh the read model."""
-    engine = create_db_engine(resolve_database_url(settings), _unbounded(settings))
+    engine = create_db_engine(resolve_database_url(settings), settings.for_batch())
     try:
         with engine.begin() as connection:
             added = seed(connection, customers=customers, products=products, orders=orders)
@@ -153,11 +153,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     logger.info("seeded %s", ", ".join(f"{n} {table}" for table, n in added.items()))
     return 0
-
-
-def _unbounded(settings: ServiceSettings) -> ServiceSettings:
-    """A batch job's statements may run long: the request timeouts do not apply."""
-    return settings.model_copy(update={"statement_timeout_ms": 0, "lock_timeout_ms": 0})
 
 
 if __name__ == "__main__":

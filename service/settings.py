@@ -50,6 +50,12 @@ class ServiceSettings(BaseSettings):
     # requests would stop the service. Past these, it answers 503 (retry). 0: no limit.
     statement_timeout_ms: int = Field(default=5000, ge=0)
     lock_timeout_ms: int = Field(default=1000, ge=0)
+
+    def for_batch(self) -> ServiceSettings:
+        """These settings for a batch job (seed, refresh): its statements may run long, so
+        the request timeouts do not apply."""
+        return self.model_copy(update={"statement_timeout_ms": 0, "lock_timeout_ms": 0})
+
     echo_sql: bool = False
     # Queries per request (dbctl.budget): a budget per request and what a breach does:
     # "raise" in development and tests, "log", or "count" (production: a metric only).

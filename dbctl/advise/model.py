@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dbctl.access.model import Statement
-from dbctl.report import Finding, Location, Severity
+from dbctl.report import Finding, Location, Severity, one_line
 
 MAX_SERVED_SHOWN = 10
 MAX_STATEMENT_CHARS = 200
@@ -79,8 +79,7 @@ def location_of(statement: Statement) -> Location | None:
 
 
 def shorten(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= MAX_STATEMENT_CHARS else text[: MAX_STATEMENT_CHARS - 3] + "..."
+    return one_line(text, MAX_STATEMENT_CHARS)
 
 
 def _served(statement: Statement) -> dict[str, Any]:

@@ -49,6 +49,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 from dbctl.access.analyze import fingerprint
 from dbctl.budget.endpoints import BUDGET_RULE, LOOPED_RULE
 from dbctl.budget.metrics import CaptureMetrics
+from dbctl.report import one_line
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -183,7 +184,7 @@ def describe(capture: RequestCapture, found: list[Breach]) -> str:
         for stats in breach.statements:
             if stats.fingerprint not in shown:
                 shown.add(stats.fingerprint)
-                text = " ".join(stats.statement.split())
+                text = one_line(stats.statement)
                 lines.append(f"  {stats.count}x {stats.time * 1000:.2f} ms  {text}")
     return "\n".join(lines)
 

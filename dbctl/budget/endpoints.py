@@ -25,7 +25,7 @@ from typing import Any, BinaryIO
 
 from dbctl.budget.log import LoggedRequest, LoggedStatement, read_requests
 from dbctl.errors import ConfigError
-from dbctl.report import Finding, Location, Severity
+from dbctl.report import Finding, Location, Severity, one_line
 
 BUDGET_RULE = "query-budget-exceeded"
 LOOPED_RULE = "looped-query"
@@ -174,10 +174,6 @@ class Endpoint:
 
     def _looped_in_order(self) -> list[Looped]:
         return sorted(self.looped.values(), key=lambda e: (-e.requests, -e.most, e.statement))
-
-
-def one_line(text: str) -> str:
-    return " ".join(text.split())
 
 
 def _statements(request: LoggedRequest) -> list[dict[str, Any]]:

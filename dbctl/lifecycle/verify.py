@@ -249,11 +249,7 @@ def verify_schema(
             _check_idempotent(settings, url, target, head, result)
         with result.check("round trip", notify):
             _round_trip(settings, url, steps, snapshots, result)
-        if models is not None:
-            with result.check("drift from the models", notify):
-                result.findings += drift.drift_findings(settings, models, head, url)
-        with result.check("schema rules", notify):
-            result.findings += run_rules(head, _rule_context(settings, models))
+        _check_against_models_and_rules(settings, url, head, models, result, notify=notify)
     return result
 
 
@@ -265,12 +261,25 @@ def verify_live(settings: Settings, url: str, *, notify: Notify | None = None) -
         result.findings += status.findings
     live = snapshot(url)
     models = drift.load_models(settings) if settings.models else None
+    _check_against_models_and_rules(settings, url, live, models, result, notify=notify)
+    return result
+
+
+def _check_against_models_and_rules(
+    settings: Settings,
+    url: str,
+    catalog: Catalog,
+    models: drift.Models | None,
+    result: Verification,
+    *,
+    notify: Notify | None,
+) -> None:
+    """The last two checks of both modes: drift of ``catalog`` from the models, the rules."""
     if models is not None:
         with result.check("drift from the models", notify):
-            result.findings += drift.drift_findings(settings, models, live, url)
+            result.findings += drift.drift_findings(settings, models, catalog, url)
     with result.check("schema rules", notify):
-        result.findings += run_rules(live, _rule_context(settings, models))
-    return result
+        result.findings += run_rules(catalog, _rule_context(settings, models))
 
 
 __all__ = ["Verification", "current_heads", "snapshot", "verify_live", "verify_schema"]

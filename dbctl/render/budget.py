@@ -16,8 +16,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from dbctl.render.top import one_line
-from dbctl.report import Report, Severity
+from dbctl.render.top import ms
+from dbctl.report import Report, Severity, one_line
 
 _STYLE = {Severity.error: "bold red", Severity.warning: "yellow", Severity.info: "cyan"}
 _FIGURES = (
@@ -36,10 +36,6 @@ _DROPPED_FIRST = ("ms/query", "p50 ms", "budget", "p95 ms", "looped")  # on a na
 _ENDPOINT_ROOM = (16, 40)  # the endpoint's column: at least, and at most what it asks for
 
 
-def _ms(value: float | None) -> str:
-    return "-" if value is None else f"{value:,.2f}"
-
-
 def _cells(row: Mapping[str, Any]) -> dict[str, str]:
     """The figures as plain text (their width is measured before any markup)."""
     return {
@@ -48,11 +44,11 @@ def _cells(row: Mapping[str, Any]) -> dict[str, str]:
         + (" !" if row["over_budget"] else ""),
         "budget": str(row["budget"]),
         "over": f"{row['over_budget']:,}",
-        "DB ms/req": _ms(row["db_ms_per_request"]),
-        "ms/query": _ms(row["db_ms_per_query"]),
-        "p50 ms": _ms(row["latency_p50_ms"]),
-        "p95 ms": _ms(row["latency_p95_ms"]),
-        "p99 ms": _ms(row["latency_p99_ms"]),
+        "DB ms/req": ms(row["db_ms_per_request"]),
+        "ms/query": ms(row["db_ms_per_query"]),
+        "p50 ms": ms(row["latency_p50_ms"]),
+        "p95 ms": ms(row["latency_p95_ms"]),
+        "p99 ms": ms(row["latency_p99_ms"]),
         "looped": str(len(row["looped"])) if row["looped"] else "",
     }
 
@@ -101,9 +97,10 @@ def render(report: Report, stream: TextIO) -> None:
     for finding in report.findings:
         line = f"[{_STYLE[finding.severity]}]{finding.severity.value}[/] {finding.rule}: "
         message, statement = finding.message, None
-        if finding.statement and message.endswith(": " + one_line(finding.statement, 10**6)):
-            message = message[: -len(one_line(finding.statement, 10**6)) - 2]
-            statement = one_line(finding.statement, width)
+        full = one_line(finding.statement) if finding.statement else None
+        if full and message.endswith(": " + full):  # the statement on a line of its own
+            message = message[: -len(full) - 2]
+            statement = one_line(full, width)
         console.print(line + escape(message))
         if statement is not None:
             console.print(f"  {escape(statement)}")

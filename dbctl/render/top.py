@@ -17,18 +17,18 @@ from rich.markup import escape
 from rich.table import Table
 
 from dbctl.report import Report, Severity
+from dbctl.report import one_line as shared_one_line
 
 QUERY_CHARS = 120
 _STYLE = {Severity.error: "bold red", Severity.warning: "yellow", Severity.info: "cyan"}
 
 
 def one_line(query: str, chars: int = QUERY_CHARS) -> str:
-    """The statement on one line, whitespace collapsed, cut to ``chars`` with an ellipsis."""
-    text = " ".join(query.split())
-    return text if len(text) <= chars else text[: chars - 1].rstrip() + "…"
+    """The statement on one line, cut to ``chars`` (120) with an ellipsis."""
+    return shared_one_line(query, chars)
 
 
-def _ms(value: float | None) -> str:
+def ms(value: float | None) -> str:
     return "-" if value is None else f"{value:,.2f}"
 
 
@@ -54,10 +54,10 @@ def _figures(number: int, row: Mapping[str, Any]) -> dict[str, str]:
     return {
         "#": str(number),
         "calls": f"{row['calls']:,}",
-        "total ms": _ms(row["total_ms"]),
-        "mean ms": _ms(row["mean_ms"]) + (" !" if row["slo_breach"] else ""),
+        "total ms": ms(row["total_ms"]),
+        "mean ms": ms(row["mean_ms"]) + (" !" if row["slo_breach"] else ""),
         "share": _percent(row["share"]),
-        "max ms": _ms(row["max_ms"]),
+        "max ms": ms(row["max_ms"]),
         "rows/call": f"{row['rows_per_call']:,.1f}",
         "hit": _percent(row["hit_ratio"]),
     }

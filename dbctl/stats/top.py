@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dbctl.errors import ConfigError, PrivilegeMissing
-from dbctl.report import FailOn, Finding, Report, Severity
+from dbctl.report import FailOn, Finding, Report, Severity, one_line
 from dbctl.stats.snapshots import (
     Counters,
     Snapshot,
@@ -143,11 +143,6 @@ def _ms(value: float) -> str:
     return f"{value:.2f} ms"
 
 
-def _short(query: str, chars: int = 60) -> str:
-    text = " ".join(query.split())
-    return text if len(text) <= chars else text[: chars - 1].rstrip() + "…"
-
-
 def _breach(row: TopRow, slo_ms: float, since: str | None) -> Finding:
     s = row.stats
     window = f" since snapshot '{since}'" if since else ""
@@ -155,7 +150,7 @@ def _breach(row: TopRow, slo_ms: float, since: str | None) -> Finding:
         rule=RULE,
         severity=Severity.error,
         message=(
-            f"{_short(s.query)}: mean {_ms(s.mean_ms)} over {s.calls} calls{window} is above "
+            f"{one_line(s.query, 60)}: mean {_ms(s.mean_ms)} over {s.calls} calls{window} is above "
             f"the {slo_ms:g} ms objective"
         ),
         statement=s.query,

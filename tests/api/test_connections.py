@@ -24,18 +24,16 @@ pytestmark = [pytest.mark.api, pytest.mark.query_budget(3)]
 CONCURRENT = 80  # more than the pool of 2 and the endpoint threads
 
 
+def _server(database_url: str, **settings: object) -> Iterator[LiveServer]:
+    """The service on ``database_url`` with ``settings`` over the API tests' own."""
+    base: dict[str, object] = {"query_capture": True, "query_budget_mode": "log"}
+    with serve(ServiceSettings(database_url=database_url, **{**base, **settings})) as server:
+        yield server
+
+
 @pytest.fixture(scope="module")
 def small_pool_server(api_database_url: str) -> Iterator[LiveServer]:
-    settings = ServiceSettings(
-        database_url=api_database_url,
-        pool_size=2,
-        max_overflow=0,
-        pool_timeout=3,
-        query_capture=True,
-        query_budget_mode="log",
-    )
-    with serve(settings) as server:
-        yield server
+    yield from _server(api_database_url, pool_size=2, max_overflow=0, pool_timeout=3)
 
 
 def test_more_requests_than_connections_and_threads_are_all_served(
@@ -100,14 +98,7 @@ def test_reads_run_without_a_transaction_and_writes_within_one(
 
 @pytest.fixture(scope="module")
 def lock_timeout_server(api_database_url: str) -> Iterator[LiveServer]:
-    settings = ServiceSettings(
-        database_url=api_database_url,
-        lock_timeout_ms=300,
-        query_capture=True,
-        query_budget_mode="log",
-    )
-    with serve(settings) as server:
-        yield server
+    yield from _server(api_database_url, lock_timeout_ms=300)
 
 
 def test_requests_stuck_on_a_lock_give_up_and_the_service_stays_up(

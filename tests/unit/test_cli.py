@@ -44,24 +44,24 @@ def test_version() -> None:
     assert result.output == "dbctl 0.1.0\n"
 
 
-def test_help_needs_no_environment_and_imports_no_heavy_library() -> None:
+@pytest.mark.parametrize(
+    ("module", "heavy"),
+    [
+        # dbctl --help: fast to start
+        ("dbctl.cli", ("sqlalchemy", "alembic", "sqlglot", "psycopg", "fastapi")),
+        # loaded by every test session of a project with dbctl installed (pytest11)
+        (
+            "dbctl.budget.pytest_plugin",
+            ("sqlalchemy", "sqlglot", "psycopg", "fastapi", "prometheus_client"),
+        ),
+    ],
+)
+def test_light_entry_points_need_no_environment_and_import_no_heavy_library(
+    module: str, heavy: tuple[str, ...]
+) -> None:
     code = (
-        "import sys; from dbctl.cli import app; "
-        "heavy = [m for m in ('sqlalchemy', 'alembic', 'sqlglot', 'psycopg', 'fastapi') "
-        "if m in sys.modules]; print(heavy)"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env={}, check=False
-    )
-    assert out.stdout.strip() == "[]", out.stderr
-
-
-def test_the_pytest_plugin_imports_no_heavy_library() -> None:
-    """Every test session of a project with dbctl installed loads it (``pytest11``)."""
-    code = (
-        "import sys; import dbctl.budget.pytest_plugin; "
-        "heavy = [m for m in ('sqlalchemy', 'sqlglot', 'psycopg', 'fastapi', 'prometheus_client') "
-        "if m in sys.modules]; print(heavy)"
+        f"import sys, importlib; importlib.import_module({module!r}); "
+        f"print([m for m in {heavy!r} if m in sys.modules])"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env={}, check=False
