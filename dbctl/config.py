@@ -34,6 +34,12 @@ class Settings:
     slo_ms: float = 3.0  # the DB objective: a statement's mean time above it is a breach
     query_budget: int = 3  # statements per request (dbctl query-budget, when the log has none)
     latency_slo_ms: float = 200.0  # the API objective: an endpoint's p99 above it is a breach
+    # Environment variables that hand the database to the project's env.py during a run:
+    # a name gets the URL, NAME=template gets the template ({url}, {host}, {port}, {user},
+    # {password}, {database}) filled in.
+    url_env: tuple[str, ...] = ("DATABASE_URL",)
+    baseline: str | None = None  # module:attr run on an empty database before revision one
+    drift_strict_names: bool = False  # report name-only drift of constraints models leave unnamed
 
     @property
     def migrations_dir(self) -> Path:
@@ -60,6 +66,9 @@ _FIELDS: dict[str, type] = {
     "slo_ms": float,
     "query_budget": int,
     "latency_slo_ms": float,
+    "url_env": tuple,
+    "baseline": str,
+    "drift_strict_names": bool,
 }
 assert set(_FIELDS) == {f.name for f in fields(Settings)} - {"project_root"}
 
@@ -81,6 +90,15 @@ def _coerce(key: str, value: Any, origin: str) -> Any:
             if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
                 raise ValueError(value)
             return tuple(item.strip() for item in items if item.strip())
+        if kind is bool:
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(value)
         if kind is float:
             if isinstance(value, bool):
                 raise ValueError(value)
@@ -93,7 +111,9 @@ def _coerce(key: str, value: Any, origin: str) -> Any:
             raise ValueError(value)
         return kind(value)
     except ValueError:
-        what = {tuple: "list of strings", int: "whole number >= 0"}.get(kind, kind.__name__)
+        what = {tuple: "list of strings", int: "whole number >= 0", bool: "boolean"}.get(
+            kind, kind.__name__
+        )
         raise ConfigError(f"{origin}: {key} must be a {what}, not {value!r}") from None
 
 

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 from dbctl.errors import DbctlError
 from dbctl.lifecycle.models import create_schema, load_metadata, model_locations
 from dbctl.report import Finding, Location, Severity
+from dbctl.rules.context import RuleContext
 
 if TYPE_CHECKING:
     from sqlalchemy import MetaData
@@ -50,6 +51,10 @@ class Models:
     metadata: MetaData
     locations: Mapping[str, Location] = field(default_factory=dict)
     naming_convention: Mapping[str, str] = field(default_factory=dict)
+
+    def rule_context(self) -> RuleContext:
+        """What the schema rules know from the models: locations, the naming convention."""
+        return RuleContext(locations=self.locations, naming_convention=self.naming_convention)
 
 
 def load_models(settings: Settings) -> Models:

@@ -221,9 +221,7 @@ def _round_trip(
 
 
 def _rule_context(settings: Settings, models: drift.Models | None) -> RuleContext:
-    if models is None:
-        return RuleContext()
-    return RuleContext(locations=models.locations, naming_convention=models.naming_convention)
+    return RuleContext() if models is None else models.rule_context()
 
 
 def verify_schema(
