@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from dbctl.errors import ConfigError
-from dbctl.pg.url import normalize_url
+from dbctl.pg.url import check_url
 
 
 @dataclass(frozen=True)
@@ -163,5 +163,5 @@ def load_settings(
             values[key] = _coerce(key, value, f"--{key.replace('_', '-')}")
     settings = replace(Settings(project_root=root), **values)
     if settings.database_url is not None:
-        settings = replace(settings, database_url=normalize_url(settings.database_url))
+        settings = replace(settings, database_url=check_url(settings.database_url))
     return settings

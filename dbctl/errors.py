@@ -8,7 +8,12 @@
     ├── ExtensionMissing     a needed extension is not installed or not created
     ├── PrivilegeMissing     the role lacks a privilege (the message names the GRANT)
     ├── LockTimeout          another migration held the migration lock past --lock-wait
-    └── MigrationFailed      an Alembic revision failed; the database stays at the last good one
+    ├── MigrationFailed      an Alembic revision (or env.py) failed or raised; the database
+    │                        stays at the last good revision
+    └── Unproven             dbctl cannot prove that the project's code works on the database
+        │                    it names: it stops before anything destructive (never a finding)
+        ├── ForeignDatabase  env.py connected to another database: refused before a statement
+        └── NotLanded        a revision (or downgrade) did not reach the database: not committed
 
 Messages are written for the person who reads them: one line that names the fix.
 They never contain a password (URLs go through ``dbctl.pg.url.redact``).
@@ -55,3 +60,17 @@ class LockTimeout(DbctlError):
 
 class PrivilegeMissing(DbctlError):
     """The role lacks a privilege the command needs (the message names the GRANT)."""
+
+
+class Unproven(DbctlError):
+    """The project's code did not provably work on the database dbctl names; dbctl stopped.
+
+    verify-schema never turns these into findings: its next steps would be destructive."""
+
+
+class ForeignDatabase(Unproven):
+    """The project's env.py opened a connection to a database dbctl was not given."""
+
+
+class NotLanded(Unproven):
+    """A revision or downgrade ran, but the database it names does not show it."""

@@ -1,17 +1,21 @@
 """``dbctl migrate``: Alembic migrations that are safe under concurrent deploys.
 
-Every command runs on one dbctl-owned connection that is handed to the project's
-``env.py`` through ``config.attributes["connection"]`` (Alembic's "sharing a connection"
-recipe). On that session dbctl
+Every command runs on one dbctl-owned connection (on the URL's own driver) that is handed
+to the project's ``env.py`` through ``config.attributes["connection"]`` (Alembic's "sharing
+a connection" recipe); an env.py that opens its own is given the same database every other
+way and held to it (``lifecycle.handoff``). dbctl
 
 * takes a session-level advisory lock, waiting at most ``lock_wait`` seconds, so that
   concurrent runs are serialised and each revision is applied exactly once;
-* sets ``lock_timeout`` and ``statement_timeout``, so that a migration that waits on a busy
-  table fails fast instead of queueing all traffic behind it (revisions that build indexes
-  ``CONCURRENTLY`` are exempt from ``lock_timeout``);
+* sets ``lock_timeout`` and ``statement_timeout`` on every connection of the run, so that a
+  migration that waits on a busy table fails fast instead of queueing all traffic behind it
+  (revisions that build indexes ``CONCURRENTLY`` are exempt);
 * applies the pending revisions one at a time, each in its own transaction together with
-  its checksum in ``dbctl_migrations``, so that a failure leaves the database at the last
-  good revision and the error names the revision that failed.
+  its checksum in ``dbctl_migrations`` (when env.py migrates on the shared connection), so
+  that a failure leaves the database at the last good revision and the error names it;
+* reads ``alembic_version`` back on a fresh connection after each step: a revision is
+  "applied" only when the database shows it (``NotLanded`` otherwise);
+* runs ``[tool.dbctl] baseline`` on an empty database before the first revision.
 """
 
 from __future__ import annotations
@@ -21,16 +25,20 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from dbctl.errors import ConfigError, MigrationFailed
+from dbctl.errors import ConfigError, DbctlError, MigrationFailed, NotLanded
 from dbctl.lifecycle import ledger
+from dbctl.lifecycle.handoff import Handoff, handed_over
 from dbctl.lifecycle.revisions import describe, lineage, upgrade_path
-from dbctl.pg.connect import connection_failed, create_engine
+from dbctl.lifecycle.user_code import frames, raised, user_frame, where
+from dbctl.pg.connect import connection_failed, migration_engine
 from dbctl.pg.lock import advisory_lock
+from dbctl.pg.url import database_name
 
 if TYPE_CHECKING:
     from alembic.config import Config
+    from alembic.runtime.migration import MigrationContext
     from alembic.script import Script, ScriptDirectory
     from sqlalchemy.engine import Connection
 
@@ -53,8 +61,10 @@ def alembic_config(
     connection: Connection | None = None,
     *,
     output: io.StringIO | None = None,
+    handoff: Handoff | None = None,
 ) -> Config:
-    """An Alembic Config for the project: its alembic.ini if any, dbctl's migrations folder."""
+    """An Alembic Config for the project: its alembic.ini if any, dbctl's migrations folder;
+    with a ``handoff``, its database in ``sqlalchemy.url`` (with the URL's own driver)."""
     from alembic.config import Config
 
     folder = settings.migrations_dir
@@ -71,6 +81,8 @@ def alembic_config(
     config.set_main_option("prepend_sys_path", str(settings.project_root))
     if connection is not None:
         config.attributes["connection"] = connection
+    if handoff is not None:  # configparser interpolates '%': an encoded password has some
+        config.set_main_option("sqlalchemy.url", handoff.sqlalchemy_url.replace("%", "%%"))
     # Projects' env.py usually calls logging.config.fileConfig(); dbctl owns the output.
     config.attributes["configure_logger"] = False
     return config
@@ -95,10 +107,20 @@ def current_heads(connection: Connection) -> tuple[str, ...]:
     return tuple(sorted(heads))
 
 
-def _set_timeouts(connection: Connection, *, lock_timeout: str, statement_timeout: str) -> None:
+def _set_timeouts(
+    session: _Session | None,
+    connection: Connection,
+    *,
+    lock_timeout: str,
+    statement_timeout: str,
+) -> None:
+    """The timeouts of the next statements: on the shared connection, and on every
+    connection the project's code opens (through the handoff)."""
     import sqlalchemy.exc
     from sqlalchemy import text
 
+    if session is not None:
+        session.handoff.set_timeouts(lock_timeout=lock_timeout, statement_timeout=statement_timeout)
     for name, value in (("lock_timeout", lock_timeout), ("statement_timeout", statement_timeout)):
         try:
             connection.execute(
@@ -125,6 +147,25 @@ def _first_line(exc: BaseException) -> str:
     return lines[0] if lines else type(original).__name__
 
 
+def heads_on_fresh_connection(
+    url: str, table: str = "alembic_version", schema: str | None = None
+) -> tuple[str, ...]:
+    """The revisions the database shows to anyone else: read on a new connection, so what
+    a revision left uncommitted does not count."""
+    from psycopg import sql
+
+    from dbctl.pg.connect import connect
+
+    name = sql.Identifier(schema, table) if schema else sql.Identifier(table)
+    regclass = f"{schema}.{table}" if schema else table
+    with connect(url, autocommit=True) as conn:
+        found = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (regclass,)).fetchone()
+        if not found or not found[0]:
+            return ()
+        rows = conn.execute(sql.SQL("SELECT version_num FROM {}").format(name)).fetchall()
+    return tuple(sorted(str(row[0]) for row in rows))
+
+
 def _statement(exc: BaseException) -> str:
     statement = " ".join(str(getattr(exc, "statement", "") or "").split())
     return statement if len(statement) <= 200 else statement[:197] + "..."
@@ -147,59 +188,166 @@ def invalid_indexes(connection: Connection) -> list[str]:
 
 
 class _Session:
-    """One migration session: connection, Alembic config and script directory."""
+    """One migration session: the shared connection, the handoff, Alembic's config and
+    script directory."""
 
-    def __init__(self, settings: Settings, connection: Connection) -> None:
+    def __init__(self, settings: Settings, connection: Connection, handoff: Handoff) -> None:
         self.settings = settings
         self.connection = connection
-        self.config = alembic_config(settings, connection)
+        self.handoff = handoff
+        self.config = alembic_config(settings, connection, handoff=handoff)
         self.directory = script_directory(self.config)
 
-    def apply(self, script: Script, notify: Notify | None) -> None:
-        """Upgrade to ``script`` and record its checksum; one transaction unless autocommit."""
-        from alembic import command
+    @property
+    def database(self) -> str:
+        return database_name(self.handoff.url)
 
-        info = describe(script)
-        connection = self.connection
-        path = project_relative(self.settings, info.path)
-        _set_timeouts(
-            connection,
-            lock_timeout="0" if info.autocommit else self.settings.lock_timeout,
-            statement_timeout="0" if info.autocommit else self.settings.statement_timeout,
-        )
+    def run_env(self, direction: str, target: str) -> MigrationContext | None:
+        """Run the project's env.py to upgrade (or downgrade) to ``target``, as Alembic's
+        ``command.upgrade`` does; returns the context env.py configured (None if none)."""
+        from alembic.runtime.environment import EnvironmentContext
+
+        directory = self.directory
+
+        def steps(rev: Any, context: Any) -> Any:
+            if direction == "upgrade":
+                return directory._upgrade_revs(target, rev)
+            return directory._downgrade_revs(target, rev)
+
+        with EnvironmentContext(
+            self.config, directory, fn=steps, as_sql=False, destination_rev=target
+        ) as environment:
+            directory.run_env()
+            return getattr(environment, "_migration_context", None)
+
+    def attempt(
+        self, direction: str, target: str, *, script: Script | None
+    ) -> MigrationContext | None:
+        """``run_env`` with the project's errors told as the project's: the revision (or
+        env.py) and line that raised, and where the database stays."""
+        import sqlalchemy.exc
+
         try:
-            if info.autocommit:
-                # Alembic's autocommit block needs to own the transactions.
-                command.upgrade(self.config, script.revision)
-                ledger.record(connection, script.revision, info.checksum, path)
-                connection.commit()
-            else:
-                connection.begin()
-                command.upgrade(self.config, script.revision)
-                ledger.record(connection, script.revision, info.checksum, path)
-                connection.commit()
+            return self.run_env(direction, target)
+        except DbctlError:
+            self._rollback()
+            raise
+        except sqlalchemy.exc.DBAPIError as exc:
+            self._rollback()
+            raise self._failure(exc, script, "failed: " + _first_line(exc)) from None
         except Exception as exc:
-            import sqlalchemy.exc
+            self._rollback()
+            raise self._failure(exc, script, "raised " + raised(exc)) from None
 
-            if not isinstance(exc, sqlalchemy.exc.DBAPIError):
-                raise
-            connection.rollback()
-            self._fail(script, path, exc)
-        if notify is not None:
-            notify(f"applied {script.revision} ({path})")
+    def _rollback(self) -> None:
+        try:
+            self.connection.rollback()
+        except Exception:  # the connection died with the failure: the reading below says it
+            self.connection.invalidate()
 
-    def _fail(self, script: Script, path: str, exc: BaseException) -> None:
-        at = ", ".join(current_heads(self.connection)) or "base"
-        message = f"revision {script.revision} ({path}) failed: {_first_line(exc)}"
+    def _failure(self, exc: BaseException, script: Script | None, what: str) -> MigrationFailed:
+        root = self.settings.project_root
+        paths = {Path(s.path).resolve(): s.revision for s in self.directory.walk_revisions()}
+        env_py = (self.settings.migrations_dir / "env.py").resolve()
+        frame = user_frame(frames(exc), root, [*paths, env_py])
+        at = where(frame, root)
+        culprit = paths.get(Path(frame.filename).resolve()) if frame is not None else None
+        if culprit is not None:
+            who = f"revision {culprit} ({at})"
+        elif frame is not None and Path(frame.filename).resolve() == env_py:
+            who = f"env.py ({at})" + (f", running revision {script.revision}," if script else "")
+        elif script is not None:
+            path = project_relative(self.settings, script.path)
+            who = f"revision {script.revision} ({path})"
+        else:
+            who = f"the migration{f' ({at})' if at else ''}"
+        message = f"{who} {what}"
         if "lock timeout" in message:
             message += f" (lock_timeout {self.settings.lock_timeout}: a busy table; retry later)"
         statement = _statement(exc)
         if statement:
             message += f"; statement: {statement}"
-        invalid = invalid_indexes(self.connection)
+        try:
+            invalid = invalid_indexes(self.connection)
+            at_heads = ", ".join(heads_on_fresh_connection(self.handoff.url)) or "base"
+        except Exception:  # the server itself went away: say what is known
+            return MigrationFailed(f"{message}; the database could not be read afterwards")
         if invalid:
             message += f"; INVALID index left behind: {', '.join(invalid)} (drop it and retry)"
-        raise MigrationFailed(f"{message}; the database stays at {at}")
+        return MigrationFailed(f"{message}; the database stays at {at_heads}")
+
+    def landed(
+        self, context: MigrationContext | None, expected: set[str], done: str
+    ) -> tuple[str, ...]:
+        """The heads the database shows after a step; ``NotLanded`` unless they hold every
+        ``expected`` revision (or, with ``expected`` empty, none is left)."""
+        table = getattr(context, "version_table", "alembic_version")
+        schema = getattr(context, "version_table_schema", None)
+        heads = heads_on_fresh_connection(self.handoff.url, table, schema)
+        if (expected <= set(heads)) if expected else not heads:
+            return heads
+        shown = ", ".join(heads) or "base"
+        reason = "it was not committed"
+        if context is not None and context.connection is not self.connection:
+            if getattr(context, "_in_external_transaction", False):
+                reason = (
+                    "env.py's connection was already in a transaction when it called "
+                    "context.configure() (a statement ran first), so Alembic left the commit "
+                    "to env.py, which never came: run that statement after "
+                    "context.begin_transaction(), or commit before configure()"
+                )
+            else:
+                reason = "env.py migrated on a connection of its own and did not commit it"
+        raise NotLanded(
+            f"{done}, but database {self.database!r} does not show it (alembic_version says "
+            f"{shown}): {reason}; dbctl stopped"
+        )
+
+    def apply(self, script: Script, notify: Notify | None) -> None:
+        """Upgrade to ``script`` and record its checksum; one transaction unless autocommit."""
+        info = describe(script)
+        connection = self.connection
+        path = project_relative(self.settings, info.path)
+        _set_timeouts(
+            self,
+            connection,
+            lock_timeout="0" if info.autocommit else self.settings.lock_timeout,
+            statement_timeout="0" if info.autocommit else self.settings.statement_timeout,
+        )
+        if not info.autocommit:  # Alembic's autocommit block needs to own the transactions
+            connection.begin()
+        context = self.attempt("upgrade", script.revision, script=script)
+        shared = context is None or context.connection is connection
+        if shared:  # the revision and its checksum commit together
+            ledger.record(connection, script.revision, info.checksum, path)
+        if connection.in_transaction():
+            connection.commit()
+        try:
+            self.landed(context, {script.revision}, f"revision {script.revision} ({path}) ran")
+        except NotLanded:
+            if shared:
+                ledger.forget(connection, [script.revision])
+                connection.commit()
+            raise
+        if not shared:
+            ledger.record(connection, script.revision, info.checksum, path)
+            connection.commit()
+        if notify is not None:
+            notify(f"applied {script.revision} ({path})")
+
+    def run_baseline(self, before: tuple[str, ...], notify: Notify | None) -> None:
+        """``[tool.dbctl] baseline`` on an empty database, before the first revision."""
+        from dbctl.lifecycle.baseline import is_empty, run_baseline
+
+        if self.settings.baseline is None or before:
+            return
+        if not is_empty(self.connection):
+            if notify is not None:
+                notify(f"baseline {self.settings.baseline} left out: the database has tables")
+            return
+        run_baseline(self.settings, self.connection)
+        if notify is not None:
+            notify(f"created the baseline {self.settings.baseline}")
 
     def adopt_unrecorded(self, heads: tuple[str, ...]) -> None:
         """Record revisions applied before dbctl managed this database."""
@@ -221,21 +369,22 @@ def migration_session(
 ) -> Iterator[_Session]:
     import sqlalchemy.exc
 
-    engine = create_engine(url)
-    try:
-        with engine.connect() as connection:
-            session = _Session(settings, connection)
-            if not lock:
-                yield session
-                return
-            with advisory_lock(connection, wait=settings.lock_wait, notify=notify):
-                ledger.ensure(connection)
-                connection.commit()
-                yield session
-    except sqlalchemy.exc.OperationalError as exc:
-        raise connection_failed(url, exc) from None
-    finally:
-        engine.dispose()
+    with handed_over(settings, url) as handoff:
+        engine = migration_engine(url)
+        try:
+            with engine.connect() as connection:
+                session = _Session(settings, connection, handoff)
+                if not lock:
+                    yield session
+                    return
+                with advisory_lock(connection, wait=settings.lock_wait, notify=notify):
+                    ledger.ensure(connection)
+                    connection.commit()
+                    yield session
+        except sqlalchemy.exc.OperationalError as exc:
+            raise connection_failed(url, exc) from None
+        finally:
+            engine.dispose()
 
 
 def _unknown_revision(exc: BaseException, target: str) -> MigrationFailed:
@@ -261,6 +410,8 @@ def upgrade(
             steps = upgrade_path(session.directory, before, revision)
         except CommandError as exc:
             raise _unknown_revision(exc, revision) from None
+        if steps:
+            session.run_baseline(before, notify)
         for script in steps:
             session.apply(script, notify)
         after = current_heads(session.connection)
@@ -272,14 +423,18 @@ def alembic_upgrade(settings: Settings, url: str, *, revision: str = "head") -> 
 
     verify-schema uses it to check that a second upgrade is a no-op.
     """
-    from alembic import command
-
     with migration_session(settings, url, notify=None) as session:
         before = current_heads(session.connection)
-        command.upgrade(session.config, revision)
+        _set_timeouts(
+            session,
+            session.connection,
+            lock_timeout=settings.lock_timeout,
+            statement_timeout=settings.statement_timeout,
+        )
+        session.attempt("upgrade", revision, script=None)
         if session.connection.in_transaction():
             session.connection.commit()
-        after = current_heads(session.connection)
+        after = heads_on_fresh_connection(url)
         applied = [
             r
             for r in lineage(session.directory, after)
@@ -292,31 +447,32 @@ def downgrade(
     settings: Settings, url: str, *, revision: str, notify: Notify | None = None
 ) -> MigrationResult:
     """Downgrade the database at ``url`` to ``revision`` (``base`` for an empty schema)."""
-    import sqlalchemy.exc
-    from alembic import command
     from alembic.util import CommandError
 
     with migration_session(settings, url, notify=notify) as session:
         connection = session.connection
         before = current_heads(connection)
+        try:
+            current: Any = before or None  # Alembic takes the heads as its context gives them
+            steps = session.directory._downgrade_revs(revision, current)
+        except CommandError as exc:
+            raise _unknown_revision(exc, revision) from None
         _set_timeouts(
+            session,
             connection,
             lock_timeout=settings.lock_timeout,
             statement_timeout=settings.statement_timeout,
         )
-        try:
-            command.downgrade(session.config, revision)
-        except CommandError as exc:
-            raise _unknown_revision(exc, revision) from None
-        except sqlalchemy.exc.DBAPIError as exc:
-            connection.rollback()
-            at = ", ".join(current_heads(connection)) or "base"
-            raise MigrationFailed(
-                f"downgrade to {revision} failed: {_first_line(exc)}; the database stays at {at}"
-            ) from None
+        context = session.attempt("downgrade", revision, script=None)
         if connection.in_transaction():
             connection.commit()
-        after = current_heads(connection)
+        after = heads_on_fresh_connection(
+            url,
+            getattr(context, "version_table", "alembic_version"),
+            getattr(context, "version_table_schema", None),
+        )
+        if steps and after == before:
+            session.landed(context, set(), f"the downgrade to {revision} ran")
         old, new = lineage(session.directory, before), lineage(session.directory, after)
         reverted = [rev for rev in old[::-1] if rev not in set(new)]
         ledger.forget(connection, reverted)

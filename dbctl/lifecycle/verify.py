@@ -15,6 +15,14 @@ On a fresh temporary database (on the sandbox, or on the server of ``--database-
 
 ``verify_live`` checks a running database instead, read-only: drift, rules, pending
 revisions and checksum mismatches.
+
+Each check's findings stand on their own: a check that cannot run (models that do not
+import or cannot be laid out...) is one ``verify-step-failed`` error naming the cause, and
+the others still report. What dbctl cannot prove (``Unproven``: the project's code reached
+another database, a revision did not land) stops the run at once, exit 2: the next steps
+are destructive. The project's code runs under one handoff of the shadow database
+(``lifecycle.handoff``), so that whatever env.py, the revisions or the models read, they
+get the shadow; the round trip runs only on a database whose name says dbctl created it.
 """
 
 from __future__ import annotations
@@ -25,8 +33,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from dbctl.errors import MigrationFailed
+from dbctl.errors import DbctlError, MigrationFailed, Unproven
 from dbctl.lifecycle import drift
+from dbctl.lifecycle.handoff import handed_over
 from dbctl.lifecycle.ledger import TABLE as LEDGER_TABLE
 from dbctl.lifecycle.migrate import (
     alembic_config,
@@ -40,7 +49,9 @@ from dbctl.lifecycle.migrate import (
 )
 from dbctl.lifecycle.revisions import upgrade_path
 from dbctl.lifecycle.status import head_findings, migration_status
+from dbctl.pg.shadow import PREFIX as SHADOW_PREFIX
 from dbctl.pg.shadow import temporary_database
+from dbctl.pg.url import database_name
 from dbctl.report import Finding, Location, Severity
 from dbctl.rules import RuleContext, run_rules
 
@@ -64,16 +75,46 @@ class Verification:
 
     @contextmanager
     def check(self, name: str, notify: Notify | None) -> Iterator[None]:
+        """One check: its findings, its time; a ``DbctlError`` it raises becomes one
+        ``verify-step-failed`` finding (``Unproven`` stops the run)."""
         before = len(self.findings)
         started = time.perf_counter()
+        failed: DbctlError | None = None
         try:
             yield
-        finally:
-            seconds = round(time.perf_counter() - started, 3)
-            found = len(self.findings) - before
-            self.checks.append({"check": name, "findings": found, "seconds": seconds})
+        except Unproven:
+            raise
+        except DbctlError as exc:
+            failed = exc
+            self.findings.append(
+                Finding(
+                    rule="verify-step-failed",
+                    severity=Severity.error,
+                    message=f"{name} could not run: {exc}",
+                    evidence={"check": name},
+                )
+            )
+        seconds = round(time.perf_counter() - started, 3)
+        found = len(self.findings) - before
+        status = "failed" if failed else "findings" if found else "ok"
+        self.checks.append({"check": name, "status": status, "findings": found, "seconds": seconds})
+        if notify is not None:
+            said = {"ok": "ok", "failed": "could not run", "findings": f"{found} findings"}
+            notify(f"{name}: {said[status]} ({seconds:.2f}s)")
+
+    def skip(self, names: list[str], reason: str, notify: Notify | None) -> None:
+        for name in names:
+            self.checks.append(
+                {
+                    "check": name,
+                    "status": "skipped",
+                    "findings": 0,
+                    "seconds": 0.0,
+                    "reason": reason,
+                }
+            )
             if notify is not None:
-                notify(f"{name}: {'ok' if not found else f'{found} findings'} ({seconds:.2f}s)")
+                notify(f"{name}: skipped ({reason})")
 
     def data(self) -> dict[str, Any]:
         return {"checks": self.checks}
@@ -114,9 +155,11 @@ def _revision_finding(
 def _upgrade_stepwise(
     settings: Settings, url: str, steps: list[Script], result: Verification
 ) -> list[Catalog] | None:
-    """Apply ``steps`` one by one; the snapshots before the first and after each step."""
-    snapshots = [snapshot(url)]
+    """Apply ``steps`` one by one (after the baseline, if any); the snapshots before the
+    first and after each step."""
     with migration_session(settings, url, notify=None) as session:
+        session.run_baseline((), None)
+        snapshots = [snapshot(url)]
         for script in steps:
             try:
                 session.apply(script, None)
@@ -152,6 +195,30 @@ def _is_linear(steps: list[Script]) -> bool:
     return all(not s.is_merge_point and not s.is_branch_point for s in steps)
 
 
+def _new_differences(
+    expected: Catalog, actual: Catalog, inherited: set[tuple[str | None, ...]]
+) -> tuple[str, list[dict[str, str]]]:
+    """``_describe_differences`` without those carried over from a revision above."""
+    from dbctl.lifecycle.diff import diff_catalogs
+
+    differences = [
+        d
+        for d in diff_catalogs(expected, actual, expected_label="before", actual_label="after")
+        if (d.kind, d.object, d.expected, d.actual) not in inherited
+    ]
+    shown = "; ".join(d.message for d in differences[:MAX_DIFFERENCES_SHOWN])
+    if len(differences) > MAX_DIFFERENCES_SHOWN:
+        shown += f"; and {len(differences) - MAX_DIFFERENCES_SHOWN} more"
+    evidence = [{"kind": d.kind, "object": d.object, "message": d.message} for d in differences]
+    return shown, evidence
+
+
+def _carried(expected: Catalog, actual: Catalog) -> set[tuple[str | None, ...]]:
+    from dbctl.lifecycle.diff import diff_catalogs
+
+    return {(d.kind, d.object, d.expected, d.actual) for d in diff_catalogs(expected, actual)}
+
+
 def _round_trip(
     settings: Settings,
     url: str,
@@ -159,7 +226,11 @@ def _round_trip(
     snapshots: list[Catalog],
     result: Verification,
 ) -> None:
-    """Down and up again for each revision, from the head; compare with the snapshots."""
+    """Down and up again for each revision, from the head; compare with the snapshots.
+
+    What a lossy downgrade leaves behind is carried down to the revisions below it; it is
+    blamed on the revision that left it, once, not on every revision under it.
+    """
     if not _is_linear(steps):
         result.findings.append(
             Finding(
@@ -170,19 +241,24 @@ def _round_trip(
             )
         )
         return
+    if not database_name(url).startswith(SHADOW_PREFIX):  # never on a database it was given
+        raise AssertionError(f"the round trip runs on a shadow database, not {database_name(url)}")
+    inherited = _carried(snapshots[-1], snapshot(url))
     for index in range(len(steps) - 1, -1, -1):
         script = steps[index]
         parent = steps[index - 1].revision if index else "base"
+        below = f"; the {index} revisions below it were not round-tripped" if index else ""
         try:
             downgrade(settings, url, revision=parent)
         except MigrationFailed as exc:
             result.findings.append(
-                _revision_finding(settings, "downgrade-mismatch", script, f"downgrade fails: {exc}")
+                _revision_finding(
+                    settings, "downgrade-mismatch", script, f"the downgrade fails: {exc}{below}"
+                )
             )
             return
-        down = snapshot(url)
-        if down != snapshots[index]:
-            shown, evidence = _describe_differences(snapshots[index], down)
+        shown, evidence = _new_differences(snapshots[index], snapshot(url), inherited)
+        if evidence:
             result.findings.append(
                 _revision_finding(
                     settings,
@@ -201,13 +277,12 @@ def _round_trip(
                     settings,
                     "downgrade-mismatch",
                     script,
-                    f"{script.revision} cannot be applied again after its downgrade: {exc}",
+                    f"{script.revision} cannot be applied again after its downgrade: {exc}{below}",
                 )
             )
             return
-        up = snapshot(url)
-        if up != snapshots[index + 1]:
-            shown, evidence = _describe_differences(snapshots[index + 1], up)
+        shown, evidence = _new_differences(snapshots[index + 1], snapshot(url), inherited)
+        if evidence:
             result.findings.append(
                 _revision_finding(
                     settings,
@@ -217,11 +292,26 @@ def _round_trip(
                     differences=evidence,
                 )
             )
-        downgrade(settings, url, revision=parent)
+        try:
+            downgrade(settings, url, revision=parent)
+        except MigrationFailed as exc:
+            result.findings.append(
+                _revision_finding(
+                    settings,
+                    "downgrade-mismatch",
+                    script,
+                    f"the second downgrade of {script.revision} fails: {exc}{below}",
+                )
+            )
+            return
+        inherited = _carried(snapshots[index], snapshot(url))
 
 
 def _rule_context(settings: Settings, models: drift.Models | None) -> RuleContext:
     return RuleContext() if models is None else models.rule_context()
+
+
+_LATER_CHECKS = ["idempotent upgrade", "round trip", "drift from the models", "schema rules"]
 
 
 def verify_schema(
@@ -229,37 +319,38 @@ def verify_schema(
 ) -> Verification:
     """Every check of ``verify-schema`` on a temporary database of the server at ``server_url``."""
     result = Verification()
-    directory = script_directory(alembic_config(settings))
-    heads = tuple(sorted(directory.get_heads()))
-    infos = {s.revision: s for s in directory.walk_revisions()}
-    with result.check("single head", notify):
-        result.findings += head_findings(settings, heads, {k: v.path for k, v in infos.items()})
-    target = "heads" if len(heads) > 1 else "head"
-    models = drift.load_models(settings) if settings.models else None
-    with temporary_database(server_url, purpose="shadow") as url:
+    with temporary_database(server_url, purpose="shadow") as url, handed_over(settings, url):
+        directory = script_directory(alembic_config(settings))
+        heads = tuple(sorted(directory.get_heads()))
+        infos = {s.revision: s for s in directory.walk_revisions()}
+        with result.check("single head", notify):
+            result.findings += head_findings(settings, heads, {k: v.path for k, v in infos.items()})
+        target = "heads" if len(heads) > 1 else "head"
         steps = upgrade_path(directory, (), target)
+        snapshots: list[Catalog] | None = None
         with result.check(f"upgrade from empty ({len(steps)} revisions)", notify):
             snapshots = _upgrade_stepwise(settings, url, steps, result)
         if snapshots is None:
+            result.skip(_LATER_CHECKS, "the upgrade from empty did not finish", notify)
             return result
         head = snapshots[-1]
         with result.check("idempotent upgrade", notify):
             _check_idempotent(settings, url, target, head, result)
         with result.check("round trip", notify):
             _round_trip(settings, url, steps, snapshots, result)
-        _check_against_models_and_rules(settings, url, head, models, result, notify=notify)
+        _check_against_models_and_rules(settings, url, head, result, notify=notify)
     return result
 
 
 def verify_live(settings: Settings, url: str, *, notify: Notify | None = None) -> Verification:
     """Read-only checks of the database at ``url``: migrations, drift, rules."""
     result = Verification()
-    with result.check("migrations", notify):
-        status = migration_status(settings, url)
-        result.findings += status.findings
-    live = snapshot(url)
-    models = drift.load_models(settings) if settings.models else None
-    _check_against_models_and_rules(settings, url, live, models, result, notify=notify)
+    with handed_over(settings, url):
+        with result.check("migrations", notify):
+            status = migration_status(settings, url)
+            result.findings += status.findings
+        live = snapshot(url)
+        _check_against_models_and_rules(settings, url, live, result, notify=notify)
     return result
 
 
@@ -267,14 +358,18 @@ def _check_against_models_and_rules(
     settings: Settings,
     url: str,
     catalog: Catalog,
-    models: drift.Models | None,
     result: Verification,
     *,
     notify: Notify | None,
 ) -> None:
-    """The last two checks of both modes: drift of ``catalog`` from the models, the rules."""
-    if models is not None:
+    """The last two checks of both modes: drift of ``catalog`` from the models, the rules.
+
+    Models that cannot be imported or laid out fail the drift check only; the rules then
+    run without what the models would tell them (locations, naming convention)."""
+    models: drift.Models | None = None
+    if settings.models:
         with result.check("drift from the models", notify):
+            models = drift.load_models(settings)
             result.findings += drift.drift_findings(settings, models, catalog, url)
     with result.check("schema rules", notify):
         result.findings += run_rules(catalog, _rule_context(settings, models))

@@ -8,11 +8,12 @@ told apart in pg_stat_statements and pg_stat_activity. Connection failures becom
 from __future__ import annotations
 
 import functools
+import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from dbctl.errors import ConnectionFailed
-from dbctl.pg.url import libpq_url, normalize_url, redact
+from dbctl.pg.url import driver, libpq_url, migration_url, normalize_url, redact
 
 if TYPE_CHECKING:
     import psycopg
@@ -88,12 +89,22 @@ def connect(url: str, *, autocommit: bool = False) -> psycopg.Connection[tuple[o
         raise connection_failed(url, exc) from None
 
 
+# dbctl's own engines (psycopg 3, its reads and scratch databases): the checks that hold the
+# project's code to one database (``lifecycle.handoff``) leave them alone.
+_INTERNAL: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def is_internal(engine: Engine) -> bool:
+    return engine in _INTERNAL
+
+
 def create_engine(url: str) -> Engine:
-    """A SQLAlchemy engine for one dbctl command: no pool kept, dbctl's application name."""
+    """A SQLAlchemy engine for dbctl's own work (psycopg 3): no pool kept, dbctl's
+    application name, every statement tagged."""
     from sqlalchemy import create_engine as sa_create_engine
     from sqlalchemy.pool import NullPool
 
-    return sa_create_engine(
+    engine = sa_create_engine(
         normalize_url(url),
         poolclass=NullPool,
         connect_args={
@@ -102,6 +113,54 @@ def create_engine(url: str) -> Engine:
             "cursor_factory": tagged_cursor(),
         },
     )
+    _INTERNAL.add(engine)
+    return engine
+
+
+@functools.cache
+def _tagged_psycopg2_cursor() -> type[Any]:
+    import psycopg2.extensions  # type: ignore[import-untyped]
+
+    class TaggedCursor(psycopg2.extensions.cursor):  # type: ignore[misc]
+        def execute(self, query: Any, vars: Any = None) -> Any:
+            return super().execute(tag(query) if isinstance(query, str | bytes) else query, vars)
+
+        def executemany(self, query: Any, vars_list: Any) -> Any:
+            text = tag(query) if isinstance(query, str | bytes) else query
+            return super().executemany(text, vars_list)
+
+    return TaggedCursor
+
+
+def migration_engine(url: str) -> Engine:
+    """The engine of the connection dbctl shares with the project's env.py: the URL's own
+    driver when it blocks (revisions may depend on it), psycopg 3 otherwise; dbctl's
+    application name; statements tagged where the driver lets dbctl do it."""
+    from sqlalchemy import create_engine as sa_create_engine
+    from sqlalchemy.pool import NullPool
+
+    target = migration_url(url)
+    name = driver(target)
+    connect_args: dict[str, Any] = {"application_name": APPLICATION_NAME}
+    if name in ("psycopg", "psycopg2", "psycopg2cffi"):
+        connect_args["connect_timeout"] = CONNECT_TIMEOUT
+    if name == "psycopg":
+        connect_args["cursor_factory"] = tagged_cursor()
+    elif name == "psycopg2":
+        connect_args["cursor_factory"] = _tagged_psycopg2_cursor()
+    elif name == "pg8000":
+        connect_args = {"application_name": APPLICATION_NAME, "timeout": CONNECT_TIMEOUT}
+    try:
+        return sa_create_engine(target, poolclass=NullPool, connect_args=connect_args)
+    except ModuleNotFoundError as exc:
+        from dbctl.errors import ConfigError
+        from dbctl.lifecycle.user_code import DRIVER_PACKAGES
+
+        package = DRIVER_PACKAGES.get(exc.name or "", exc.name)
+        raise ConfigError(
+            f"the database URL names the {name} driver, which is not installed here: "
+            f"pip install {package}, or write postgresql+psycopg:// to use psycopg 3"
+        ) from None
 
 
 def resolve_database_url(settings: Settings, notify: Notify | None = None) -> str:

@@ -1,9 +1,12 @@
 """Database URLs: one place that normalises them and hides their passwords.
 
-dbctl accepts ``postgresql://``, ``postgres://`` and ``postgresql+psycopg://`` alike and
-always talks to PostgreSQL through psycopg 3. ``normalize_url`` gives the SQLAlchemy form,
-``libpq_url`` the plain form psycopg and libpq take, and ``redact`` the form that may be
-printed. Only the standard library is imported here, so error paths stay cheap.
+dbctl accepts ``postgresql://``, ``postgres://`` and ``postgresql+DRIVER://`` for the
+drivers SQLAlchemy has for PostgreSQL. Its own reads always go through psycopg 3
+(``normalize_url`` gives that SQLAlchemy form, ``libpq_url`` the plain form psycopg and
+libpq take); the project's migrations run on the driver the URL names
+(``sqlalchemy_url``, ``migration_url``), since revisions can depend on it. ``redact``
+gives the form that may be printed. Only the standard library is imported here, so error
+paths stay cheap.
 """
 
 from __future__ import annotations
@@ -13,7 +16,15 @@ from urllib.parse import SplitResult, urlsplit, urlunsplit
 from dbctl.errors import ConfigError
 
 SQLALCHEMY_SCHEME = "postgresql+psycopg"
-_ACCEPTED_SCHEMES = {"postgresql", "postgres", "postgresql+psycopg", "postgresql+psycopg2"}
+# SQLAlchemy's PostgreSQL drivers: blocking ones, and asyncio ones (which a sync
+# connection cannot use: dbctl's own connection for them is psycopg 3).
+SYNC_DRIVERS = frozenset({"psycopg", "psycopg2", "psycopg2cffi", "pg8000"})
+ASYNC_DRIVERS = frozenset({"asyncpg", "psycopg_async"})
+_ACCEPTED_SCHEMES = {
+    "postgresql",
+    "postgres",
+    *(f"postgresql+{driver}" for driver in SYNC_DRIVERS | ASYNC_DRIVERS),
+}
 
 
 def _split(url: str) -> SplitResult:
@@ -27,14 +38,39 @@ def _split(url: str) -> SplitResult:
     if parts.scheme.lower() not in _ACCEPTED_SCHEMES:
         raise ConfigError(
             f"unsupported database URL scheme {parts.scheme!r}: dbctl works with PostgreSQL "
-            "URLs (postgresql://, postgres:// or postgresql+psycopg://)"
+            "URLs (postgresql://, postgres:// or postgresql+DRIVER:// with DRIVER one of "
+            f"{', '.join(sorted(SYNC_DRIVERS | ASYNC_DRIVERS))})"
         )
     return parts
 
 
+def check_url(url: str) -> str:
+    """``url`` as given (trimmed), once it is known to be a PostgreSQL URL."""
+    _split(url)
+    return url.strip()
+
+
 def normalize_url(url: str) -> str:
-    """Return ``url`` with the ``postgresql+psycopg`` scheme SQLAlchemy needs."""
+    """Return ``url`` with the ``postgresql+psycopg`` scheme of dbctl's own connections."""
     return urlunsplit(_split(url)._replace(scheme=SQLALCHEMY_SCHEME))
+
+
+def driver(url: str) -> str | None:
+    """The driver a URL names (``psycopg2`` in ``postgresql+psycopg2://``), else None."""
+    scheme = _split(url).scheme.lower()
+    return scheme.partition("+")[2] or None
+
+
+def sqlalchemy_url(url: str) -> str:
+    """The SQLAlchemy form of ``url`` with the driver it names (psycopg 3 when none)."""
+    return urlunsplit(_split(url)._replace(scheme=f"postgresql+{driver(url) or 'psycopg'}"))
+
+
+def migration_url(url: str) -> str:
+    """The URL of the blocking connection dbctl migrates on: the driver ``url`` names when it
+    blocks (revisions can depend on it), psycopg 3 for an asyncio driver or none."""
+    named = driver(url)
+    return sqlalchemy_url(url) if named in SYNC_DRIVERS else normalize_url(url)
 
 
 def libpq_url(url: str) -> str:

@@ -122,7 +122,7 @@ def test_lock_timeout_fires_on_a_busy_table(
             upgrade(settings, url)
         busy.rollback()
     message = str(info.value)
-    assert "revision r3 (migrations/versions/r3.py) failed" in message
+    assert "revision r3 (migrations/versions/r3.py:11) failed" in message
     assert "lock timeout" in message
     assert message.endswith("the database stays at r2")
     assert "\n" not in message
@@ -138,7 +138,7 @@ def test_failure_midway_leaves_the_last_good_revision(
         upgrade(project.settings(url), url)
     message = str(info.value)
     assert message.startswith(
-        "revision r4 (migrations/versions/r4.py) failed: invalid input syntax"
+        "revision r4 (migrations/versions/r4.py:12) failed: invalid input syntax"
     )
     assert "statement: INSERT INTO c VALUES ('not a number')" in message
     assert _query(url, "SELECT version_num FROM alembic_version") == [("r3",)]

@@ -75,7 +75,7 @@ def test_unreachable_database_is_one_line_exit_2_without_password() -> None:
     assert result.exit_code == 2
     assert result.stdout == ""
     assert result.stderr.startswith(
-        "error: cannot connect to postgresql+psycopg://app:***@127.0.0.1:1/app: "
+        "error: cannot connect to postgresql://app:***@127.0.0.1:1/app: "
     )
     assert result.stderr.count("\n") == 1
     assert "hunter2" not in result.output

@@ -33,12 +33,15 @@ def test_flags_beat_environment_beat_pyproject(tmp_path: Path) -> None:
     assert settings.lock_timeout == "2s"
 
 
-def test_database_url_prefers_dbctl_variable_and_is_normalised(tmp_path: Path) -> None:
+def test_database_url_prefers_dbctl_variable_and_is_kept_as_given(tmp_path: Path) -> None:
+    """The URL is checked but kept: the project's env.py gets it in the form it reads."""
     env = {"DATABASE_URL": "postgres://a@h/app", "DBCTL_DATABASE_URL": "postgres://b@h/app"}
     settings = load_settings(cwd=tmp_path, environ=env)
-    assert settings.database_url == "postgresql+psycopg://b@h/app"
+    assert settings.database_url == "postgres://b@h/app"
     settings = load_settings(cwd=tmp_path, environ={"DATABASE_URL": "postgres://a@h/app"})
-    assert settings.database_url == "postgresql+psycopg://a@h/app"
+    assert settings.database_url == "postgres://a@h/app"
+    with pytest.raises(ConfigError):
+        load_settings(cwd=tmp_path, environ={"DATABASE_URL": "mysql://a@h/app"})
 
 
 def test_unset_flags_do_not_override(tmp_path: Path) -> None:

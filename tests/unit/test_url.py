@@ -1,7 +1,16 @@
 import pytest
 
 from dbctl.errors import ConfigError
-from dbctl.pg.url import database_name, libpq_url, normalize_url, redact, with_database
+from dbctl.pg.url import (
+    database_name,
+    driver,
+    libpq_url,
+    migration_url,
+    normalize_url,
+    redact,
+    sqlalchemy_url,
+    with_database,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -19,11 +28,53 @@ def test_normalize_accepts_every_postgres_spelling(given: str, expected: str) ->
     assert normalize_url(given) == expected
 
 
+@pytest.mark.parametrize(
+    ("given", "named", "sqlalchemy", "migration"),
+    [
+        ("postgresql://u@h/d", None, "postgresql+psycopg://u@h/d", "postgresql+psycopg://u@h/d"),
+        ("postgres://u@h/d", None, "postgresql+psycopg://u@h/d", "postgresql+psycopg://u@h/d"),
+        (
+            "postgresql+psycopg2://u@h/d",
+            "psycopg2",
+            "postgresql+psycopg2://u@h/d",
+            "postgresql+psycopg2://u@h/d",
+        ),
+        (
+            "postgresql+asyncpg://u@h/d",
+            "asyncpg",
+            "postgresql+asyncpg://u@h/d",
+            "postgresql+psycopg://u@h/d",
+        ),
+        (
+            "postgresql+pg8000://u@h/d",
+            "pg8000",
+            "postgresql+pg8000://u@h/d",
+            "postgresql+pg8000://u@h/d",
+        ),
+    ],
+)
+def test_the_driver_a_url_names_is_kept_for_the_project(
+    given: str, named: str | None, sqlalchemy: str, migration: str
+) -> None:
+    """dbctl's own reads use psycopg 3; the project's migrations run on its own driver,
+    except an asyncio one, which a blocking connection cannot use."""
+    assert driver(given) == named
+    assert sqlalchemy_url(given) == sqlalchemy
+    assert migration_url(given) == migration
+
+
+def test_settings_keep_the_url_as_given() -> None:
+    from dbctl.config import load_settings
+
+    settings = load_settings({"database_url": " postgresql+psycopg2://u@h/d "}, environ={})
+    assert settings.database_url == "postgresql+psycopg2://u@h/d"
+
+
 def test_libpq_url_drops_the_driver() -> None:
     assert libpq_url("postgresql+psycopg://u@h/d") == "postgresql://u@h/d"
 
 
-@pytest.mark.parametrize("bad", ["mysql://u@h/d", "sqlite:///x.db", "just-a-name"])
+@pytest.mark.parametrize("bad", ["mysql://u@h/d", "sqlite:///x.db", "just-a-name", "postgresql+mysqldb://h/d"])
 def test_other_databases_are_refused_in_one_line(bad: str) -> None:
     with pytest.raises(ConfigError) as info:
         normalize_url(bad)

@@ -1,0 +1,101 @@
+"""The project's own code (env.py, revisions, models, a baseline): imported, run, and its
+errors told as the project's, with the file and line where they were raised.
+
+dbctl runs code it did not write. When that code raises, the message must say whose code
+and where (``revision r2 (migrations/versions/r2.py:14) raised ValueError: boom``), not
+call it a dbctl bug.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import traceback
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from dbctl.errors import ConfigError
+
+# Modules of drivers SQLAlchemy loads for a URL, and the package that provides each.
+DRIVER_PACKAGES = {
+    "psycopg2": "psycopg2-binary",
+    "psycopg": "psycopg[binary]",
+    "asyncpg": "asyncpg",
+    "pg8000": "pg8000",
+    "psycopg2cffi": "psycopg2cffi",
+}
+
+
+def _is_library(path: Path) -> bool:
+    return any(part in ("site-packages", "dist-packages") for part in path.parts)
+
+
+def _shown(path: Path, root: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def frames(exc: BaseException) -> list[traceback.FrameSummary]:
+    """The frames of ``exc``'s traceback, the outermost first."""
+    return list(traceback.extract_tb(exc.__traceback__))
+
+
+def user_frame(
+    stack: Iterable[traceback.FrameSummary], root: Path, prefer: Iterable[Path] = ()
+) -> traceback.FrameSummary | None:
+    """The innermost frame in one of the ``prefer`` files, else the innermost frame in the
+    project (under ``root``, not an installed library), else None."""
+    stack = list(stack)
+    wanted = {path.resolve() for path in prefer}
+    for frame in reversed(stack):
+        if wanted and Path(frame.filename).resolve() in wanted:
+            return frame
+    root = root.resolve()
+    for frame in reversed(stack):
+        path = Path(frame.filename)
+        if path.is_absolute() and path.resolve().is_relative_to(root) and not _is_library(path):
+            return frame
+    return None
+
+
+def where(frame: traceback.FrameSummary | None, root: Path) -> str | None:
+    """``path:line`` of a frame, the path relative to the project when it is in it."""
+    if frame is None:
+        return None
+    return f"{_shown(Path(frame.filename), root)}:{frame.lineno}"
+
+
+def raised(exc: BaseException) -> str:
+    """``ValueError: boom``: the exception on one line (a DB error's first line, the
+    statement left out), with the package to install when it is a missing driver."""
+    original = getattr(exc, "orig", None) or exc
+    lines = [line.strip() for line in str(original).splitlines() if line.strip()]
+    text = f"{type(original).__name__}: {lines[0]}" if lines else type(original).__name__
+    if isinstance(exc, ModuleNotFoundError) and exc.name in DRIVER_PACKAGES:
+        text += f" (a database driver: pip install {DRIVER_PACKAGES[exc.name]})"
+    return text
+
+
+def import_object(spec: str, root: Path, what: str) -> Any:
+    """Import ``module:attr.path`` from the project at ``root``; errors name ``what``."""
+    module_name, colon, attr_path = spec.partition(":")
+    if not module_name or not colon or not attr_path:
+        raise ConfigError(f"{what} {spec!r}: give module:attribute, e.g. 'app.db:Base.metadata'")
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    try:
+        target: Any = importlib.import_module(module_name)
+    except Exception as exc:
+        at = where(user_frame(frames(exc), root), root)
+        raise ConfigError(
+            f"{what}: importing {module_name}{f' ({at})' if at else ''} raised {raised(exc)}"
+        ) from None
+    for part in attr_path.split("."):
+        try:
+            target = getattr(target, part)
+        except AttributeError:
+            raise ConfigError(f"{what} {spec!r}: {module_name} has no attribute {part!r}") from None
+    return target
