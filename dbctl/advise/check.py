@@ -2,9 +2,11 @@
 
 The one library function of the command. Statements come from SQL files and stdin, capture
 logs, and pg_stat_statements; the catalog from DDL files (``--schema``), the live database
-(with its statistics), or the SQLAlchemy models (rendered to DDL and read like a DDL file,
-no database needed). Analysis (``dbctl.access``) and advice (``dbctl.advise.advisor``)
-take data; only the edges here open a connection.
+(with its statistics), or the SQLAlchemy models: the catalog ``verify-schema`` compares
+with (``drift.models_catalog``), laid out by PostgreSQL on the sandbox's database (the
+project's throwaway server, started if needed), so that expression, partial and operator
+class indexes read as PostgreSQL itself prints them. Analysis (``dbctl.access``) and
+advice (``dbctl.advise.advisor``) take data; only the edges here open a connection.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from dbctl.access.sources import Collected, from_files, from_log
 from dbctl.advise.model import Advice, AdviceOptions
 from dbctl.errors import ConfigError
 from dbctl.report import Finding, Severity
+from dbctl.rules.context import RuleContext
 
 if TYPE_CHECKING:
     import psycopg
@@ -78,25 +81,19 @@ def _from_stats(conn: psycopg.Connection[Any], limit: int, collected: Collected)
         collected.skip("statements of other roles (grant pg_read_all_stats)", read.hidden)
 
 
-def models_catalog(settings: Settings) -> Catalog:
-    """The models' catalog without a database: their DDL, read like a --schema file."""
-    from sqlalchemy import create_mock_engine
-    from sqlalchemy.dialects import postgresql
+def models_catalog(
+    settings: Settings, *, notify: Notify | None = None
+) -> tuple[Catalog, RuleContext]:
+    """The models' catalog as verify-schema builds it, and what the catalog rules know from
+    the models (where their classes are). Laid out on a database of a running server:
+    ``--database-url`` when given, else the sandbox (started if needed; ``notify`` says so).
+    """
+    from dbctl.lifecycle import drift
+    from dbctl.pg.connect import resolve_database_url
 
-    from dbctl.access.ddl import catalog_from_ddl
-    from dbctl.lifecycle.models import load_metadata
-
-    metadata = load_metadata(settings)
-    statements: list[str] = []
-    dialect = postgresql.psycopg.dialect()  # type: ignore[no-untyped-call]
-
-    def collect(sql: Any, *_: Any, **__: Any) -> None:
-        statements.append(str(sql.compile(dialect=dialect)).strip())
-
-    mock = create_mock_engine("postgresql+psycopg://", collect)
-    metadata.create_all(mock, checkfirst=False)
-    catalog, _ = catalog_from_ddl(";\n".join(statements))
-    return catalog
+    models = drift.load_models(settings)
+    url = resolve_database_url(settings, notify=notify)
+    return drift.models_catalog(models, url), models.rule_context()
 
 
 def _schema_catalog(paths: Sequence[str]) -> Catalog:
@@ -130,20 +127,34 @@ def _collect(request: CheckRequest, stdin: TextIO | None) -> Collected:
     return collected
 
 
+@dataclass(frozen=True)
+class _Source:
+    """The catalog to advise against and what comes with it."""
+
+    catalog: Catalog
+    statistics: Statistics | None  # the live database's only
+    name: str  # where it came from: schema, database, models
+    context: RuleContext = field(default_factory=RuleContext)
+
+
 def _catalog(
-    settings: Settings, request: CheckRequest, conn: psycopg.Connection[Any] | None
-) -> tuple[Catalog, Statistics | None, str]:
+    settings: Settings,
+    request: CheckRequest,
+    conn: psycopg.Connection[Any] | None,
+    notify: Notify | None,
+) -> _Source:
     """The catalog to advise against, its statistics (live only), and where it came from."""
     if request.schema_files:
-        return _schema_catalog(request.schema_files), None, "schema"
+        return _Source(_schema_catalog(request.schema_files), None, "schema")
     if conn is not None:
         from dbctl.pg.catalog_loader import load_catalog
         from dbctl.pg.stats import load_statistics
 
         catalog = load_catalog(conn)
-        return catalog, load_statistics(conn, list(catalog.tables)), "database"
+        return _Source(catalog, load_statistics(conn, list(catalog.tables)), "database")
     if settings.models:
-        return models_catalog(settings), None, "models"
+        catalog, context = models_catalog(settings, notify=notify)
+        return _Source(catalog, None, "models", context)
     raise ConfigError(
         "nothing to check the statements against: give --database-url, "
         "--models module:attr or --schema FILE"
@@ -160,7 +171,6 @@ def check_indexes(
     """Analyse the statements against the catalog; advise; validate; write the migration."""
     from dbctl.access.analyze import analyze_iter
     from dbctl.advise.advisor import advise
-    from dbctl.rules import RuleContext
 
     collected = _collect(request, stdin)
     uses_database = settings.database_url is not None and not request.schema_files
@@ -170,7 +180,8 @@ def check_indexes(
 
         conn = connect(resolve_database_url(settings, notify=notify))
     try:
-        catalog, statistics, source = _catalog(settings, request, conn)
+        source = _catalog(settings, request, conn, notify)
+        catalog = source.catalog
         if request.from_stats and conn is not None:
             _from_stats(conn, request.stats_limit, collected)
         fingerprints: set[str] = set()
@@ -184,9 +195,9 @@ def check_indexes(
         advice: Advice = advise(
             patterns(),
             catalog,
-            statistics=statistics,
+            statistics=source.statistics,
             options=request.options,
-            context=RuleContext(),
+            context=source.context,
         )
         if request.validate and conn is not None:
             from dbctl.advise.whatif import validate
@@ -208,7 +219,7 @@ def check_indexes(
             "distinct": len(fingerprints),
             "suggestions": len(advice.suggestions),
         },
-        data={"catalog": source, **advice.data()},
+        data={"catalog": source.name, **advice.data()},
     )
     if request.write_migration and advice.suggestions:
         from dbctl.advise.migration import model_indexes, write_migration

@@ -16,7 +16,8 @@ A primary key or unique constraint always has an index of its own name (PostgreS
 it). The index comparer reports how a unique constraint's columns and options differ, and
 its renaming; the unique comparer only whether the constraint is there, and its
 deferrability. The primary key's index is compared with the primary key (``primary-key``),
-not as an index.
+not as an index; a primary key that differs only in its name (its index's with it) is
+``primary-key-name``.
 
 Tables to leave out (``alembic_version``...) are left out when loading, not here.
 """
@@ -25,7 +26,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Callable, Collection, Hashable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Generic, NamedTuple, Protocol, TypeVar
 
 from dbctl.pg.catalog import Catalog, Check, ForeignKey, Index, PrimaryKey, Table, Unique
@@ -35,7 +36,8 @@ _KINDS = """
     missing-view extra-view view-definition
     missing-column extra-column column-type column-nullable column-default column-identity
     column-generated column-collation column-comment
-    primary-key missing-index extra-index index-definition index-name index-validity
+    primary-key primary-key-name
+    missing-index extra-index index-definition index-name index-validity
     missing-unique extra-unique unique-definition
     missing-foreign-key extra-foreign-key foreign-key-definition foreign-key-name
     missing-check extra-check check-definition check-name
@@ -270,6 +272,11 @@ def _primary_key(expected: Table, actual: Table) -> Iterator[Change]:
     indexes = [next((i for i in t.indexes if i.primary), None) for t in (expected, actual)]
     same_index = (indexes[0] and indexes[0].signature) == (indexes[1] and indexes[1].signature)
     if expected.primary_key == actual.primary_key and same_index:
+        return
+    before, after = expected.primary_key, actual.primary_key
+    if before and after and same_index and replace(before, name=after.name) == after:
+        obj = f"{table}.{before.name}"
+        yield Change("primary-key-name", obj, table, "primary key", before.name, after.name)
         return
 
     def shown(key: PrimaryKey | None, index: Index | None) -> str | None:

@@ -13,10 +13,21 @@ database can lay out (DDL event listeners, domains, partitioned tables...) are c
 
 Views and materialized views are not in SQLAlchemy models: like Alembic, drift leaves them
 out (the round trip and idempotency checks still cover them).
+
+Names: a constraint or index the models leave unnamed gets a name PostgreSQL makes up
+(``t_pkey``, ``t_a_fkey``...) or one from SQLAlchemy's default ``ix`` convention, and
+migrations written by hand or with another convention name it otherwise. Such a difference
+in name alone (``index-name``, ``foreign-key-name``, ``check-name``, ``primary-key-name``;
+a unique constraint's shows as its index's) is not drift unless ``drift_strict_names``.
+Which names the models decide (spelled out, or made by the project's own convention) is
+read from the MetaData itself (``model_names``) and matched with the models' side of the
+difference: it holds whichever way the models' catalog was built, and catalogs stay plain
+data compared with ``==``.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
@@ -31,6 +42,7 @@ if TYPE_CHECKING:
 
     from dbctl.config import Settings
     from dbctl.lifecycle.diff import Difference
+    from dbctl.lifecycle.model_names import ModelNames
     from dbctl.pg.catalog import Catalog
 
 # Models declare neither views nor extensions: like Alembic, drift leaves them out.
@@ -42,8 +54,8 @@ _NOT_IN_MODELS = {
     "extra-extension",
     "extension-version",
 }
-# SQLAlchemy's own default convention, which says nothing about the project's choices.
-_SQLALCHEMY_DEFAULT_CONVENTION = {"ix": "ix_%(column_0_label)s"}
+# Differences in name alone: ignored for objects whose name the models leave to others.
+NAME_ONLY = frozenset({"index-name", "foreign-key-name", "check-name", "primary-key-name"})
 
 
 @dataclass(frozen=True)
@@ -52,19 +64,33 @@ class Models:
     locations: Mapping[str, Location] = field(default_factory=dict)
     naming_convention: Mapping[str, str] = field(default_factory=dict)
 
+    @functools.cached_property
+    def names(self) -> ModelNames:
+        """The constraint and index names the models spell out, and those they decide."""
+        from dbctl.lifecycle.model_names import model_names
+
+        return model_names(self.metadata)
+
     def rule_context(self) -> RuleContext:
-        """What the schema rules know from the models: locations, the naming convention."""
-        return RuleContext(locations=self.locations, naming_convention=self.naming_convention)
+        """What the schema rules know from the models: locations, the naming convention,
+        the names they give explicitly."""
+        return RuleContext(
+            locations=self.locations,
+            naming_convention=self.naming_convention,
+            explicit_names=self.names.explicit,
+        )
 
 
 def load_models(settings: Settings) -> Models:
+    from dbctl.lifecycle.model_names import SQLALCHEMY_DEFAULT_CONVENTION
+
     metadata = load_metadata(settings)
     convention = {
         key: value
         for key, value in metadata.naming_convention.items()
         if isinstance(key, str) and isinstance(value, str)
     }
-    if convention == _SQLALCHEMY_DEFAULT_CONVENTION:
+    if convention == SQLALCHEMY_DEFAULT_CONVENTION:  # says nothing of the project's choices
         convention = {}
     return Models(metadata, model_locations(metadata, settings.project_root), convention)
 
@@ -132,10 +158,21 @@ def _column(difference: Difference) -> tuple[str, ...]:
     return ()
 
 
+def _name_left_to_others(settings: Settings, models: Models, difference: Difference) -> bool:
+    """A name-only difference of an object the models leave unnamed (not strict)."""
+    if settings.drift_strict_names or difference.kind not in NAME_ONLY:
+        return False
+    return not models.names.is_chosen(difference.table, difference.expected)
+
+
 def compare(
     settings: Settings, models: Models, expected: Catalog, actual: Catalog
 ) -> list[Finding]:
-    """Findings for each difference between the models' catalog and the database's."""
+    """Findings for each difference between the models' catalog and the database's.
+
+    A difference in name alone of a constraint or index whose name the models leave to
+    others is none, unless ``settings.drift_strict_names``.
+    """
     from dbctl.lifecycle.diff import diff_catalogs
 
     differences = diff_catalogs(
@@ -151,6 +188,8 @@ def compare(
             difference.table or ""
         )
         if difference.kind in _NOT_IN_MODELS or (table is not None and table.is_view):
+            continue
+        if _name_left_to_others(settings, models, difference):
             continue
         findings.append(
             Finding(

@@ -4,6 +4,11 @@ The convention is SQLAlchemy's ``MetaData(naming_convention=...)``: templates su
 ``ix_%(column_0_label)s`` or ``fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s``.
 A name matches when it fits the template with the table's name in ``%(table_name)s`` and
 any text in the other tokens. Without a convention the rule is silent.
+
+SQLAlchemy applies a convention only to the constraints and indexes a model leaves unnamed
+(or whose template has ``%(constraint_name)s``): a name the models spell out is their
+choice, and is not judged (``RuleContext.explicit_names``). Names the database has and the
+models do not are.
 """
 
 from __future__ import annotations
@@ -59,9 +64,12 @@ def check(catalog: Catalog, context: RuleContext) -> list[Finding]:
     for table in catalog.tables.values():
         if table.kind not in ("table", "partitioned table") or table.partition_of:
             continue
+        explicit = context.explicit(table)
         for kind, name in _named_objects(table):
             template = convention.get(kind)
-            if not isinstance(template, str) or _matches(template, table.name, name):
+            if not isinstance(template, str) or name in explicit:
+                continue  # no convention for the kind, or a name the models spell out
+            if _matches(template, table.name, name):
                 continue
             findings.append(
                 Finding(

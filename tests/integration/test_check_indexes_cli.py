@@ -99,23 +99,6 @@ def test_capture_log_with_a_broken_line(tmp_path: Path) -> None:
     assert skipped == ["1 skipped: log lines that are not JSON"]
 
 
-def test_the_models_are_the_catalog_by_default(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.chdir(PROJECT_ROOT)
-    queries = tmp_path / "q.sql"
-    queries.write_text(
-        "SELECT * FROM orders WHERE customer_id = $1 ORDER BY created_at DESC, id DESC LIMIT 20;\n"
-        "SELECT * FROM orders WHERE status = 'paid';\n"
-    )
-    code, report, _ = run(str(queries))
-    assert report["data"]["catalog"] == "models"
-    missing = [f for f in report["findings"] if f["rule"] == "missing-index"]
-    # The companion's index on (customer_id, created_at DESC, id DESC) serves the first.
-    assert [(f["table"], f["columns"]) for f in missing] == [("public.orders", ["status"])]
-    assert code == 1
-
-
 def test_live_database_with_statistics_and_from_stats(
     make_database: Callable[[str], str],
 ) -> None:

@@ -102,6 +102,10 @@ CHANGES: dict[str, tuple[str, list[tuple[str, str]]]] = {
         " CREATE UNIQUE INDEX uq_orders_note ON orders (note)",
         [("missing-unique", "public.orders.uq_orders_note")],
     ),
+    "primary key renamed": (
+        "ALTER TABLE customers RENAME CONSTRAINT customers_pkey TO pk_customers",
+        [("primary-key-name", "public.customers.customers_pkey")],
+    ),
     "primary key dropped": (
         "ALTER TABLE customers DROP CONSTRAINT customers_pkey CASCADE",
         [

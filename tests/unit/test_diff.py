@@ -118,6 +118,13 @@ def orders(**changes: object) -> Catalog:
     return with_tables(replace(ORDERS, **changes))  # type: ignore[arg-type]
 
 
+def orders_primary_key(name: str, **changes: object) -> Catalog:
+    """orders with its primary key (and the key's index) named ``name``."""
+    index = replace(ORDERS_PK_INDEX, name=name, constraint=name)
+    key = replace(ORDERS_PK, name=name, **changes)  # type: ignore[arg-type]
+    return orders(primary_key=key, indexes=(index, *ORDERS.indexes[1:]))
+
+
 def orders_column(name: str, **changes: object) -> Catalog:
     columns = tuple(
         replace(c, **changes) if c.name == name else c  # type: ignore[arg-type]
@@ -236,6 +243,14 @@ CASES: dict[str, Case] = {
     ),
     "primary-key-include": (
         lambda: orders(indexes=(replace(ORDERS_PK_INDEX, include=("note",)), *ORDERS.indexes[1:])),
+        [("primary-key", "public.orders.orders_pkey")],
+    ),
+    "primary-key-name": (
+        lambda: orders_primary_key("pk_orders"),
+        [("primary-key-name", "public.orders.orders_pkey")],
+    ),
+    "primary-key-renamed-and-changed": (
+        lambda: orders_primary_key("pk_orders", deferrable=True),
         [("primary-key", "public.orders.orders_pkey")],
     ),
     "missing-index": (
@@ -494,6 +509,11 @@ def test_messages_name_both_sides_with_their_labels() -> None:
             lambda: orders_index("ix_orders_customer_id", name="orders_customer_id_idx"),
             "public.ix_orders_customer_id: index ix_orders_customer_id in expected "
             "is named orders_customer_id_idx in actual",
+        ),
+        (
+            lambda: orders_primary_key("pk_orders"),
+            "public.orders.orders_pkey: primary key orders_pkey in expected "
+            "is named pk_orders in actual",
         ),
         (
             lambda: orders_index("ix_orders_customer_id", valid=False),
