@@ -91,6 +91,16 @@ MigrationsDir = Annotated[
     Path | None,
     typer.Option("--migrations", help="Folder of the Alembic env.py and versions/."),
 ]
+Baseline = Annotated[
+    str | None,
+    typer.Option(
+        "--baseline",
+        metavar="MODULE:ATTR",
+        help="What creates the schema the first revision starts from (a function taking a "
+        "SQLAlchemy Connection, or a MetaData), run on an empty database only.",
+        show_default=False,
+    ),
+]
 StateDir = Annotated[
     Path | None,
     typer.Option("--dir", help="State directory of the sandbox (default: .dbctl/ in the project)."),
@@ -232,6 +242,7 @@ def migrate(
     lock_wait: LockWait = None,
     lock_timeout: LockTimeout = None,
     statement_timeout: StatementTimeout = None,
+    baseline: Baseline = None,
 ) -> None:
     """Upgrade the database to head (or --to REV), one revision per transaction, under an
     advisory lock and with lock and statement timeouts.
@@ -250,6 +261,7 @@ def migrate(
         lock_wait=lock_wait,
         lock_timeout=lock_timeout,
         statement_timeout=statement_timeout,
+        baseline=baseline,
     )
     url = resolve_database_url(settings, notify=_note)
     result = upgrade(settings, url, revision=to, notify=_note)
@@ -380,6 +392,15 @@ def verify_schema(
     live: Annotated[
         bool, typer.Option("--live", help="Check the database at --database-url, read-only.")
     ] = False,
+    baseline: Baseline = None,
+    strict_names: Annotated[
+        bool | None,
+        typer.Option(
+            "--strict-names",
+            help="Also report name-only drift of constraints and indexes the models leave unnamed.",
+            show_default=False,
+        ),
+    ] = None,
     output: ReportFormat = Format.text,
     fail_on: FailOnOption = FailOn.error,
 ) -> None:
@@ -393,7 +414,13 @@ def verify_schema(
     from dbctl.lifecycle import verify
     from dbctl.pg.connect import resolve_database_url
 
-    settings = _settings(database_url=database_url, migrations=migrations, models=models)
+    settings = _settings(
+        database_url=database_url,
+        migrations=migrations,
+        models=models,
+        baseline=baseline,
+        drift_strict_names=strict_names,
+    )
     url = resolve_database_url(settings, notify=_note)
     check = verify.verify_live if live else verify.verify_schema
     result = check(settings, url, notify=_note)

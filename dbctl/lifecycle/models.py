@@ -7,13 +7,12 @@ database can lay out, and for tests that compare the two.
 
 from __future__ import annotations
 
-import importlib
 import inspect
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dbctl.errors import ConfigError
+from dbctl.lifecycle.user_code import import_object
 from dbctl.report import Location
 
 if TYPE_CHECKING:
@@ -33,19 +32,7 @@ def load_metadata(settings: Settings) -> MetaData:
             "no models configured: set --models module:attr, DBCTL_MODELS or "
             '[tool.dbctl] models (e.g. "app.db:Base.metadata")'
         )
-    module_name, _, attr_path = spec.partition(":")
-    root = str(settings.project_root)
-    if root not in sys.path:
-        sys.path.insert(0, root)
-    try:
-        target: Any = importlib.import_module(module_name)
-    except Exception as exc:  # the project's own import error, reported in one line
-        raise ConfigError(f"cannot import the models module {module_name!r}: {exc!r}") from None
-    for part in filter(None, attr_path.split(".")):
-        try:
-            target = getattr(target, part)
-        except AttributeError:
-            raise ConfigError(f"models {spec!r}: {module_name} has no attribute {part!r}") from None
+    target: Any = import_object(spec, settings.project_root, "models")
     if not isinstance(target, MetaData):
         target = getattr(target, "metadata", target)  # a declarative Base is fine too
     if not isinstance(target, MetaData):

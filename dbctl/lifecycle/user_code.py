@@ -80,9 +80,10 @@ def raised(exc: BaseException) -> str:
 
 
 def import_object(spec: str, root: Path, what: str) -> Any:
-    """Import ``module:attr.path`` from the project at ``root``; errors name ``what``."""
-    module_name, colon, attr_path = spec.partition(":")
-    if not module_name or not colon or not attr_path:
+    """Import ``module:attr.path`` (or a whole ``module``) from the project at ``root``;
+    errors name ``what`` and, for the project's own import errors, the file and line."""
+    module_name, _, attr_path = spec.strip().partition(":")
+    if not module_name:
         raise ConfigError(f"{what} {spec!r}: give module:attribute, e.g. 'app.db:Base.metadata'")
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))
@@ -93,7 +94,7 @@ def import_object(spec: str, root: Path, what: str) -> Any:
         raise ConfigError(
             f"{what}: importing {module_name}{f' ({at})' if at else ''} raised {raised(exc)}"
         ) from None
-    for part in attr_path.split("."):
+    for part in filter(None, attr_path.split(".")):
         try:
             target = getattr(target, part)
         except AttributeError:

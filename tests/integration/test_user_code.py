@@ -1,0 +1,261 @@
+"""The project's own code in dbctl's runs: its errors told as its own, a baseline for chains
+that start from create_all, verify-schema's checks standing on their own, and the round
+trip blaming the one revision at fault."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import psycopg
+import pytest
+from typer.testing import CliRunner, Result
+
+from dbctl.cli import app
+from dbctl.lifecycle.verify import verify_schema
+from dbctl.pg.url import libpq_url
+from tests.support import env_variants as envs
+from tests.support.alembic_project import AlembicProject, Rev
+
+pytestmark = pytest.mark.integration
+
+TABLES = Rev(
+    "r1",
+    None,
+    "CREATE TABLE customers (id integer PRIMARY KEY, email text NOT NULL)",
+    "DROP TABLE customers",
+)
+MODELS = """
+from sqlalchemy import Column, Integer, MetaData, Table, Text
+
+metadata = MetaData()
+customers = Table(
+    "customers", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("email", Text, nullable=False),
+)
+"""
+
+
+def _cli(root: Path, *args: str) -> Result:
+    return CliRunner().invoke(app, list(args), terminal_width=200)
+
+
+def _error(result: Result) -> str:
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1, result.output
+    assert "Traceback" not in result.output and "dbctl bug" not in result.output
+    return lines[0]
+
+
+def _versions(url: str) -> list[str]:
+    with psycopg.connect(libpq_url(url), autocommit=True) as conn:
+        if not conn.execute("SELECT to_regclass('alembic_version')").fetchone()[0]:  # type: ignore[index]
+            return []
+        return [row[0] for row in conn.execute("SELECT version_num FROM alembic_version")]
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AlembicProject:
+    project = AlembicProject(tmp_path, models=MODELS, env_py=envs.OWN_ENGINE_FROM_DATABASE_URL)
+    project.add(TABLES)
+    monkeypatch.chdir(tmp_path)
+    return project
+
+
+def test_a_revision_that_raises_is_named_with_its_line(
+    project: AlembicProject, make_database: Callable[[str], str]
+) -> None:
+    project.add(Rev("r2", "r1", "py:\nraise ValueError('the data is not ready')", ""))
+    url = make_database("raises")
+    result = _cli(project.root, "migrate", "--database-url", url)
+    assert result.exit_code == 2
+    line = _error(result)
+    assert line.startswith("error: revision r2 (migrations/versions/r2.py:11) raised ValueError")
+    assert "the data is not ready" in line
+    assert line.endswith("the database stays at r1")
+    assert _versions(url) == ["r1"]
+
+
+def test_an_env_py_that_raises_is_named_with_its_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make_database: Callable[[str], str]
+) -> None:
+    env_py = "import app_settings_that_do_not_exist\n" + envs.SHARED
+    project = AlembicProject(tmp_path, env_py=env_py)
+    project.add(TABLES)
+    monkeypatch.chdir(tmp_path)
+    result = _cli(project.root, "migrate", "--database-url", make_database("envpy"))
+    assert result.exit_code == 2
+    line = _error(result)
+    assert line.startswith("error: env.py (migrations/env.py:1)")
+    assert "ModuleNotFoundError" in line and "app_settings_that_do_not_exist" in line
+    assert line.endswith("the database stays at base")
+
+
+def test_an_irreversible_downgrade_is_one_finding(
+    project: AlembicProject, pg_admin_url: str
+) -> None:
+    """r3 cannot be downgraded: one finding for r3, none for the revisions after or
+    below it, and the report says what was left unchecked."""
+    project.add(Rev("r2", "r1", "CREATE TABLE a (id int PRIMARY KEY)", "DROP TABLE a"))
+    project.add(Rev("r3", "r2", "py:\nop.execute('CREATE TABLE b (id int PRIMARY KEY)')",
+                    "py:\nraise NotImplementedError('no way back')"))  # fmt: skip
+    project.add(Rev("r4", "r3", "CREATE TABLE c (id int PRIMARY KEY)", "DROP TABLE c"))
+    result = verify_schema(project.settings(pg_admin_url, models=None), pg_admin_url)
+    found = [f for f in result.findings if f.rule == "downgrade-mismatch"]
+    assert len(found) == 1, result.findings
+    assert found[0].location is not None
+    assert found[0].location.path == "migrations/versions/r3.py"
+    assert "NotImplementedError" in found[0].message
+    assert "the 2 revisions below it were not round-tripped" in found[0].message
+
+
+def test_a_lossy_downgrade_is_blamed_once(project: AlembicProject, pg_admin_url: str) -> None:
+    """r3's downgrade leaves its table behind (and its upgrade tolerates that); the
+    revisions below it are fine and must not inherit the blame."""
+    project.add(Rev("r2", "r1", "CREATE TABLE a (id int PRIMARY KEY)", "DROP TABLE a"))
+    project.add(Rev("r3", "r2", "CREATE TABLE IF NOT EXISTS b (id int PRIMARY KEY)", "SELECT 1"))
+    project.add(Rev("r4", "r3", "CREATE TABLE c (id int PRIMARY KEY)", "DROP TABLE c"))
+    result = verify_schema(project.settings(pg_admin_url, models=None), pg_admin_url)
+    found = [f for f in result.findings if f.rule == "downgrade-mismatch"]
+    assert [f.location.path for f in found if f.location] == ["migrations/versions/r3.py"], found
+    assert "public.b" in found[0].message
+
+
+BROKEN_MODELS = """
+from sqlalchemy import Column, Integer, MetaData, Table
+from sqlalchemy.types import UserDefinedType
+
+
+class NoSuchType(UserDefinedType):
+    cache_ok = True
+
+    def get_col_spec(self, **kw):
+        return "no_such_type"
+
+
+metadata = MetaData()
+Table("customers", metadata, Column("id", Integer, primary_key=True),
+      Column("email", NoSuchType()))
+"""
+
+
+def test_models_that_cannot_be_laid_out_fail_one_check(tmp_path: Path, pg_admin_url: str) -> None:
+    """Drift cannot run: one verify-step-failed error; the round trip's and the rules'
+    findings are still there, and the check is not said to be ok."""
+    project = AlembicProject(tmp_path, models=BROKEN_MODELS, env_py=envs.SHARED)
+    project.add(TABLES)
+    project.add(Rev("r2", "r1", "CREATE TABLE IF NOT EXISTS events (at timestamptz)", "SELECT 1"))
+    said: list[str] = []
+    result = verify_schema(project.settings(pg_admin_url), pg_admin_url, notify=said.append)
+    rules = sorted(f.rule for f in result.findings)
+    assert rules == ["downgrade-mismatch", "missing-primary-key", "verify-step-failed"], rules
+    failed = next(f for f in result.findings if f.rule == "verify-step-failed")
+    assert failed.message.startswith("drift from the models could not run: ")
+    assert "no_such_type" in failed.message
+    assert any(line.startswith("drift from the models: could not run") for line in said), said
+    statuses = {c["check"]: c["status"] for c in result.checks}
+    assert statuses["drift from the models"] == "failed"
+    assert statuses["schema rules"] == "findings"
+
+
+def test_models_that_do_not_import_fail_one_check(tmp_path: Path, pg_admin_url: str) -> None:
+    project = AlembicProject(tmp_path, models="import nowhere_to_be_found\n", env_py=envs.SHARED)
+    project.add(TABLES)
+    result = verify_schema(project.settings(pg_admin_url), pg_admin_url)
+    [failed] = [f for f in result.findings if f.rule == "verify-step-failed"]
+    assert "ModuleNotFoundError" in failed.message
+    assert ".py:1)" in failed.message  # the models module's own line
+
+
+# A chain that starts from create_all: its first revision alters a table it never made.
+ALTERS = Rev(
+    "r1",
+    None,
+    "ALTER TABLE customers ADD COLUMN note text",
+    "ALTER TABLE customers DROP COLUMN note",
+)
+BASELINE = """
+from sqlalchemy import Column, Integer, MetaData, Table, Text, text
+
+metadata = MetaData()
+Table("customers", metadata, Column("id", Integer, primary_key=True, autoincrement=False),
+      Column("email", Text, nullable=False))
+
+
+def create(connection):
+    connection.execute(text("CREATE TABLE customers (id integer PRIMARY KEY, email text NOT NULL)"))
+"""
+
+
+@pytest.mark.parametrize("spec", ["baseline_schema:create", "baseline_schema:metadata"])
+def test_a_baseline_lets_a_create_all_chain_start_from_empty(
+    spec: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    make_database: Callable[[str], str],
+) -> None:
+    project = AlembicProject(tmp_path, env_py=envs.SHARED)
+    project.add(ALTERS)
+    (tmp_path / "baseline_schema.py").write_text(BASELINE)
+    monkeypatch.chdir(tmp_path)
+
+    without = _cli(tmp_path, "migrate", "--database-url", make_database("nobase"))
+    assert without.exit_code == 2
+    assert 'relation "customers" does not exist' in _error(without)
+
+    url = make_database("base")
+    result = _cli(tmp_path, "migrate", "--database-url", url, "--baseline", spec)
+    assert result.exit_code == 0, result.output
+    assert f"created the baseline {spec}" in result.stderr
+    assert _versions(url) == ["r1"]
+
+    again = _cli(tmp_path, "verify-schema", "--database-url", url, "--baseline", spec)
+    assert again.exit_code == 0, again.output
+    assert "round trip: ok" in again.stderr
+
+
+def test_a_baseline_is_left_out_on_a_database_with_tables(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make_database: Callable[[str], str]
+) -> None:
+    project = AlembicProject(tmp_path, env_py=envs.SHARED)
+    project.add(ALTERS)
+    (tmp_path / "baseline_schema.py").write_text(BASELINE)
+    monkeypatch.chdir(tmp_path)
+    url = make_database("hastables")
+    with psycopg.connect(libpq_url(url), autocommit=True) as conn:
+        conn.execute("CREATE TABLE customers (id integer PRIMARY KEY, email text NOT NULL)")
+    result = _cli(
+        tmp_path, "migrate", "--database-url", url, "--baseline", "baseline_schema:create"
+    )
+    assert result.exit_code == 0, result.output
+    assert "left out: the database has tables" in result.stderr
+
+
+def test_a_template_hands_the_database_over_in_parts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make_database: Callable[[str], str]
+) -> None:
+    """The full-stack template's env.py builds its URL from POSTGRES_* variables."""
+    env_py = envs.OWN_ENGINE_FROM_DATABASE_URL.replace(
+        'os.environ["DATABASE_URL"]',
+        '"postgresql+psycopg://{}@{}:{}/{}".format(os.environ["POSTGRES_USER"], '
+        'os.environ["POSTGRES_SERVER"], os.environ["POSTGRES_PORT"], os.environ["POSTGRES_DB"])',
+    )
+    project = AlembicProject(tmp_path, env_py=env_py)
+    project.add(TABLES)
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text() + 'url_env = ["POSTGRES_SERVER={host}", "POSTGRES_PORT={port}", '
+        '"POSTGRES_USER={user}", "POSTGRES_DB={database}"]\n'
+    )
+    monkeypatch.chdir(tmp_path)
+    url = make_database("parts")
+    elsewhere = make_database("elsewhere")
+    monkeypatch.setenv("POSTGRES_DB", elsewhere.rsplit("/", 1)[1])
+    result = _cli(tmp_path, "migrate", "--database-url", url)
+    assert result.exit_code == 0, result.output
+    assert _versions(url) == ["r1"]
+    assert _versions(elsewhere) == []
+    import os
+
+    assert os.environ["POSTGRES_DB"] == elsewhere.rsplit("/", 1)[1]  # given back after the run
