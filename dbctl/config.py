@@ -24,7 +24,8 @@ class Settings:
 
     project_root: Path
     database_url: str | None = None
-    migrations: Path = Path("migrations")
+    migrations: Path | None = None  # else alembic.ini's script_location, else migrations/
+    alembic_ini: Path | None = None  # else alembic.ini in the project root or migrations/
     models: str | None = None
     state_dir: Path = Path(".dbctl")
     lock_timeout: str = "5s"
@@ -43,7 +44,19 @@ class Settings:
 
     @property
     def migrations_dir(self) -> Path:
-        return self._in_project(self.migrations)
+        """The migrations folder dbctl was told, or ``migrations/`` (alembic.ini's
+        ``script_location`` wins over the latter: ``lifecycle.migrate.alembic_config``)."""
+        return self._in_project(self.migrations or Path("migrations"))
+
+    def alembic_ini_path(self) -> Path | None:
+        """The project's alembic.ini: the one named, else the project root's, else the one
+        in the migrations folder (Flask-Migrate and packaged migrations keep it there)."""
+        if self.alembic_ini is not None:
+            return self._in_project(self.alembic_ini)
+        for folder in (self.project_root, self.migrations_dir):
+            if (folder / "alembic.ini").is_file():
+                return folder / "alembic.ini"
+        return None
 
     @property
     def state_path(self) -> Path:
@@ -57,6 +70,7 @@ class Settings:
 _FIELDS: dict[str, type] = {
     "database_url": str,
     "migrations": Path,
+    "alembic_ini": Path,
     "models": str,
     "state_dir": Path,
     "lock_timeout": str,

@@ -32,6 +32,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -210,8 +211,9 @@ class Handoff:
 
     def _foreign(self, connection: Connection, found: Identity | None) -> ForeignDatabase:
         root = self.settings.project_root
-        env_py = self.settings.migrations_dir / "env.py"
-        frame = user_frame(traceback.extract_stack()[:-2], root, [env_py])
+        stack = traceback.extract_stack()[:-2]
+        env_py = [Path(frame.filename) for frame in stack if Path(frame.filename).name == "env.py"]
+        frame = user_frame(stack, root, env_py)
         at = where(frame, root)
         engine_url = connection.engine.url.render_as_string(hide_password=True)
         what = found.describe() if found is not None else "another database"

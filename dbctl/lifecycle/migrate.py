@@ -21,6 +21,7 @@ way and held to it (``lifecycle.handoff``). dbctl
 from __future__ import annotations
 
 import io
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -63,22 +64,29 @@ def alembic_config(
     output: io.StringIO | None = None,
     handoff: Handoff | None = None,
 ) -> Config:
-    """An Alembic Config for the project: its alembic.ini if any, dbctl's migrations folder;
-    with a ``handoff``, its database in ``sqlalchemy.url`` (with the URL's own driver)."""
+    """An Alembic Config for the project: its alembic.ini if any; the migrations folder
+    dbctl was told, else the ini's ``script_location``, else ``migrations/``; with a
+    ``handoff``, its database in ``sqlalchemy.url`` (the URL's own driver)."""
     from alembic.config import Config
 
-    folder = settings.migrations_dir
-    if not (folder / "env.py").is_file():
-        raise ConfigError(
-            f"no Alembic env.py in {folder}: set --migrations, DBCTL_MIGRATIONS or "
-            "[tool.dbctl] migrations to the folder that holds env.py and versions/"
-        )
-    ini = settings.project_root / "alembic.ini"
-    config = Config(str(ini) if ini.is_file() else None, output_buffer=output)
-    config.set_main_option("script_location", str(folder))
+    ini = settings.alembic_ini_path()
+    if ini is not None and not ini.is_file():
+        raise ConfigError(f"alembic_ini {ini} is not a file")
+    config = Config(str(ini) if ini is not None else None, output_buffer=output)
     if not config.get_main_option("path_separator"):
         config.set_main_option("path_separator", "os")
-    config.set_main_option("prepend_sys_path", str(settings.project_root))
+    if settings.migrations is not None or not config.get_main_option("script_location"):
+        folder = settings.migrations_dir
+        if not (folder / "env.py").is_file():
+            raise ConfigError(
+                f"no Alembic env.py in {folder}: set --migrations, DBCTL_MIGRATIONS or "
+                "[tool.dbctl] migrations to the folder that holds env.py and versions/"
+            )
+        config.set_main_option("script_location", str(folder))
+    if not config.get_main_option("prepend_sys_path"):
+        config.set_main_option("prepend_sys_path", str(settings.project_root))
+    if str(settings.project_root) not in sys.path:
+        sys.path.insert(0, str(settings.project_root))
     if connection is not None:
         config.attributes["connection"] = connection
     if handoff is not None:  # configparser interpolates '%': an encoded password has some
@@ -248,7 +256,7 @@ class _Session:
     def _failure(self, exc: BaseException, script: Script | None, what: str) -> MigrationFailed:
         root = self.settings.project_root
         paths = {Path(s.path).resolve(): s.revision for s in self.directory.walk_revisions()}
-        env_py = (self.settings.migrations_dir / "env.py").resolve()
+        env_py = (Path(self.directory.dir) / "env.py").resolve()
         frame = user_frame(frames(exc), root, [*paths, env_py])
         at = where(frame, root)
         culprit = paths.get(Path(frame.filename).resolve()) if frame is not None else None
@@ -435,6 +443,14 @@ def alembic_upgrade(settings: Settings, url: str, *, revision: str = "head") -> 
         if session.connection.in_transaction():
             session.connection.commit()
         after = heads_on_fresh_connection(url)
+        known = {script.revision for script in session.directory.walk_revisions()}
+        unknown = [rev for rev in after if rev not in known]
+        if unknown:
+            raise MigrationFailed(
+                f"the upgrade left the database at {', '.join(unknown)}, which no revision in "
+                f"{project_relative(settings, session.directory.dir)} defines: env.py takes "
+                "its revisions from elsewhere (version_locations); point --migrations there"
+            )
         applied = [
             r
             for r in lineage(session.directory, after)

@@ -8,6 +8,7 @@ fresh psycopg one, like the mock engine of ``models.create_schema``.
 from __future__ import annotations
 
 import functools
+import re
 from typing import Any
 
 from sqlalchemy.engine import make_url
@@ -16,6 +17,8 @@ from sqlalchemy.types import ARRAY, SchemaType, TypeDecorator
 from dbctl.lifecycle.model_units import ModelsNeedDatabase, SequencePlan, TablePlan, Unit, Use
 from dbctl.pg.identifiers import truncate
 from dbctl.pg.sql_lexer import LexError, rename_columns
+
+_KEYWORD_PHRASE = re.compile(r"^\w+(?:\s+\w+)*$")  # SQLAlchemy's SQL_KEYWORD_PHRASE
 
 _ADAPTED = (TypeDecorator, SchemaType, ARRAY)  # types whose PostgreSQL form may differ
 SERIAL_TYPES = {"SERIAL": "integer", "BIGSERIAL": "bigint", "SMALLSERIAL": "smallint"}
@@ -84,7 +87,8 @@ class Compiler:
         """A keyword phrase (ON DELETE, INITIALLY...) as PostgreSQL reads it."""
         if text is None:
             return None
-        self.preparer.validate_sql_phrase(text)
+        # The pattern is given: before SQLAlchemy 2.0.47 the argument had no default.
+        self.preparer.validate_sql_phrase(text, _KEYWORD_PHRASE)
         return " ".join(text.upper().split())
 
     def deferrability(self, constraint: Any) -> tuple[bool, bool]:

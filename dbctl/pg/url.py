@@ -62,15 +62,40 @@ def driver(url: str) -> str | None:
 
 
 def sqlalchemy_url(url: str) -> str:
-    """The SQLAlchemy form of ``url`` with the driver it names (psycopg 3 when none)."""
-    return urlunsplit(_split(url)._replace(scheme=f"postgresql+{driver(url) or 'psycopg'}"))
+    """``url`` as SQLAlchemy reads it, driver kept: ``postgres://`` is ``postgresql://``, and
+    a URL that names no driver gets the installed SQLAlchemy's default, as it would in the
+    project's own ``create_engine``."""
+    named = driver(url)
+    scheme = f"postgresql+{named}" if named else "postgresql"
+    return urlunsplit(_split(url)._replace(scheme=scheme))
+
+
+def default_driver() -> str:
+    """The driver SQLAlchemy picks for ``postgresql://`` (psycopg2 before 2.1, psycopg 3
+    since), when it is installed; else psycopg 3, dbctl's own."""
+    import importlib.util
+
+    from sqlalchemy.engine import make_url
+
+    try:
+        name = make_url("postgresql://").get_dialect().driver
+    except ImportError:
+        return "psycopg"
+    module = {"psycopg2": "psycopg2", "psycopg": "psycopg"}.get(name)
+    return name if module and importlib.util.find_spec(module) is not None else "psycopg"
 
 
 def migration_url(url: str) -> str:
-    """The URL of the blocking connection dbctl migrates on: the driver ``url`` names when it
-    blocks (revisions can depend on it), psycopg 3 for an asyncio driver or none."""
+    """The URL of the blocking connection dbctl migrates on, which the project's env.py
+    shares: the driver ``url`` names when it blocks (revisions can depend on it), SQLAlchemy's
+    default when it names none (what ``alembic upgrade`` would use), psycopg 3 for an
+    asyncio driver."""
     named = driver(url)
-    return sqlalchemy_url(url) if named in SYNC_DRIVERS else normalize_url(url)
+    if named is None:
+        named = default_driver()
+    elif named not in SYNC_DRIVERS:
+        named = "psycopg"
+    return urlunsplit(_split(url)._replace(scheme=f"postgresql+{named}"))
 
 
 def libpq_url(url: str) -> str:

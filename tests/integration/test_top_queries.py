@@ -507,9 +507,7 @@ def test_extension_in_a_schema_off_the_search_path(
 def test_unreachable_database_is_one_line() -> None:
     out = _cli("--database-url", "postgresql://app:secret@127.0.0.1:1/app")
     assert out.exit_code == 2
-    assert out.stderr.startswith(
-        "error: cannot connect to postgresql://app:***@127.0.0.1:1/app: "
-    )
+    assert out.stderr.startswith("error: cannot connect to postgresql://app:***@127.0.0.1:1/app: ")
     assert out.stderr.count("\n") == 1
     assert "secret" not in out.output
     with pytest.raises(ConnectionFailed):

@@ -259,3 +259,73 @@ def test_a_template_hands_the_database_over_in_parts(
     import os
 
     assert os.environ["POSTGRES_DB"] == elsewhere.rsplit("/", 1)[1]  # given back after the run
+
+
+LOGGING_INI = """
+[alembic]
+script_location = {location}
+
+[loggers]
+keys = root
+
+[handlers]
+keys = console
+
+[formatters]
+keys = generic
+
+[logger_root]
+level = WARN
+handlers = console
+
+[handler_console]
+class = StreamHandler
+args = (sys.stderr,)
+level = NOTSET
+formatter = generic
+
+[formatter_generic]
+format = %(levelname)-5.5s [%(name)s] %(message)s
+"""
+UNGUARDED_FILECONFIG = "from logging.config import fileConfig\nfrom alembic import context\n" + (
+    "fileConfig(context.config.config_file_name)\n" + envs.SHARED
+)
+
+
+def _plain_project(root: Path, folder: str) -> AlembicProject:
+    """A project whose pyproject says nothing of its migrations."""
+    project = AlembicProject(root, env_py=UNGUARDED_FILECONFIG)
+    (root / "pyproject.toml").write_text("[project]\nname = 'p'\n")
+    if folder != "migrations":
+        (root / "migrations").rename(root / folder)
+        project.versions = root / folder / "versions"
+    project.add(TABLES)
+    return project
+
+
+def test_alembic_ini_beside_the_migrations_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make_database: Callable[[str], str]
+) -> None:
+    """Flask-Migrate keeps alembic.ini in migrations/; its env.py calls fileConfig on it."""
+    _plain_project(tmp_path, "migrations")
+    (tmp_path / "migrations" / "alembic.ini").write_text(LOGGING_INI.format(location="."))
+    monkeypatch.chdir(tmp_path)
+    url = make_database("ini")
+    result = _cli(tmp_path, "migrate", "--database-url", url, "--migrations", "migrations")
+    assert result.exit_code == 0, result.output
+    assert _versions(url) == ["r1"]
+
+
+def test_script_location_of_the_root_alembic_ini_is_the_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make_database: Callable[[str], str]
+) -> None:
+    """Alembic's own layout (alembic.ini + alembic/) needs no dbctl settings."""
+    _plain_project(tmp_path, "alembic")
+    (tmp_path / "alembic.ini").write_text(LOGGING_INI.format(location="%(here)s/alembic"))
+    monkeypatch.chdir(tmp_path)
+    url = make_database("location")
+    result = _cli(tmp_path, "migrate", "--database-url", url)
+    assert result.exit_code == 0, result.output
+    assert _versions(url) == ["r1"]
+    status = _cli(tmp_path, "migrate", "status", "--database-url", url)
+    assert "pending: none" in status.stdout

@@ -3,6 +3,7 @@ import pytest
 from dbctl.errors import ConfigError
 from dbctl.pg.url import (
     database_name,
+    default_driver,
     driver,
     libpq_url,
     migration_url,
@@ -13,6 +14,8 @@ from dbctl.pg.url import (
 )
 
 pytestmark = pytest.mark.unit
+
+DEFAULT = default_driver()
 
 
 @pytest.mark.parametrize(
@@ -31,8 +34,8 @@ def test_normalize_accepts_every_postgres_spelling(given: str, expected: str) ->
 @pytest.mark.parametrize(
     ("given", "named", "sqlalchemy", "migration"),
     [
-        ("postgresql://u@h/d", None, "postgresql+psycopg://u@h/d", "postgresql+psycopg://u@h/d"),
-        ("postgres://u@h/d", None, "postgresql+psycopg://u@h/d", "postgresql+psycopg://u@h/d"),
+        ("postgresql://u@h/d", None, "postgresql://u@h/d", f"postgresql+{DEFAULT}://u@h/d"),
+        ("postgres://u@h/d", None, "postgresql://u@h/d", f"postgresql+{DEFAULT}://u@h/d"),
         (
             "postgresql+psycopg2://u@h/d",
             "psycopg2",
@@ -56,8 +59,9 @@ def test_normalize_accepts_every_postgres_spelling(given: str, expected: str) ->
 def test_the_driver_a_url_names_is_kept_for_the_project(
     given: str, named: str | None, sqlalchemy: str, migration: str
 ) -> None:
-    """dbctl's own reads use psycopg 3; the project's migrations run on its own driver,
-    except an asyncio one, which a blocking connection cannot use."""
+    """dbctl's own reads use psycopg 3; the project's migrations run on its own driver (the
+    installed SQLAlchemy's default when it names none), except an asyncio one, which a
+    blocking connection cannot use."""
     assert driver(given) == named
     assert sqlalchemy_url(given) == sqlalchemy
     assert migration_url(given) == migration
@@ -74,7 +78,9 @@ def test_libpq_url_drops_the_driver() -> None:
     assert libpq_url("postgresql+psycopg://u@h/d") == "postgresql://u@h/d"
 
 
-@pytest.mark.parametrize("bad", ["mysql://u@h/d", "sqlite:///x.db", "just-a-name", "postgresql+mysqldb://h/d"])
+@pytest.mark.parametrize(
+    "bad", ["mysql://u@h/d", "sqlite:///x.db", "just-a-name", "postgresql+mysqldb://h/d"]
+)
 def test_other_databases_are_refused_in_one_line(bad: str) -> None:
     with pytest.raises(ConfigError) as info:
         normalize_url(bad)
