@@ -19,14 +19,12 @@ from alembic import context
 from sqlalchemy import Connection, create_engine
 from sqlalchemy.pool import NullPool
 
+from dbctl.alembic import include_name
 from dbctl.pg.url import normalize_url
 from service.db import Base
 
 config = context.config
 target_metadata = Base.metadata
-
-# Tables that live next to the service's but are not its own: dbctl's bookkeeping.
-FOREIGN_TABLE_PREFIXES = ("dbctl_",)
 
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):
     fileConfig(config.config_file_name, disable_existing_loggers=False)
@@ -41,15 +39,10 @@ def database_url() -> str:
     return resolve_database_url(ServiceSettings())
 
 
-def include_name(name: str | None, type_: str, parent_names: object) -> bool:
-    """Keep autogenerate (``alembic check``, ``dbctl verify-schema``) off dbctl's tables."""
-    return not (type_ == "table" and name is not None and name.startswith(FOREIGN_TABLE_PREFIXES))
-
-
 def configure(**kwargs: Any) -> None:
     context.configure(
         target_metadata=target_metadata,
-        include_name=include_name,
+        include_name=include_name,  # autogenerate leaves dbctl's dbctl_migrations alone
         compare_type=True,
         compare_server_default=True,
         transaction_per_migration=True,

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
-TABLE = "dbctl_migrations"
+TABLE = "dbctl_migrations"  # dbctl.alembic keeps it out of the project's autogenerate
 
 _CREATE = f"""
 CREATE TABLE IF NOT EXISTS {TABLE} (
