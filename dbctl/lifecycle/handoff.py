@@ -27,6 +27,7 @@ from __future__ import annotations
 import os
 import re
 import string
+import threading
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -134,6 +135,11 @@ class Handoff:
         self.statement_timeout = duration(settings.statement_timeout, "statement_timeout")
         self.variables = environment(settings, self.url)
         self._saved: dict[str, str | None] = {}
+        # Threads that ran before the handoff (a server the process also hosts, a test's
+        # live app) are not the project's migration: their connections are left alone.
+        # Threads the project's code starts during the run are checked like the caller.
+        self._bystanders: set[threading.Thread] = set()
+        self._refused: ForeignDatabase | None = None
 
     @property
     def sqlalchemy_url(self) -> str:
@@ -159,6 +165,7 @@ class Handoff:
         from sqlalchemy.engine import Engine
 
         token = _ACTIVE.set(self)
+        self._bystanders = set(threading.enumerate()) - {threading.current_thread()}
         for name in [*self.variables, "PGOPTIONS"]:
             self._saved[name] = os.environ.get(name)
         os.environ.update(self.variables)
@@ -174,6 +181,7 @@ class Handoff:
                 else:
                     os.environ[name] = value
             self._saved = {}
+            self._bystanders = set()
             _ACTIVE.reset(token)
 
     def _check_connection(self, connection: Connection) -> None:
@@ -182,7 +190,7 @@ class Handoff:
         Runs before the project's code gets the connection; one round trip per new
         DBAPI connection (a pooled one is checked once, again only when timeouts change).
         """
-        if is_internal(connection.engine):
+        if is_internal(connection.engine) or threading.current_thread() in self._bystanders:
             return
         state = (id(self), self.lock_timeout, self.statement_timeout)
         pooled = connection.connection
@@ -205,9 +213,17 @@ class Handoff:
         if found != self.identity:
             dbapi.rollback()
             connection.invalidate()
-            raise self._foreign(connection, found)
+            refused = self._foreign(connection, found)
+            self._refused = self._refused or refused
+            raise refused
         dbapi.commit()  # set_config(..., false) lasts for the session once committed
         pooled.info["dbctl_handoff"] = state
+
+    def check(self) -> None:
+        """Raise the first refusal of the run, even when the project's code swallowed it
+        (a ``try`` around its connect, a thread of its own)."""
+        if self._refused is not None:
+            raise self._refused
 
     def _foreign(self, connection: Connection, found: Identity | None) -> ForeignDatabase:
         root = self.settings.project_root

@@ -236,15 +236,16 @@ class _Session:
         import sqlalchemy.exc
 
         try:
-            return self.run_env(direction, target)
-        except DbctlError:
-            self._rollback()
-            raise
-        except sqlalchemy.exc.DBAPIError as exc:
-            self._rollback()
-            raise self._failure(exc, script, "failed: " + _first_line(exc)) from None
+            context = self.run_env(direction, target)
+            self.handoff.check()
+            return context
         except Exception as exc:
             self._rollback()
+            self.handoff.check()  # a refusal the project's code caught or wrapped is still one
+            if isinstance(exc, DbctlError):
+                raise
+            if isinstance(exc, sqlalchemy.exc.DBAPIError):
+                raise self._failure(exc, script, "failed: " + _first_line(exc)) from None
             raise self._failure(exc, script, "raised " + raised(exc)) from None
 
     def _rollback(self) -> None:

@@ -356,3 +356,77 @@ def test_shadow_name_is_unique_and_the_given_database_never_downgraded(
     with psycopg.connect(_libpq(with_database(world.target, "postgres")), autocommit=True) as c:
         left = c.execute("SELECT count(*) FROM pg_database WHERE datname LIKE 'dbctl_shadow_%'")
         assert left.fetchone() == (0,)
+
+
+def test_a_connection_elsewhere_from_a_thread_of_env_py_stops_the_run(
+    make_world: Callable[..., World],
+) -> None:
+    """The project's code connects elsewhere from a thread it starts and swallows the
+    error: the connection is still refused, and the run still stops."""
+    world = make_world(
+        lambda dev: envs.SHARED.replace(
+            "config = context.config\n",
+            "config = context.config\n"
+            "import threading\n"
+            "def _elsewhere():\n"
+            "    try:\n"
+            f"        create_engine({dev!r}).connect().exec_driver_sql('DELETE FROM orders')\n"
+            "    except Exception:\n"
+            "        pass\n"
+            "_thread = threading.Thread(target=_elsewhere)\n"
+            "_thread.start()\n"
+            "_thread.join()\n",
+        )
+    )
+    result = world.run("migrate", "--database-url", world.target)
+    assert result.exit_code == 2, result.output
+    assert "nothing was run there" in _one_error_line(result)
+    assert version(world.target) == []
+    assert world.dev_unchanged()
+
+
+def test_threads_that_ran_before_the_migration_are_left_alone(
+    make_world: Callable[..., World], tmp_path: Path
+) -> None:
+    """A server the process also hosts (a test's live app) keeps its own database while
+    dbctl migrates another one in the same process."""
+    import importlib
+    import sys
+
+    from sqlalchemy import create_engine, text
+
+    world = make_world(envs.SHARED)
+    hook = world.project.root / "bystander_hook.py"
+    hook.write_text("import threading\ngo = threading.Event()\ndone = threading.Event()\n")
+    env_py = world.project.root / "migrations" / "env.py"
+    env_py.write_text(
+        "import bystander_hook\nbystander_hook.go.set()\nbystander_hook.done.wait(10)\n"
+        + env_py.read_text()
+    )
+    sys.path.insert(0, str(world.project.root))
+    try:
+        module = importlib.import_module("bystander_hook")
+        seen: list[object] = []
+
+        def serve() -> None:
+            module.go.wait(30)
+            engine = create_engine(world.dev)
+            try:
+                with engine.connect() as conn:
+                    seen.append(conn.execute(text("SELECT count(*) FROM orders")).scalar())
+            except Exception as exc:
+                seen.append(exc)
+            finally:
+                engine.dispose()
+                module.done.set()
+
+        server = threading.Thread(target=serve)
+        server.start()
+        result = world.run("migrate", "--to", "r1", "--database-url", world.target)
+        server.join()
+    finally:
+        sys.path.remove(str(world.project.root))
+        sys.modules.pop("bystander_hook", None)
+    assert result.exit_code == 0, result.output
+    assert seen == [2]
+    assert version(world.target) == ["r1"]
