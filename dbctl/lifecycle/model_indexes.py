@@ -88,7 +88,7 @@ def _tail(
     if distinct is not None:
         tail += " NULLS NOT DISTINCT" if distinct else " NULLS DISTINCT"
     if options["with"]:
-        tail += f" WITH ({compiler.ddl._prepare_withclause_opts(options['with'])})"
+        tail += f" WITH ({_storage_parameters(compiler, options['with'])})"
     if options["where"] is not None:
         where = coercions.expect(roles.DDLExpressionRole, options["where"])
         tail += " WHERE " + compiler.expression(where)
@@ -152,3 +152,12 @@ def definition(
     if include:
         text += f" INCLUDE ({quoting.idents(include)})"
     return text + (" NULLS NOT DISTINCT" if nulls_not_distinct else "")
+
+
+def _storage_parameters(compiler: Any, parameters: dict[str, Any]) -> str:
+    """``WITH (...)`` of an index as the installed SQLAlchemy renders it (before 2.0.36 or
+    so, every parameter as ``name = value``)."""
+    render = getattr(compiler.ddl, "_prepare_withclause_opts", None)
+    if render is not None:
+        return str(render(parameters))
+    return ", ".join(f"{name} = {value}" for name, value in parameters.items())

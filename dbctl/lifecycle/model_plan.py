@@ -287,8 +287,9 @@ def _serial(compiler: Compiler, column: Any, has_identity: bool) -> str | None:
 
 
 def _type_listener(fn: Any) -> Any:
-    """The SchemaType whose create hook ``fn`` is (Enum, Boolean...), or None."""
-    target = getattr(getattr(fn, "func", fn), "__self__", None)
+    """The SchemaType whose create hook ``fn`` is (Enum, Boolean...), or None. SQLAlchemy
+    wraps it in a bound method (2.1), a partial, or a ``portable_instancemethod`` (2.0)."""
+    target = getattr(getattr(fn, "func", fn), "__self__", None) or getattr(fn, "target", None)
     return target if isinstance(target, SchemaType) else None
 
 
