@@ -96,14 +96,45 @@ def alembic_config(
     return config
 
 
+def _files_signature(folders: list[Path]) -> tuple[tuple[str, int, int], ...]:
+    found = []
+    for folder in folders:
+        for path in folder.rglob("*.py") if folder.is_dir() else ():
+            stat = path.stat()
+            found.append((str(path), stat.st_mtime_ns, stat.st_size))
+    return tuple(sorted(found))
+
+
+# The last script directory read, with what it was read from: verify-schema's round trip
+# opens three sessions per revision, and each would parse every revision file again.
+_DIRECTORY_CACHE: dict[tuple[object, ...], ScriptDirectory] = {}
+
+
 def script_directory(config: Config) -> ScriptDirectory:
+    """The project's revisions. Reused while neither the options nor any revision file
+    (name, size, mtime) changed: reading them is O(revisions) per session."""
     from alembic.script import ScriptDirectory
     from alembic.util import CommandError
 
     try:
-        return ScriptDirectory.from_config(config)
+        directory = ScriptDirectory.from_config(config)
     except CommandError as exc:
         raise ConfigError(f"cannot read the migrations: {exc}") from None
+    folders = [Path(directory.dir), *(Path(p) for p in directory._version_locations)]
+    key = (
+        directory.dir,
+        tuple(str(p) for p in directory._version_locations),
+        directory.file_template,
+        directory.recursive_version_locations,
+        directory.sourceless,
+        _files_signature(folders),
+    )
+    cached = _DIRECTORY_CACHE.get(key)
+    if cached is not None:
+        return cached
+    _DIRECTORY_CACHE.clear()
+    _DIRECTORY_CACHE[key] = directory
+    return directory
 
 
 def current_heads(connection: Connection) -> tuple[str, ...]:
@@ -234,6 +265,7 @@ class _Session:
         """``run_env`` with the project's errors told as the project's: the revision (or
         env.py) and line that raised, and where the database stays."""
         import sqlalchemy.exc
+        from alembic.util import CommandError
 
         try:
             context = self.run_env(direction, target)
@@ -244,6 +276,8 @@ class _Session:
             self.handoff.check()  # a refusal the project's code caught or wrapped is still one
             if isinstance(exc, DbctlError):
                 raise
+            if isinstance(exc, CommandError):  # Alembic's: an unknown or unreachable target
+                raise _unknown_revision(exc, target) from None
             if isinstance(exc, sqlalchemy.exc.DBAPIError):
                 raise self._failure(exc, script, "failed: " + _first_line(exc)) from None
             raise self._failure(exc, script, "raised " + raised(exc)) from None
@@ -464,16 +498,10 @@ def downgrade(
     settings: Settings, url: str, *, revision: str, notify: Notify | None = None
 ) -> MigrationResult:
     """Downgrade the database at ``url`` to ``revision`` (``base`` for an empty schema)."""
-    from alembic.util import CommandError
 
     with migration_session(settings, url, notify=notify) as session:
         connection = session.connection
         before = current_heads(connection)
-        try:
-            current: Any = before or None  # Alembic takes the heads as its context gives them
-            steps = session.directory._downgrade_revs(revision, current)
-        except CommandError as exc:
-            raise _unknown_revision(exc, revision) from None
         _set_timeouts(
             session,
             connection,
@@ -488,8 +516,10 @@ def downgrade(
             getattr(context, "version_table", "alembic_version"),
             getattr(context, "version_table_schema", None),
         )
-        if steps and after == before:
-            session.landed(context, set(), f"the downgrade to {revision} ran")
+        if after == before and before:  # nothing moved: was there anything to do?
+            current: Any = before  # Alembic takes the heads as its context gives them
+            if session.directory._downgrade_revs(revision, current):
+                session.landed(context, set(), f"the downgrade to {revision} ran")
         old, new = lineage(session.directory, before), lineage(session.directory, after)
         reverted = [rev for rev in old[::-1] if rev not in set(new)]
         ledger.forget(connection, reverted)
