@@ -70,7 +70,7 @@ def fresh(server: str) -> str:
 def alembic_upgrade(project: AlembicProject, url: str) -> None:
     from alembic import command
 
-    from dbctl.lifecycle.migrate import alembic_config
+    from dbctl.lifecycle.alembic_project import alembic_config
 
     config = alembic_config(project.settings(url))
     config.set_main_option("sqlalchemy.url", url)  # what a deploy's alembic.ini says

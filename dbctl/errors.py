@@ -10,6 +10,7 @@
     ├── LockTimeout          another migration held the migration lock past --lock-wait
     ├── MigrationFailed      an Alembic revision (or env.py) failed or raised; the database
     │                        stays at the last good revision
+    ├── ModelsFailed         the project's models raised while dbctl laid them out
     └── Unproven             dbctl cannot prove that the project's code works on the database
         │                    it names: it stops before anything destructive (never a finding)
         ├── ForeignDatabase  env.py connected to another database: refused before a statement
@@ -52,6 +53,10 @@ class ExtensionMissing(DbctlError):
 
 class MigrationFailed(DbctlError):
     """A migration revision failed."""
+
+
+class ModelsFailed(DbctlError):
+    """The project's model code (a TypeDecorator, a default...) raised while dbctl read it."""
 
 
 class LockTimeout(DbctlError):

@@ -172,11 +172,11 @@ def write_migration(
     Raises ``ValueError`` when there is nothing to write (check ``advice.suggestions``
     first) and ``ConfigError`` when the migrations cannot be read or have several heads.
     """
-    from dbctl.lifecycle.migrate import alembic_config, script_directory
+    from dbctl.lifecycle.alembic_project import alembic_config, script_directory
 
     if not advice.suggestions:
         raise ValueError("no suggested index: no migration to write")
-    directory = script_directory(alembic_config(settings))
+    directory = script_directory(alembic_config(settings), settings.project_root)
     heads = directory.get_heads()
     if len(heads) > 1:
         raise ConfigError(

@@ -73,7 +73,7 @@ def run_baseline(settings: Settings, connection: Connection) -> None:
         raise MigrationFailed(
             f"the baseline {settings.baseline} failed: {raised(exc)}; the database stays empty"
         ) from None
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:
         at = where(user_frame(frames(exc), settings.project_root), settings.project_root)
         raise MigrationFailed(
             f"the baseline {settings.baseline}{f' ({at})' if at else ''} raised {raised(exc)}; "

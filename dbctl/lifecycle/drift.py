@@ -32,7 +32,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from dbctl.errors import DbctlError
+from dbctl.errors import DbctlError, ModelsFailed
 from dbctl.lifecycle.models import create_schema, load_metadata, model_locations
 from dbctl.report import Finding, Location, Severity
 from dbctl.rules.context import RuleContext
@@ -211,5 +211,20 @@ def compare(
 
 
 def drift_findings(settings: Settings, models: Models, actual: Catalog, url: str) -> list[Finding]:
-    """Drift of the database at ``url`` (snapshotted as ``actual``) from the models."""
-    return compare(settings, models, models_catalog(models, url), actual)
+    """Drift of the database at ``url`` (snapshotted as ``actual``) from the models.
+
+    The models are the project's code: what it raises while they are laid out (a
+    ``TypeDecorator`` that needs the app's config...) is ``ModelsFailed``, naming its line."""
+    from dbctl.lifecycle.user_code import frames, raised, user_frame, where
+
+    try:
+        expected = models_catalog(models, url)
+    except DbctlError:
+        raise
+    except (Exception, SystemExit) as exc:
+        root = settings.project_root
+        frame = user_frame(frames(exc), root)
+        if frame is None:  # nothing of the project's in the traceback: dbctl's own failure
+            raise
+        raise ModelsFailed(f"the models ({where(frame, root)}) raised {raised(exc)}") from None
+    return compare(settings, models, expected, actual)

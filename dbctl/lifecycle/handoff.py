@@ -8,14 +8,16 @@ runs (``Handoff.active``) it
 
 * hands its database over every way projects read one: the shared connection, the
   ``sqlalchemy.url`` option (with the URL's own driver), and the variables of
-  ``[tool.dbctl] url_env`` in the environment (``DATABASE_URL`` by default; ``NAME=template``
-  fills in ``{host}``, ``{port}``, ``{user}``, ``{password}``, ``{database}``, ``{url}``);
+  ``[tool.dbctl] url_env`` (``project_env``);
 * puts the migration's ``lock_timeout`` and ``statement_timeout`` in ``PGOPTIONS`` (libpq
-  connections of any kind) and sets them on every connection any SQLAlchemy engine opens;
-* checks every connection any SQLAlchemy engine opens, before the project can send a
-  statement on it: its database must be the one dbctl names (same server start time, port,
-  database oid and name); any other is closed and the run stops with ``ForeignDatabase``,
-  naming the line of the project's code that connected and the fix.
+  connections of any kind);
+* checks every DBAPI connection any SQLAlchemy pool makes or hands out (class-level pool
+  events, which fire before the engine's dialect set-up and the project's own ``connect``
+  listeners, and for ``raw_connection()`` too): one query reads the database's identity
+  and sets the timeouts. Another database is closed and the run stops with
+  ``ForeignDatabase``, naming the line of the project's code that connected and the fix;
+  nothing of the project's ran there. A transaction that begins on a connection whose
+  timeouts are stale (a connection kept across revisions) gets them again first.
 
 What it cannot see (a raw driver connection, a subprocess) is caught after the fact: the
 migration reads ``alembic_version`` back on a fresh connection after every step
@@ -24,23 +26,22 @@ migration reads ``alembic_version`` back on a fresh connection after every step
 
 from __future__ import annotations
 
+import itertools
 import os
-import re
-import string
 import threading
 import traceback
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs, unquote, urlsplit
 
-from dbctl.errors import ConfigError, ForeignDatabase
+from dbctl.errors import ForeignDatabase
+from dbctl.lifecycle.project_env import duration, pgoptions, url_variables
 from dbctl.lifecycle.user_code import user_frame, where
-from dbctl.pg.connect import TAG, connect, is_internal
-from dbctl.pg.url import check_url, database_name, redact, sqlalchemy_url
+from dbctl.pg.connect import INTERNAL, TAG, connect
+from dbctl.pg.url import check_url, redact, sqlalchemy_url
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -52,18 +53,7 @@ _IDENTITY = (
     "pg_postmaster_start_time()::text{more} "
     "FROM pg_database d WHERE d.datname = current_database()"
 )
-_DURATION = re.compile(r"\d+(\.\d+)?(us|ms|s|min|h|d)?")
-_TEMPLATE_FIELDS = {"url", "host", "port", "user", "password", "database"}
-
-
-def duration(value: str, name: str) -> str:
-    """``value`` as a PostgreSQL duration (``5s``, ``300ms``, ``0``), else a ConfigError."""
-    text = "".join(str(value).split())
-    if not _DURATION.fullmatch(text):
-        raise ConfigError(
-            f"{name} = {value!r} is not a PostgreSQL duration (e.g. '5s', '300ms', '2min', '0')"
-        )
-    return text
+_TOKENS = itertools.count(1)  # one per handoff: what a pooled connection was checked for
 
 
 @dataclass(frozen=True)
@@ -76,6 +66,10 @@ class Identity:
     port: str
     started: str
 
+    @classmethod
+    def of(cls, row: Any) -> Identity:
+        return cls(str(row[0]), int(str(row[1])), str(row[2]), str(row[3]))
+
     def describe(self) -> str:
         return f"database {self.database!r} (port {self.port})"
 
@@ -84,44 +78,7 @@ def read_identity(url: str) -> Identity:
     with connect(url, autocommit=True) as conn:
         row = conn.execute(_IDENTITY.format(more="")).fetchone()
     assert row is not None
-    return Identity(str(row[0]), int(str(row[1])), str(row[2]), str(row[3]))
-
-
-def url_parts(url: str) -> dict[str, str]:
-    """The fields a ``url_env`` template may use."""
-    parts = urlsplit(url)
-    query = parse_qs(parts.query)
-    return {
-        "url": url,
-        "host": parts.hostname or query.get("host", ["localhost"])[0],
-        "port": str(parts.port or query.get("port", ["5432"])[0]),
-        "user": unquote(parts.username or ""),
-        "password": unquote(parts.password or ""),
-        "database": database_name(url),
-    }
-
-
-def environment(settings: Settings, url: str) -> dict[str, str]:
-    """The variables ``url_env`` asks for, filled in for the database at ``url``."""
-    values = url_parts(url)
-    found: dict[str, str] = {}
-    for entry in settings.url_env:
-        name, has_template, template = entry.partition("=")
-        name = name.strip()
-        if not name.isidentifier():
-            raise ConfigError(f"url_env entry {entry!r}: give NAME or NAME=template")
-        if not has_template:
-            found[name] = url
-            continue
-        fields = {f for _, f, _, _ in string.Formatter().parse(template) if f is not None}
-        unknown = fields - _TEMPLATE_FIELDS
-        if unknown:
-            raise ConfigError(
-                f"url_env entry {name}: unknown field {{{sorted(unknown)[0]}}} "
-                f"(use {', '.join('{' + f + '}' for f in sorted(_TEMPLATE_FIELDS))})"
-            )
-        found[name] = template.format(**values)
-    return found
+    return Identity.of(row)
 
 
 class Handoff:
@@ -131,9 +88,10 @@ class Handoff:
         self.settings = settings
         self.url = check_url(url)
         self.identity = identity
+        self.token = next(_TOKENS)
         self.lock_timeout = duration(settings.lock_timeout, "lock_timeout")
         self.statement_timeout = duration(settings.statement_timeout, "statement_timeout")
-        self.variables = environment(settings, self.url)
+        self.variables = url_variables(settings, self.url)
         self._saved: dict[str, str | None] = {}
         # Threads that ran before the handoff (a server the process also hosts, a test's
         # live app) are not the project's migration: their connections are left alone.
@@ -146,6 +104,10 @@ class Handoff:
         """What ``sqlalchemy.url`` says to env.py: the URL with its own driver."""
         return sqlalchemy_url(self.url)
 
+    @property
+    def _state(self) -> tuple[int, str, str]:
+        return (self.token, self.lock_timeout, self.statement_timeout)
+
     def set_timeouts(self, *, lock_timeout: str, statement_timeout: str) -> None:
         """The timeouts of the next statements, on every connection the project opens."""
         self.lock_timeout = duration(lock_timeout, "lock_timeout")
@@ -154,27 +116,45 @@ class Handoff:
             os.environ["PGOPTIONS"] = self._pgoptions()
 
     def _pgoptions(self) -> str:
-        own = self._saved.get("PGOPTIONS") or ""
-        ours = f"-c lock_timeout={self.lock_timeout} -c statement_timeout={self.statement_timeout}"
-        return f"{own} {ours}".strip()
+        return pgoptions(
+            self._saved.get("PGOPTIONS"),
+            lock_timeout=self.lock_timeout,
+            statement_timeout=self.statement_timeout,
+        )
+
+    def apply(self, connection: Connection) -> None:
+        """Check ``connection`` (dbctl's shared one) and give it the current timeouts now."""
+        if connection.in_transaction():
+            connection.commit()
+        pooled = connection.connection
+        self._ensure(pooled.dbapi_connection, pooled.info)
 
     @contextmanager
     def active(self) -> Iterator[Handoff]:
-        """Install the variables and the connection check while the project's code runs."""
+        """Install the variables and the connection checks while the project's code runs."""
         from sqlalchemy import event
         from sqlalchemy.engine import Engine
+        from sqlalchemy.pool import Pool
 
+        listeners: list[tuple[Any, str, Any]] = [
+            (Pool, "first_connect", self._on_connect),
+            (Pool, "connect", self._on_connect),
+            (Pool, "checkout", self._on_checkout),
+            (Engine, "begin", self._on_begin),
+        ]
         token = _ACTIVE.set(self)
         self._bystanders = set(threading.enumerate()) - {threading.current_thread()}
         for name in [*self.variables, "PGOPTIONS"]:
             self._saved[name] = os.environ.get(name)
         os.environ.update(self.variables)
         os.environ["PGOPTIONS"] = self._pgoptions()
-        event.listen(Engine, "engine_connect", self._check_connection)
+        for target, name, listener in listeners:
+            event.listen(target, name, listener, insert=True)
         try:
             yield self
         finally:
-            event.remove(Engine, "engine_connect", self._check_connection)
+            for target, name, listener in listeners:
+                event.remove(target, name, listener)
             for name, value in self._saved.items():
                 if value is None:
                     os.environ.pop(name, None)
@@ -184,40 +164,58 @@ class Handoff:
             self._bystanders = set()
             _ACTIVE.reset(token)
 
-    def _check_connection(self, connection: Connection) -> None:
-        """engine_connect, for every engine: the database must be ours; then the timeouts.
+    def _on_connect(self, dbapi_connection: Any, record: Any) -> None:
+        self._ensure(dbapi_connection, record.info)
 
-        Runs before the project's code gets the connection; one round trip per new
-        DBAPI connection (a pooled one is checked once, again only when timeouts change).
-        """
-        if is_internal(connection.engine) or threading.current_thread() in self._bystanders:
-            return
-        state = (id(self), self.lock_timeout, self.statement_timeout)
+    def _on_checkout(self, dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        self._ensure(dbapi_connection, record.info)
+
+    def _on_begin(self, connection: Connection) -> None:
         pooled = connection.connection
-        if pooled.info.get("dbctl_handoff") == state:
+        self._ensure(pooled.dbapi_connection, pooled.info)
+
+    def _ensure(self, dbapi: Any, info: MutableMapping[str, Any]) -> None:
+        """The database of ``dbapi`` must be ours; then it gets the current timeouts.
+
+        One round trip, and only for a connection not yet seen in this state: a new one,
+        one pooled from before, or one whose timeouts changed since (an autocommit
+        revision runs without them)."""
+        if info.get(INTERNAL) or threading.current_thread() in self._bystanders:
             return
-        dbapi: Any = pooled.dbapi_connection
-        cursor = dbapi.cursor()
+        if info.get("dbctl_handoff") == self._state:
+            return
+        # The durations are checked (digits and a unit): safe to write in the SQL,
+        # whatever the driver's parameter style.
+        timeouts = (
+            f", set_config('lock_timeout', '{self.lock_timeout}', false)"
+            f", set_config('statement_timeout', '{self.statement_timeout}', false)"
+        )
+        found: Identity | None = None
         try:
-            # The durations are checked (digits and a unit): safe to write in the SQL,
-            # whatever the driver's parameter style.
-            timeouts = (
-                f", set_config('lock_timeout', '{self.lock_timeout}', false)"
-                f", set_config('statement_timeout', '{self.statement_timeout}', false)"
-            )
-            cursor.execute(_IDENTITY.format(more=timeouts))
-            row = cursor.fetchone()
-        finally:
-            cursor.close()
-        found = Identity(str(row[0]), int(row[1]), str(row[2]), str(row[3])) if row else None
+            cursor = dbapi.cursor()
+            try:
+                cursor.execute(_IDENTITY.format(more=timeouts))
+                row = cursor.fetchone()
+            finally:
+                cursor.close()
+            found = Identity.of(row) if row else None
+        except Exception:  # not PostgreSQL, or not a database dbctl can identify
+            found = None
         if found != self.identity:
-            dbapi.rollback()
-            connection.invalidate()
-            refused = self._foreign(connection, found)
+            self._close(dbapi)
+            refused = self._foreign(found)
             self._refused = self._refused or refused
             raise refused
         dbapi.commit()  # set_config(..., false) lasts for the session once committed
-        pooled.info["dbctl_handoff"] = state
+        info["dbctl_handoff"] = self._state
+
+    @staticmethod
+    def _close(dbapi: Any) -> None:
+        for step in ("rollback", "close"):
+            try:
+                getattr(dbapi, step)()
+            except Exception:  # closing what is refused: nothing more to do with it
+                continue
 
     def check(self) -> None:
         """Raise the first refusal of the run, even when the project's code swallowed it
@@ -225,22 +223,19 @@ class Handoff:
         if self._refused is not None:
             raise self._refused
 
-    def _foreign(self, connection: Connection, found: Identity | None) -> ForeignDatabase:
+    def _foreign(self, found: Identity | None) -> ForeignDatabase:
         root = self.settings.project_root
-        stack = traceback.extract_stack()[:-2]
+        stack = traceback.extract_stack()[:-3]
         env_py = [Path(frame.filename) for frame in stack if Path(frame.filename).name == "env.py"]
-        frame = user_frame(stack, root, env_py)
-        at = where(frame, root)
-        engine_url = connection.engine.url.render_as_string(hide_password=True)
-        what = found.describe() if found is not None else "another database"
+        at = where(user_frame(stack, root, env_py), root)
+        what = found.describe() if found is not None else "a database dbctl cannot identify"
         variables = ", ".join(sorted(self.variables)) or "none"
         return ForeignDatabase(
-            f"the project's code{f' at {at}' if at else ''} connected to {what} through "
-            f"{redact(engine_url)}, not to the {self.identity.describe()} dbctl was given: "
-            "nothing was run there, and dbctl stopped. Make env.py use "
-            "config.attributes['connection'] when it is set (Alembic's connection-sharing "
-            "recipe) or the sqlalchemy.url option, or add the variable it reads to "
-            f"[tool.dbctl] url_env (now: {variables})"
+            f"the project's code{f' at {at}' if at else ''} connected to {what}, not to the "
+            f"{self.identity.describe()} dbctl was given: nothing was run there, and dbctl "
+            "stopped. Make env.py use config.attributes['connection'] when it is set "
+            "(Alembic's connection-sharing recipe) or the sqlalchemy.url option, or add the "
+            f"variable it reads to [tool.dbctl] url_env (now: {variables})"
         )
 
 

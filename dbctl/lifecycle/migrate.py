@@ -21,26 +21,26 @@ way and held to it (``lifecycle.handoff``). dbctl
 from __future__ import annotations
 
 import io
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dbctl.errors import ConfigError, DbctlError, MigrationFailed, NotLanded
+from dbctl.errors import DbctlError, MigrationFailed, NotLanded
 from dbctl.lifecycle import ledger
+from dbctl.lifecycle.alembic_project import alembic_config, project_relative, script_directory
 from dbctl.lifecycle.handoff import Handoff, handed_over
+from dbctl.lifecycle.readback import current_heads, heads_on_fresh_connection, invalid_indexes
 from dbctl.lifecycle.revisions import describe, lineage, upgrade_path
-from dbctl.lifecycle.user_code import frames, raised, user_frame, where
+from dbctl.lifecycle.user_code import first_line, frames, raised, user_frame, where
 from dbctl.pg.connect import connection_failed, migration_engine
 from dbctl.pg.lock import advisory_lock
 from dbctl.pg.url import database_name
 
 if TYPE_CHECKING:
-    from alembic.config import Config
     from alembic.runtime.migration import MigrationContext
-    from alembic.script import Script, ScriptDirectory
+    from alembic.script import Script
     from sqlalchemy.engine import Connection
 
     from dbctl.config import Settings
@@ -57,173 +57,16 @@ class MigrationResult:
     applied: tuple[str, ...]  # in the order they ran: upgraded, or downgraded
 
 
-def alembic_config(
-    settings: Settings,
-    connection: Connection | None = None,
-    *,
-    output: io.StringIO | None = None,
-    handoff: Handoff | None = None,
-) -> Config:
-    """An Alembic Config for the project: its alembic.ini if any; the migrations folder
-    dbctl was told, else the ini's ``script_location``, else ``migrations/``; with a
-    ``handoff``, its database in ``sqlalchemy.url`` (the URL's own driver)."""
-    from alembic.config import Config
-
-    ini = settings.alembic_ini_path()
-    if ini is not None and not ini.is_file():
-        raise ConfigError(f"alembic_ini {ini} is not a file")
-    config = Config(str(ini) if ini is not None else None, output_buffer=output)
-    if not config.get_main_option("path_separator"):
-        config.set_main_option("path_separator", "os")
-    if settings.migrations is not None or not config.get_main_option("script_location"):
-        folder = settings.migrations_dir
-        if not (folder / "env.py").is_file():
-            raise ConfigError(
-                f"no Alembic env.py in {folder}: set --migrations, DBCTL_MIGRATIONS or "
-                "[tool.dbctl] migrations to the folder that holds env.py and versions/"
-            )
-        config.set_main_option("script_location", str(folder))
-    if not config.get_main_option("prepend_sys_path"):
-        config.set_main_option("prepend_sys_path", str(settings.project_root))
-    if str(settings.project_root) not in sys.path:
-        sys.path.insert(0, str(settings.project_root))
-    if connection is not None:
-        config.attributes["connection"] = connection
-    if handoff is not None:  # configparser interpolates '%': an encoded password has some
-        config.set_main_option("sqlalchemy.url", handoff.sqlalchemy_url.replace("%", "%%"))
-    # Projects' env.py usually calls logging.config.fileConfig(); dbctl owns the output.
-    config.attributes["configure_logger"] = False
-    return config
-
-
-def _files_signature(folders: list[Path]) -> tuple[tuple[str, int, int], ...]:
-    found = []
-    for folder in folders:
-        for path in folder.rglob("*.py") if folder.is_dir() else ():
-            stat = path.stat()
-            found.append((str(path), stat.st_mtime_ns, stat.st_size))
-    return tuple(sorted(found))
-
-
-# The last script directory read, with what it was read from: verify-schema's round trip
-# opens three sessions per revision, and each would parse every revision file again.
-_DIRECTORY_CACHE: dict[tuple[object, ...], ScriptDirectory] = {}
-
-
-def script_directory(config: Config) -> ScriptDirectory:
-    """The project's revisions. Reused while neither the options nor any revision file
-    (name, size, mtime) changed: reading them is O(revisions) per session."""
-    from alembic.script import ScriptDirectory
-    from alembic.util import CommandError
-
-    try:
-        directory = ScriptDirectory.from_config(config)
-    except CommandError as exc:
-        raise ConfigError(f"cannot read the migrations: {exc}") from None
-    folders = [Path(directory.dir), *(Path(p) for p in directory._version_locations)]
-    key = (
-        directory.dir,
-        tuple(str(p) for p in directory._version_locations),
-        directory.file_template,
-        directory.recursive_version_locations,
-        directory.sourceless,
-        _files_signature(folders),
-    )
-    cached = _DIRECTORY_CACHE.get(key)
-    if cached is not None:
-        return cached
-    _DIRECTORY_CACHE.clear()
-    _DIRECTORY_CACHE[key] = directory
-    return directory
-
-
-def current_heads(connection: Connection) -> tuple[str, ...]:
-    from alembic.runtime.migration import MigrationContext
-
-    heads = MigrationContext.configure(connection).get_current_heads()
-    if connection.in_transaction():
-        connection.commit()
-    return tuple(sorted(heads))
-
-
-def _set_timeouts(
-    session: _Session | None,
-    connection: Connection,
-    *,
-    lock_timeout: str,
-    statement_timeout: str,
-) -> None:
-    """The timeouts of the next statements: on the shared connection, and on every
-    connection the project's code opens (through the handoff)."""
-    import sqlalchemy.exc
-    from sqlalchemy import text
-
-    if session is not None:
-        session.handoff.set_timeouts(lock_timeout=lock_timeout, statement_timeout=statement_timeout)
-    for name, value in (("lock_timeout", lock_timeout), ("statement_timeout", statement_timeout)):
-        try:
-            connection.execute(
-                text("SELECT set_config(:name, :value, false)"), {"name": name, "value": value}
-            )
-        except sqlalchemy.exc.DBAPIError:
-            connection.rollback()
-            raise ConfigError(
-                f"{name} = {value!r} is not a PostgreSQL duration (e.g. '5s', '2min', '0')"
-            ) from None
-    connection.commit()
-
-
-def project_relative(settings: Settings, path: str) -> str:
-    try:
-        return str(Path(path).resolve().relative_to(settings.project_root))
-    except ValueError:
-        return path
-
-
-def _first_line(exc: BaseException) -> str:
-    original = getattr(exc, "orig", None) or exc
-    lines = [line.strip() for line in str(original).splitlines() if line.strip()]
-    return lines[0] if lines else type(original).__name__
-
-
-def heads_on_fresh_connection(
-    url: str, table: str = "alembic_version", schema: str | None = None
-) -> tuple[str, ...]:
-    """The revisions the database shows to anyone else: read on a new connection, so what
-    a revision left uncommitted does not count."""
-    from psycopg import sql
-
-    from dbctl.pg.connect import connect
-
-    name = sql.Identifier(schema, table) if schema else sql.Identifier(table)
-    regclass = f"{schema}.{table}" if schema else table
-    with connect(url, autocommit=True) as conn:
-        found = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (regclass,)).fetchone()
-        if not found or not found[0]:
-            return ()
-        rows = conn.execute(sql.SQL("SELECT version_num FROM {}").format(name)).fetchall()
-    return tuple(sorted(str(row[0]) for row in rows))
-
-
 def _statement(exc: BaseException) -> str:
     statement = " ".join(str(getattr(exc, "statement", "") or "").split())
     return statement if len(statement) <= 200 else statement[:197] + "..."
 
 
-def invalid_indexes(connection: Connection) -> list[str]:
-    from sqlalchemy import text
-
-    rows = connection.execute(
-        text(
-            "SELECT i.indexrelid::regclass::text FROM pg_index i "
-            "JOIN pg_class c ON c.oid = i.indexrelid "
-            "JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE NOT i.indisvalid AND n.nspname NOT IN ('pg_catalog', 'pg_toast')"
-        )
-    )
-    names = [row[0] for row in rows]
-    connection.commit()
-    return names
+def _set_timeouts(session: _Session, *, lock_timeout: str, statement_timeout: str) -> None:
+    """The timeouts of the next statements, on the shared connection now and on every
+    connection the project's code opens or uses (through the handoff)."""
+    session.handoff.set_timeouts(lock_timeout=lock_timeout, statement_timeout=statement_timeout)
+    session.handoff.apply(session.connection)
 
 
 class _Session:
@@ -235,7 +78,7 @@ class _Session:
         self.connection = connection
         self.handoff = handoff
         self.config = alembic_config(settings, connection, handoff=handoff)
-        self.directory = script_directory(self.config)
+        self.directory = script_directory(self.config, settings.project_root)
 
     @property
     def database(self) -> str:
@@ -271,7 +114,7 @@ class _Session:
             context = self.run_env(direction, target)
             self.handoff.check()
             return context
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:  # sys.exit() in the project's code included
             self._rollback()
             self.handoff.check()  # a refusal the project's code caught or wrapped is still one
             if isinstance(exc, DbctlError):
@@ -279,7 +122,7 @@ class _Session:
             if isinstance(exc, CommandError):  # Alembic's: an unknown or unreachable target
                 raise _unknown_revision(exc, target) from None
             if isinstance(exc, sqlalchemy.exc.DBAPIError):
-                raise self._failure(exc, script, "failed: " + _first_line(exc)) from None
+                raise self._failure(exc, script, "failed: " + first_line(exc)) from None
             raise self._failure(exc, script, "raised " + raised(exc)) from None
 
     def _rollback(self) -> None:
@@ -353,7 +196,6 @@ class _Session:
         path = project_relative(self.settings, info.path)
         _set_timeouts(
             self,
-            connection,
             lock_timeout="0" if info.autocommit else self.settings.lock_timeout,
             statement_timeout="0" if info.autocommit else self.settings.statement_timeout,
         )
@@ -389,8 +231,21 @@ class _Session:
                 notify(f"baseline {self.settings.baseline} left out: the database has tables")
             return
         run_baseline(self.settings, self.connection)
+        self.handoff.check()  # a refusal the baseline swallowed stops the run here
         if notify is not None:
             notify(f"created the baseline {self.settings.baseline}")
+
+    def known(self, heads: tuple[str, ...]) -> tuple[str, ...]:
+        """``heads``, once every one is a revision of the project's folder."""
+        defined = {script.revision for script in self.directory.walk_revisions()}
+        unknown = [rev for rev in heads if rev not in defined]
+        if unknown:
+            raise MigrationFailed(
+                f"database {self.database!r} is at revision {', '.join(unknown)}, which no "
+                f"file in {project_relative(self.settings, self.directory.dir)} defines: "
+                "check out the code that applied it (or the right --migrations)"
+            )
+        return heads
 
     def adopt_unrecorded(self, heads: tuple[str, ...]) -> None:
         """Record revisions applied before dbctl managed this database."""
@@ -415,7 +270,11 @@ def migration_session(
     with handed_over(settings, url) as handoff:
         engine = migration_engine(url)
         try:
-            with engine.connect() as connection:
+            try:
+                connection = engine.connect()
+            except sqlalchemy.exc.OperationalError as exc:
+                raise connection_failed(url, exc) from None
+            with connection:
                 session = _Session(settings, connection, handoff)
                 if not lock:
                     yield session
@@ -424,8 +283,10 @@ def migration_session(
                     ledger.ensure(connection)
                     connection.commit()
                     yield session
-        except sqlalchemy.exc.OperationalError as exc:
-            raise connection_failed(url, exc) from None
+        except sqlalchemy.exc.DBAPIError as exc:  # dbctl's own statements: the lock, ledger
+            raise MigrationFailed(
+                f"the migration session on {database_name(url)!r} failed: {first_line(exc)}"
+            ) from None
         finally:
             engine.dispose()
 
@@ -441,7 +302,7 @@ def upgrade(
     from alembic.util import CommandError
 
     with migration_session(settings, url, notify=notify) as session:
-        before = current_heads(session.connection)
+        before = session.known(current_heads(session.connection))
         session.adopt_unrecorded(before)
         heads = sorted(session.directory.get_heads())
         if revision == "head" and len(heads) > 1:
@@ -470,7 +331,6 @@ def alembic_upgrade(settings: Settings, url: str, *, revision: str = "head") -> 
         before = current_heads(session.connection)
         _set_timeouts(
             session,
-            session.connection,
             lock_timeout=settings.lock_timeout,
             statement_timeout=settings.statement_timeout,
         )
@@ -501,10 +361,9 @@ def downgrade(
 
     with migration_session(settings, url, notify=notify) as session:
         connection = session.connection
-        before = current_heads(connection)
+        before = session.known(current_heads(connection))
         _set_timeouts(
             session,
-            connection,
             lock_timeout=settings.lock_timeout,
             statement_timeout=settings.statement_timeout,
         )

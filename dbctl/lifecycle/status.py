@@ -7,14 +7,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from dbctl.lifecycle import ledger
-from dbctl.lifecycle.migrate import (
-    alembic_config,
-    current_heads,
-    invalid_indexes,
-    migration_session,
-    project_relative,
-    script_directory,
-)
+from dbctl.lifecycle.alembic_project import alembic_config, project_relative, script_directory
+from dbctl.lifecycle.migrate import migration_session
+from dbctl.lifecycle.readback import current_heads, invalid_indexes
 from dbctl.lifecycle.revisions import RevisionInfo, describe, history, lineage, upgrade_path
 from dbctl.report import Finding, Location, Severity
 
@@ -118,7 +113,7 @@ def migration_status(settings: Settings, url: str) -> MigrationStatus:
 
 def revision_history(settings: Settings) -> list[RevisionInfo]:
     """The revision graph, newest first; needs no database."""
-    return history(script_directory(alembic_config(settings)))
+    return history(script_directory(alembic_config(settings), settings.project_root))
 
 
 __all__ = ["MigrationStatus", "describe", "migration_status", "revision_history"]

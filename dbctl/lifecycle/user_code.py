@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from dbctl.errors import ConfigError
+from dbctl.pg.url import scrub
 
 # Modules of drivers SQLAlchemy loads for a URL, and the package that provides each.
 DRIVER_PACKAGES = {
@@ -31,9 +32,10 @@ def _is_library(path: Path) -> bool:
     return any(part in ("site-packages", "dist-packages") for part in path.parts)
 
 
-def _shown(path: Path, root: Path) -> str:
+def relative(path: str | Path, root: Path) -> str:
+    """``path`` relative to the project root when it is in the project, else as it is."""
     try:
-        return str(path.resolve().relative_to(root))
+        return str(Path(path).resolve().relative_to(root.resolve()))
     except ValueError:
         return str(path)
 
@@ -65,15 +67,23 @@ def where(frame: traceback.FrameSummary | None, root: Path) -> str | None:
     """``path:line`` of a frame, the path relative to the project when it is in it."""
     if frame is None:
         return None
-    return f"{_shown(Path(frame.filename), root)}:{frame.lineno}"
+    return f"{relative(frame.filename, root)}:{frame.lineno}"
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of what ``exc`` says (a DB error's, without the statement)."""
+    original = getattr(exc, "orig", None) or exc
+    lines = [line.strip() for line in str(original).splitlines() if line.strip()]
+    return scrub(lines[0]) if lines else type(original).__name__
 
 
 def raised(exc: BaseException) -> str:
     """``ValueError: boom``: the exception on one line (a DB error's first line, the
     statement left out), with the package to install when it is a missing driver."""
     original = getattr(exc, "orig", None) or exc
-    lines = [line.strip() for line in str(original).splitlines() if line.strip()]
-    text = f"{type(original).__name__}: {lines[0]}" if lines else type(original).__name__
+    said = first_line(exc)
+    name = type(original).__name__
+    text = name if said == name else f"{name}: {said}"
     if isinstance(exc, ModuleNotFoundError) and exc.name in DRIVER_PACKAGES:
         text += f" (a database driver: pip install {DRIVER_PACKAGES[exc.name]})"
     return text
@@ -89,7 +99,7 @@ def import_object(spec: str, root: Path, what: str) -> Any:
         sys.path.insert(0, str(root))
     try:
         target: Any = importlib.import_module(module_name)
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:
         at = where(user_frame(frames(exc), root), root)
         raise ConfigError(
             f"{what}: importing {module_name}{f' ({at})' if at else ''} raised {raised(exc)}"

@@ -35,18 +35,10 @@ from typing import TYPE_CHECKING, Any
 
 from dbctl.errors import DbctlError, MigrationFailed, Unproven
 from dbctl.lifecycle import drift
+from dbctl.lifecycle.alembic_project import alembic_config, project_relative, script_directory
 from dbctl.lifecycle.handoff import handed_over
 from dbctl.lifecycle.ledger import TABLE as LEDGER_TABLE
-from dbctl.lifecycle.migrate import (
-    alembic_config,
-    alembic_upgrade,
-    current_heads,
-    downgrade,
-    migration_session,
-    project_relative,
-    script_directory,
-    upgrade,
-)
+from dbctl.lifecycle.migrate import alembic_upgrade, downgrade, migration_session, upgrade
 from dbctl.lifecycle.revisions import upgrade_path
 from dbctl.lifecycle.status import head_findings, migration_status
 from dbctl.pg.shadow import PREFIX as SHADOW_PREFIX
@@ -319,8 +311,13 @@ def verify_schema(
 ) -> Verification:
     """Every check of ``verify-schema`` on a temporary database of the server at ``server_url``."""
     result = Verification()
-    with temporary_database(server_url, purpose="shadow") as url, handed_over(settings, url):
-        directory = script_directory(alembic_config(settings))
+    with (
+        temporary_database(server_url, purpose="shadow") as url,
+        handed_over(settings, url) as handoff,
+    ):
+        models = _Models(settings)
+        handoff.check()  # the models' import connected elsewhere and swallowed the refusal
+        directory = script_directory(alembic_config(settings), settings.project_root)
         heads = tuple(sorted(directory.get_heads()))
         infos = {s.revision: s for s in directory.walk_revisions()}
         with result.check("single head", notify):
@@ -338,26 +335,53 @@ def verify_schema(
             _check_idempotent(settings, url, target, head, result)
         with result.check("round trip", notify):
             _round_trip(settings, url, steps, snapshots, result)
-        _check_against_models_and_rules(settings, url, head, result, notify=notify)
+        _check_against_models_and_rules(settings, url, head, models, result, notify=notify)
     return result
 
 
 def verify_live(settings: Settings, url: str, *, notify: Notify | None = None) -> Verification:
-    """Read-only checks of the database at ``url``: migrations, drift, rules."""
+    """Checks of the database at ``url``: migrations, drift, rules. dbctl sends it reads
+    only; the models are imported first, so that what their import does is in the
+    snapshot (dbctl cannot stop import-time code from writing)."""
     result = Verification()
-    with handed_over(settings, url):
+    with handed_over(settings, url) as handoff:
+        models = _Models(settings)
+        handoff.check()
         with result.check("migrations", notify):
             status = migration_status(settings, url)
             result.findings += status.findings
         live = snapshot(url)
-        _check_against_models_and_rules(settings, url, live, result, notify=notify)
+        _check_against_models_and_rules(settings, url, live, models, result, notify=notify)
     return result
+
+
+class _Models:
+    """The project's models, imported once at the start; an import that fails is told in
+    the drift check, not before."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.loaded: drift.Models | None = None
+        self.failed: DbctlError | None = None
+        if settings.models:
+            try:
+                self.loaded = drift.load_models(settings)
+            except Unproven:
+                raise
+            except DbctlError as exc:
+                self.failed = exc
+
+    def get(self) -> drift.Models:
+        if self.failed is not None:
+            raise self.failed
+        assert self.loaded is not None
+        return self.loaded
 
 
 def _check_against_models_and_rules(
     settings: Settings,
     url: str,
     catalog: Catalog,
+    models: _Models,
     result: Verification,
     *,
     notify: Notify | None,
@@ -366,13 +390,13 @@ def _check_against_models_and_rules(
 
     Models that cannot be imported or laid out fail the drift check only; the rules then
     run without what the models would tell them (locations, naming convention)."""
-    models: drift.Models | None = None
+    loaded: drift.Models | None = None
     if settings.models:
         with result.check("drift from the models", notify):
-            models = drift.load_models(settings)
-            result.findings += drift.drift_findings(settings, models, catalog, url)
+            loaded = models.get()
+            result.findings += drift.drift_findings(settings, loaded, catalog, url)
     with result.check("schema rules", notify):
-        result.findings += run_rules(catalog, _rule_context(settings, models))
+        result.findings += run_rules(catalog, _rule_context(settings, loaded))
 
 
-__all__ = ["Verification", "current_heads", "snapshot", "verify_live", "verify_schema"]
+__all__ = ["Verification", "snapshot", "verify_live", "verify_schema"]

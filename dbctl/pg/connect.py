@@ -8,12 +8,11 @@ told apart in pg_stat_statements and pg_stat_activity. Connection failures becom
 from __future__ import annotations
 
 import functools
-import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from dbctl.errors import ConnectionFailed
-from dbctl.pg.url import driver, libpq_url, migration_url, normalize_url, redact
+from dbctl.pg.url import driver, libpq_url, migration_url, normalize_url, redact, scrub
 
 if TYPE_CHECKING:
     import psycopg
@@ -33,7 +32,7 @@ def _reason(exc: BaseException) -> str:
     original = getattr(exc, "orig", None) or exc
     lines = [line.strip() for line in str(original).splitlines() if line.strip()]
     text = " ".join(lines).removeprefix("connection failed: ")
-    return text.rstrip(".") or type(original).__name__
+    return scrub(text.rstrip(".")) or type(original).__name__
 
 
 def connection_failed(url: str, exc: BaseException) -> ConnectionFailed:
@@ -89,13 +88,14 @@ def connect(url: str, *, autocommit: bool = False) -> psycopg.Connection[tuple[o
         raise connection_failed(url, exc) from None
 
 
-# dbctl's own engines (psycopg 3, its reads and scratch databases): the checks that hold the
-# project's code to one database (``lifecycle.handoff``) leave them alone.
-_INTERNAL: weakref.WeakSet[Engine] = weakref.WeakSet()
+# Marks the pool records of dbctl's own engines (psycopg 3: its reads, scratch databases):
+# the checks that hold the project's code to one database (``lifecycle.handoff``) leave
+# them alone. Set when the DBAPI connection is made, before any pool event fires.
+INTERNAL = "dbctl_internal"
 
 
-def is_internal(engine: Engine) -> bool:
-    return engine in _INTERNAL
+def _mark_internal(dialect: Any, record: Any, cargs: Any, cparams: Any) -> None:
+    record.info[INTERNAL] = True
 
 
 def create_engine(url: str) -> Engine:
@@ -113,7 +113,9 @@ def create_engine(url: str) -> Engine:
             "cursor_factory": tagged_cursor(),
         },
     )
-    _INTERNAL.add(engine)
+    from sqlalchemy import event
+
+    event.listen(engine, "do_connect", _mark_internal)
     return engine
 
 

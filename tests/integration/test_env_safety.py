@@ -430,3 +430,127 @@ def test_threads_that_ran_before_the_migration_are_left_alone(
     assert result.exit_code == 0, result.output
     assert seen == [2]
     assert version(world.target) == ["r1"]
+
+
+def _elsewhere_first(dev: str, body: str) -> str:
+    """SHARED, preceded by ``body``: what env.py does with an engine on ``dev`` first."""
+    return envs.SHARED.replace(
+        "config = context.config\n",
+        f"config = context.config\nfrom sqlalchemy import event, text\n_dev = {dev!r}\n{body}\n",
+    )
+
+
+def test_the_projects_connect_listener_never_runs_on_another_database(
+    make_world: Callable[..., World],
+) -> None:
+    """A pool ``connect`` listener of the project's (SET, CREATE EXTENSION...) runs after
+    dbctl's check: on a foreign database it never runs."""
+    world = make_world(
+        lambda dev: _elsewhere_first(
+            dev,
+            "_engine = create_engine(_dev)\n"
+            "@event.listens_for(_engine, 'connect')\n"
+            "def _setup(dbapi, record):\n"
+            "    cursor = dbapi.cursor()\n"
+            "    cursor.execute('CREATE TABLE touched_by_connect_event (x int)')\n"
+            "    dbapi.commit()\n"
+            "_engine.connect()\n",
+        )
+    )
+    result = world.run("migrate", "--database-url", world.target)
+    assert result.exit_code == 2, result.output
+    assert "nothing was run there" in _one_error_line(result)
+    assert world.dev_unchanged()
+
+
+def test_a_raw_connection_to_another_database_is_refused(
+    make_world: Callable[..., World],
+) -> None:
+    world = make_world(
+        lambda dev: _elsewhere_first(
+            dev,
+            "_raw = create_engine(_dev).raw_connection()\n"
+            "_raw.cursor().execute('CREATE TABLE touched_by_raw_connection (x int)')\n"
+            "_raw.commit()\n",
+        )
+    )
+    result = world.run("migrate", "--database-url", world.target)
+    assert result.exit_code == 2, result.output
+    assert world.dev_unchanged()
+    assert version(world.target) == []
+
+
+def test_a_side_database_of_another_kind_is_refused(make_world: Callable[..., World]) -> None:
+    """An env.py that opens SQLite on the side: dbctl cannot tell what it is, so no."""
+    world = make_world(
+        lambda dev: _elsewhere_first(
+            dev, "create_engine('sqlite://').connect().exec_driver_sql('SELECT 1')\n"
+        )
+    )
+    result = world.run("migrate", "--database-url", world.target)
+    assert result.exit_code == 2, result.output
+    assert "a database dbctl cannot identify" in _one_error_line(result)
+
+
+KEPT_CONNECTION = """
+from alembic import context
+
+import kept_connection
+
+config = context.config
+connection = kept_connection.get(config.get_main_option("sqlalchemy.url"))
+context.configure(connection=connection, target_metadata=None, transaction_per_migration=True)
+with context.begin_transaction():
+    context.run_migrations()
+"""
+KEPT_MODULE = """
+from sqlalchemy import create_engine
+
+_connection = None
+
+
+def get(url):
+    global _connection
+    if _connection is None:
+        _connection = create_engine(url).connect()
+    return _connection
+"""
+SEEN = "INSERT INTO seen SELECT {rev!r}, current_setting('lock_timeout'), " + (
+    "current_setting('statement_timeout')"
+)
+
+
+def test_timeouts_reach_a_connection_kept_across_revisions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make_database: Callable[[str], str]
+) -> None:
+    """The project keeps one connection for the whole run; r1 builds an index
+    CONCURRENTLY (no timeouts); r2 and r3 must run with the timeouts again."""
+    project = AlembicProject(tmp_path, env_py=KEPT_CONNECTION)
+    (tmp_path / "kept_connection.py").write_text(KEPT_MODULE)
+    project.add(Rev("r0", None, "CREATE TABLE seen (rev text, lock text, statement text)"))
+    project.add(
+        Rev(
+            "r1",
+            "r0",
+            "CREATE INDEX CONCURRENTLY ix_seen ON seen (rev); " + SEEN.format(rev="r1"),
+            autocommit=True,
+        )
+    )
+    project.add(Rev("r2", "r1", SEEN.format(rev="r2")))
+    project.add(Rev("r3", "r2", SEEN.format(rev="r3")))
+    monkeypatch.chdir(tmp_path)
+    url = make_database("kept")
+    args = ["migrate", "--database-url", url, "--lock-timeout", "7s", "--statement-timeout", "9s"]
+    try:
+        result = CliRunner().invoke(app, args)
+    finally:
+        import sys
+
+        kept = sys.modules.pop("kept_connection", None)
+        if kept is not None and kept._connection is not None:
+            kept._connection.close()
+            kept._connection.engine.dispose()
+    assert result.exit_code == 0, result.output
+    with psycopg.connect(_libpq(url), autocommit=True) as conn:
+        rows = conn.execute("SELECT rev, lock, statement FROM seen ORDER BY rev").fetchall()
+    assert rows == [("r1", "0", "0"), ("r2", "7s", "9s"), ("r3", "7s", "9s")]

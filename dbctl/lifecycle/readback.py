@@ -1,0 +1,55 @@
+"""What a database shows of its migrations: its revisions (on dbctl's connection, or on a
+fresh one, where nothing uncommitted counts), and INVALID indexes left by a failed build."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+
+def current_heads(connection: Connection) -> tuple[str, ...]:
+    from alembic.runtime.migration import MigrationContext
+
+    heads = MigrationContext.configure(connection).get_current_heads()
+    if connection.in_transaction():
+        connection.commit()
+    return tuple(sorted(heads))
+
+
+def heads_on_fresh_connection(
+    url: str, table: str = "alembic_version", schema: str | None = None
+) -> tuple[str, ...]:
+    """The revisions the database shows to anyone else: read on a new connection, so what
+    a revision left uncommitted does not count. ``table`` and ``schema`` are names as
+    env.py gave them to Alembic (quoted here, whatever their case)."""
+    from psycopg import sql
+
+    from dbctl.pg.connect import connect
+
+    name = sql.Identifier(schema, table) if schema else sql.Identifier(table)
+    with connect(url, autocommit=True) as conn:
+        found = conn.execute(
+            sql.SQL("SELECT to_regclass({})").format(sql.Literal(name.as_string(conn)))
+        ).fetchone()
+        if not found or found[0] is None:
+            return ()
+        rows = conn.execute(sql.SQL("SELECT version_num FROM {}").format(name)).fetchall()
+    return tuple(sorted(str(row[0]) for row in rows))
+
+
+def invalid_indexes(connection: Connection) -> list[str]:
+    from sqlalchemy import text
+
+    rows = connection.execute(
+        text(
+            "SELECT i.indexrelid::regclass::text FROM pg_index i "
+            "JOIN pg_class c ON c.oid = i.indexrelid "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE NOT i.indisvalid AND n.nspname NOT IN ('pg_catalog', 'pg_toast')"
+        )
+    )
+    names = [row[0] for row in rows]
+    connection.commit()
+    return names
