@@ -52,7 +52,12 @@ class ExtensionMissing(DbctlError):
 
 
 class MigrationFailed(DbctlError):
-    """A migration revision failed."""
+    """A migration revision failed; ``location`` is the file and line at fault when known
+    (the revision, or env.py)."""
+
+    def __init__(self, message: str, location: tuple[str, int | None] | None = None) -> None:
+        super().__init__(message)
+        self.location = location
 
 
 class ModelsFailed(DbctlError):

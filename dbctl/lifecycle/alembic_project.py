@@ -45,7 +45,10 @@ def alembic_config(
     config = Config(str(ini) if ini is not None else None, output_buffer=output, stdout=sys.stdout)
     if not config.get_main_option("path_separator"):
         config.set_main_option("path_separator", "os")
-    if settings.migrations is not None or not config.get_main_option("script_location"):
+    location = config.get_main_option("script_location")
+    if ini is not None and location and settings.migrations is None:
+        _anchor(config, location, ini.parent)
+    if settings.migrations is not None or not location:
         folder = settings.migrations_dir
         if not (folder / "env.py").is_file():
             raise ConfigError(
@@ -64,6 +67,16 @@ def alembic_config(
     # Projects' env.py usually calls logging.config.fileConfig(); dbctl owns the output.
     config.attributes["configure_logger"] = False
     return config
+
+
+def _anchor(config: Config, location: str, ini_folder: Path) -> None:
+    """A relative ``script_location`` is read from the current folder by Alembic; when it
+    is not there but is beside the ini, take that one (an ini named with alembic_ini)."""
+    if ":" in location or Path(location).is_absolute() or Path(location).is_dir():
+        return  # a package:path, or found as Alembic would find it
+    beside = ini_folder / location
+    if beside.is_dir():
+        config.set_main_option("script_location", str(beside))
 
 
 def project_relative(settings: Settings, path: str) -> str:
@@ -128,4 +141,19 @@ def script_directory(config: Config, root: Path | None = None) -> ScriptDirector
     _load(directory, root or Path.cwd())
     _DIRECTORY_CACHE.clear()
     _DIRECTORY_CACHE[key] = directory
+    return directory
+
+
+def require_revisions(directory: ScriptDirectory, settings: Settings) -> ScriptDirectory:
+    """``directory``, once it holds a revision: with none, every command would report a
+    database "at base" and "ok" while env.py may take its revisions from elsewhere."""
+    if next(iter(directory.walk_revisions()), None) is None:
+        folders = ", ".join(
+            project_relative(settings, str(p)) for p in directory._version_locations
+        )
+        raise ConfigError(
+            f"no revision files in {folders}: nothing to migrate or check. An env.py that "
+            "chooses its own version_locations is not followed: point --migrations (or "
+            "alembic.ini's version_locations) at the folder that holds the revisions"
+        )
     return directory

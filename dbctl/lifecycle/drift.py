@@ -109,11 +109,8 @@ def models_catalog(models: Models, url: str) -> Catalog:
     try:
         with connect(url) as conn:
             catalog = catalog_from_metadata(models.metadata, conn)
-    except ModelsNeedDatabase as exc:
-        try:
-            return created_catalog(models, url)
-        except DbctlError as failed:
-            raise DbctlError(f"{exc}; and {failed}") from None
+    except ModelsNeedDatabase:  # what PostgreSQL says when it creates them is clearest
+        return created_catalog(models, url)
     internal = [key for key, table in catalog.tables.items() if table.name in INTERNAL_TABLES]
     if not internal:
         return catalog
@@ -130,24 +127,40 @@ def models_catalog(models: Models, url: str) -> Catalog:
 
 
 def created_catalog(models: Models, url: str) -> Catalog:
-    """``create_all`` in a scratch database on the server of ``url``, snapshotted."""
-    import sqlalchemy.exc
+    """``create_all`` in a scratch database on the server of ``url``, snapshotted. The
+    scratch database gets the extensions of the database at ``url`` first (an operator
+    class or a type of the models may need one)."""
+    from psycopg import sql
 
     from dbctl.lifecycle.verify import snapshot
-    from dbctl.pg.connect import create_engine
+    from dbctl.pg.connect import connect, create_engine
     from dbctl.pg.shadow import temporary_database
 
+    with connect(url, autocommit=True) as conn:
+        rows = conn.execute("SELECT extname FROM pg_extension WHERE extname <> 'plpgsql'")
+        extensions = [str(row[0]) for row in rows]
     with temporary_database(url, purpose="models") as scratch:
+        with connect(scratch, autocommit=True) as conn:
+            for name in extensions:
+                try:
+                    conn.execute(
+                        sql.SQL("CREATE EXTENSION IF NOT EXISTS {}").format(sql.Identifier(name))
+                    )
+                except psycopg_errors():  # not installed here: the models may not need it
+                    continue
         engine = create_engine(scratch)
         try:
             with engine.begin() as connection:
                 create_schema(connection, models.metadata)
-        except sqlalchemy.exc.DBAPIError as exc:
-            reason = str(exc.orig).strip().splitlines()[0]
-            raise DbctlError(f"the models cannot be created in PostgreSQL: {reason}") from None
         finally:
             engine.dispose()
         return snapshot(scratch)
+
+
+def psycopg_errors() -> type[Exception]:
+    import psycopg
+
+    return psycopg.Error
 
 
 def _column(difference: Difference) -> tuple[str, ...]:

@@ -10,7 +10,8 @@ runs (``Handoff.active``) it
   ``sqlalchemy.url`` option (with the URL's own driver), and the variables of
   ``[tool.dbctl] url_env`` (``project_env``);
 * puts the migration's ``lock_timeout`` and ``statement_timeout`` in ``PGOPTIONS`` (libpq
-  connections of any kind);
+  connections of any kind), and sends what the project prints to stderr (dbctl's stdout
+  is its report);
 * checks every DBAPI connection any SQLAlchemy pool makes or hands out (class-level pool
   events, which fire before the engine's dialect set-up and the project's own ``connect``
   listeners, and for ``raw_connection()`` too): one query reads the database's identity
@@ -39,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 from dbctl.errors import ForeignDatabase
 from dbctl.lifecycle.project_env import duration, pgoptions, url_variables
-from dbctl.lifecycle.user_code import user_frame, where
+from dbctl.lifecycle.user_code import project_output, user_frame, where
 from dbctl.pg.connect import INTERNAL, TAG, connect
 from dbctl.pg.url import check_url, redact, sqlalchemy_url
 
@@ -151,7 +152,8 @@ class Handoff:
         for target, name, listener in listeners:
             event.listen(target, name, listener, insert=True)
         try:
-            yield self
+            with project_output():
+                yield self
         finally:
             for target, name, listener in listeners:
                 event.remove(target, name, listener)
@@ -225,7 +227,7 @@ class Handoff:
 
     def _foreign(self, found: Identity | None) -> ForeignDatabase:
         root = self.settings.project_root
-        stack = traceback.extract_stack()[:-3]
+        stack = [*_task_stack(), *traceback.extract_stack()[:-3]]
         env_py = [Path(frame.filename) for frame in stack if Path(frame.filename).name == "env.py"]
         at = where(user_frame(stack, root, env_py), root)
         what = found.describe() if found is not None else "a database dbctl cannot identify"
@@ -234,9 +236,25 @@ class Handoff:
             f"the project's code{f' at {at}' if at else ''} connected to {what}, not to the "
             f"{self.identity.describe()} dbctl was given: nothing was run there, and dbctl "
             "stopped. Make env.py use config.attributes['connection'] when it is set "
-            "(Alembic's connection-sharing recipe) or the sqlalchemy.url option, or add the "
-            f"variable it reads to [tool.dbctl] url_env (now: {variables})"
+            "(Alembic's connection-sharing recipe) or the sqlalchemy.url option, or name the "
+            "variables it reads in url_env ([tool.dbctl] url_env or DBCTL_URL_ENV, now "
+            f"{variables}; NAME=template fills in {{host}} {{port}} {{user}} {{password}} "
+            "{database})"
         )
+
+
+def _task_stack() -> list[traceback.FrameSummary]:
+    """The frames of the asyncio task that is running, if any: an async env.py connects
+    from a coroutine whose frames are not on the thread's stack."""
+    import asyncio
+
+    try:
+        task = asyncio.current_task()
+    except RuntimeError:  # no event loop in this thread
+        return []
+    if task is None:
+        return []
+    return list(traceback.StackSummary.extract((f, f.f_lineno) for f in task.get_stack()))
 
 
 _ACTIVE: ContextVar[Handoff | None] = ContextVar("dbctl_handoff", default=None)

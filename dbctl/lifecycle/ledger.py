@@ -1,7 +1,8 @@
 """``dbctl_migrations``: dbctl's record of each applied revision file and its checksum.
 
-The table lives beside ``alembic_version`` (same search path). A revision is recorded in
-the transaction that applies it, so the record and the schema change commit together;
+The table lives beside ``alembic_version`` (same search path), created with the first
+record. A revision is recorded in the transaction that applies it, so the record and the
+schema change commit together;
 revisions that run outside a transaction (``CONCURRENTLY``) are recorded right after.
 Revisions applied before dbctl managed the database are adopted on the next migrate, with
 ``adopted = true``: dbctl cannot know whether their files changed before that.
@@ -66,6 +67,7 @@ def record(
 ) -> None:
     from sqlalchemy import text
 
+    ensure(connection)  # made with the first record: a run that applies nothing leaves none
     connection.execute(
         text(
             f"INSERT INTO {TABLE} (revision, checksum, path, adopted) "

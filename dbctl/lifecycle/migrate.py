@@ -29,7 +29,12 @@ from typing import TYPE_CHECKING, Any
 
 from dbctl.errors import DbctlError, MigrationFailed, NotLanded
 from dbctl.lifecycle import ledger
-from dbctl.lifecycle.alembic_project import alembic_config, project_relative, script_directory
+from dbctl.lifecycle.alembic_project import (
+    alembic_config,
+    project_relative,
+    require_revisions,
+    script_directory,
+)
 from dbctl.lifecycle.handoff import Handoff, handed_over
 from dbctl.lifecycle.readback import current_heads, heads_on_fresh_connection, invalid_indexes
 from dbctl.lifecycle.revisions import describe, lineage, upgrade_path
@@ -62,6 +67,14 @@ def _statement(exc: BaseException) -> str:
     return statement if len(statement) <= 200 else statement[:197] + "..."
 
 
+def _undefined_table(exc: BaseException) -> bool:
+    """Whether PostgreSQL said a relation does not exist (SQLSTATE 42P01)."""
+    original = getattr(exc, "orig", None)
+    return getattr(original, "sqlstate", None) == "42P01" or getattr(original, "pgcode", None) == (
+        "42P01"
+    )
+
+
 def _set_timeouts(session: _Session, *, lock_timeout: str, statement_timeout: str) -> None:
     """The timeouts of the next statements, on the shared connection now and on every
     connection the project's code opens or uses (through the handoff)."""
@@ -78,7 +91,9 @@ class _Session:
         self.connection = connection
         self.handoff = handoff
         self.config = alembic_config(settings, connection, handoff=handoff)
-        self.directory = script_directory(self.config, settings.project_root)
+        self.directory = require_revisions(
+            script_directory(self.config, settings.project_root), settings
+        )
 
     @property
     def database(self) -> str:
@@ -132,19 +147,24 @@ class _Session:
             self.connection.invalidate()
 
     def _failure(self, exc: BaseException, script: Script | None, what: str) -> MigrationFailed:
+        """The project's failure, said as its own: the revision (or env.py) and line at
+        fault, what it raised, and where the database stays."""
         root = self.settings.project_root
         paths = {Path(s.path).resolve(): s.revision for s in self.directory.walk_revisions()}
         env_py = (Path(self.directory.dir) / "env.py").resolve()
         frame = user_frame(frames(exc), root, [*paths, env_py])
         at = where(frame, root)
         culprit = paths.get(Path(frame.filename).resolve()) if frame is not None else None
+        location: tuple[str, int | None] | None = None
+        if frame is not None:
+            location = (project_relative(self.settings, frame.filename), frame.lineno)
         if culprit is not None:
             who = f"revision {culprit} ({at})"
         elif frame is not None and Path(frame.filename).resolve() == env_py:
-            who = f"env.py ({at})" + (f", running revision {script.revision}," if script else "")
+            who = f"env.py ({at})"
         elif script is not None:
             path = project_relative(self.settings, script.path)
-            who = f"revision {script.revision} ({path})"
+            who, location = f"revision {script.revision} ({path})", (path, None)
         else:
             who = f"the migration{f' ({at})' if at else ''}"
         message = f"{who} {what}"
@@ -155,12 +175,18 @@ class _Session:
             message += f"; statement: {statement}"
         try:
             invalid = invalid_indexes(self.connection)
-            at_heads = ", ".join(heads_on_fresh_connection(self.handoff.url)) or "base"
+            heads = heads_on_fresh_connection(self.handoff.url)
         except Exception:  # the server itself went away: say what is known
             return MigrationFailed(f"{message}; the database could not be read afterwards")
         if invalid:
             message += f"; INVALID index left behind: {', '.join(invalid)} (drop it and retry)"
-        return MigrationFailed(f"{message}; the database stays at {at_heads}")
+        message += f"; the database stays at {', '.join(heads) or 'base'}"
+        if not heads and _undefined_table(exc) and self.settings.baseline is None:
+            message += (
+                " (a first revision that alters tables it never creates starts from a "
+                "create_all: give the schema it expects with --baseline module:attr)"
+            )
+        return MigrationFailed(message, location)
 
     def landed(
         self, context: MigrationContext | None, expected: set[str], done: str
@@ -280,8 +306,6 @@ def migration_session(
                     yield session
                     return
                 with advisory_lock(connection, wait=settings.lock_wait, notify=notify):
-                    ledger.ensure(connection)
-                    connection.commit()
                     yield session
         except sqlalchemy.exc.DBAPIError as exc:  # dbctl's own statements: the lock, ledger
             raise MigrationFailed(

@@ -11,7 +11,7 @@ import inspect
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dbctl.errors import ConfigError
+from dbctl.errors import ConfigError, ModelsFailed
 from dbctl.lifecycle.user_code import import_object
 from dbctl.report import Location
 
@@ -70,7 +70,11 @@ def model_locations(metadata: MetaData, project_root: Path) -> dict[str, Locatio
 
 
 def create_schema(connection: Connection, metadata: MetaData) -> None:
-    """Create the models' schema on ``connection`` in one round trip of DDL."""
+    """Create the models' schema on ``connection`` in one round trip of DDL.
+
+    A statement PostgreSQL refuses is ``ModelsFailed`` naming it (found from the error's
+    position in the script); the transaction of ``connection`` is then aborted."""
+    import sqlalchemy.exc
     from sqlalchemy import create_mock_engine
 
     statements: list[str] = []
@@ -83,4 +87,25 @@ def create_schema(connection: Connection, metadata: MetaData) -> None:
     metadata.create_all(mock, checkfirst=False)
     schemas = sorted({t.schema for t in metadata.tables.values() if t.schema})
     prelude = [f'CREATE SCHEMA IF NOT EXISTS "{schema}"' for schema in schemas]
-    connection.exec_driver_sql(";\n".join(prelude + statements))
+    script = prelude + statements
+    try:
+        connection.exec_driver_sql(";\n".join(script))
+    except sqlalchemy.exc.DBAPIError as exc:
+        raise _refused(exc, script) from None
+
+
+def _refused(exc: Any, script: list[str]) -> ModelsFailed:
+    """PostgreSQL's first line and the statement it refused, on one line."""
+    from dbctl.lifecycle.user_code import first_line
+    from dbctl.report import one_line
+
+    reason = first_line(exc)
+    position = getattr(getattr(exc.orig, "diag", None), "statement_position", None)
+    if position:
+        offset = int(position)
+        for statement in script:
+            if offset <= len(statement) + 2:  # the statement and its ";\n"
+                reason += f"; statement: {one_line(statement, 200)}"
+                break
+            offset -= len(statement) + 2
+    return ModelsFailed(f"the models cannot be created in PostgreSQL: {reason}")

@@ -11,7 +11,8 @@ from __future__ import annotations
 import importlib
 import sys
 import traceback
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, redirect_stdout
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +90,15 @@ def raised(exc: BaseException) -> str:
     return text
 
 
+@contextmanager
+def project_output() -> Iterator[None]:
+    """While the project's code runs, what it prints goes to stderr: dbctl's stdout is its
+    report (``--format json`` must stay JSON), and a project's logger on stdout would break
+    it. Handlers the project creates meanwhile keep stderr."""
+    with redirect_stdout(sys.stderr):
+        yield
+
+
 def import_object(spec: str, root: Path, what: str) -> Any:
     """Import ``module:attr.path`` (or a whole ``module``) from the project at ``root``;
     errors name ``what`` and, for the project's own import errors, the file and line."""
@@ -98,7 +108,8 @@ def import_object(spec: str, root: Path, what: str) -> Any:
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))
     try:
-        target: Any = importlib.import_module(module_name)
+        with project_output():
+            target: Any = importlib.import_module(module_name)
     except (Exception, SystemExit) as exc:
         at = where(user_frame(frames(exc), root), root)
         raise ConfigError(

@@ -6,12 +6,12 @@ On a fresh temporary database (on the sandbox, or on the server of ``--database-
 2. upgrade from empty to head, one revision at a time, snapshotting the catalog after each;
 3. idempotency: a second upgrade applies nothing and changes nothing
    (``migration-not-idempotent``);
-4. round trip: each revision, from the head down, is downgraded (the schema must equal the
-   snapshot taken before it was applied) and upgraded again (the schema must equal the
-   snapshot taken after it) (``downgrade-mismatch``);
-5. drift: the models, as ``create_all`` would lay them out, against the migrated schema
+4. drift: the models, as ``create_all`` would lay them out, against the migrated schema
    (``schema-drift``);
-6. schema rules on the migrated schema (``dbctl.rules``).
+5. schema rules on the migrated schema (``dbctl.rules``);
+6. round trip: each revision, from the head down, is downgraded (the schema must equal the
+   snapshot taken before it was applied) and upgraded again (the schema must equal the
+   snapshot taken after it) (``downgrade-mismatch``).
 
 ``verify_live`` checks a running database instead, read-only: drift, rules, pending
 revisions and checksum mismatches.
@@ -30,12 +30,17 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from dbctl.errors import DbctlError, MigrationFailed, Unproven
 from dbctl.lifecycle import drift
-from dbctl.lifecycle.alembic_project import alembic_config, project_relative, script_directory
+from dbctl.lifecycle.alembic_project import (
+    alembic_config,
+    project_relative,
+    require_revisions,
+    script_directory,
+)
 from dbctl.lifecycle.handoff import handed_over
 from dbctl.lifecycle.ledger import TABLE as LEDGER_TABLE
 from dbctl.lifecycle.migrate import alembic_upgrade, downgrade, migration_session, upgrade
@@ -156,9 +161,10 @@ def _upgrade_stepwise(
             try:
                 session.apply(script, None)
             except MigrationFailed as exc:
-                result.findings.append(
-                    _revision_finding(settings, "migration-failed", script, str(exc))
-                )
+                found = _revision_finding(settings, "migration-failed", script, str(exc))
+                if exc.location is not None:  # env.py, or the line of the revision at fault
+                    found = replace(found, location=Location(*exc.location))
+                result.findings.append(found)
                 return None
             snapshots.append(snapshot(url))
     return snapshots
@@ -303,7 +309,7 @@ def _rule_context(settings: Settings, models: drift.Models | None) -> RuleContex
     return RuleContext() if models is None else models.rule_context()
 
 
-_LATER_CHECKS = ["idempotent upgrade", "round trip", "drift from the models", "schema rules"]
+_LATER_CHECKS = ["idempotent upgrade", "drift from the models", "schema rules", "round trip"]
 
 
 def verify_schema(
@@ -317,7 +323,9 @@ def verify_schema(
     ):
         models = _Models(settings)
         handoff.check()  # the models' import connected elsewhere and swallowed the refusal
-        directory = script_directory(alembic_config(settings), settings.project_root)
+        directory = require_revisions(
+            script_directory(alembic_config(settings), settings.project_root), settings
+        )
         heads = tuple(sorted(directory.get_heads()))
         infos = {s.revision: s for s in directory.walk_revisions()}
         with result.check("single head", notify):
@@ -333,9 +341,11 @@ def verify_schema(
         head = snapshots[-1]
         with result.check("idempotent upgrade", notify):
             _check_idempotent(settings, url, target, head, result)
+        # Drift before the round trip: the models are laid out on the shadow while it is at
+        # head, with the extensions the revisions created (the round trip ends at base).
+        _check_against_models_and_rules(settings, url, head, models, result, notify=notify)
         with result.check("round trip", notify):
             _round_trip(settings, url, steps, snapshots, result)
-        _check_against_models_and_rules(settings, url, head, models, result, notify=notify)
     return result
 
 

@@ -27,7 +27,8 @@ def temporary_database(url: str, *, purpose: str = "shadow") -> Iterator[str]:
     """A fresh empty database on the server of ``url``; yields its URL, drops it after."""
     import psycopg
 
-    name = f"{PREFIX}{purpose}_{uuid.uuid4().hex[:10]}"
+    kind = "" if purpose == "shadow" else f"{purpose}_"
+    name = f"{PREFIX}{kind}{uuid.uuid4().hex[:10]}"
     admin_url = _maintenance_url(url)
     try:
         admin = connect(admin_url, autocommit=True)

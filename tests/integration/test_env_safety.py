@@ -148,6 +148,22 @@ def make_world(
     yield make
 
 
+def test_an_async_env_py_connecting_elsewhere_is_named_by_its_line(
+    make_world: Callable[..., World],
+) -> None:
+    world = make_world(
+        lambda dev: envs.ASYNC.replace(
+            "config.get_section(config.config_ini_section, {}),",
+            f'{{"sqlalchemy.url": {dev.replace("+psycopg", "+asyncpg")!r}}},',
+        ),
+        "asyncpg",
+    )
+    result = world.run("migrate", "--database-url", world.target)
+    assert result.exit_code == 2, result.output
+    assert "at migrations/env.py:" in _one_error_line(result)
+    assert world.dev_unchanged()
+
+
 WORKING = {
     "shared connection": (envs.SHARED, "psycopg"),
     "own engine from DATABASE_URL": (envs.OWN_ENGINE_FROM_DATABASE_URL, "psycopg"),
@@ -219,6 +235,8 @@ def test_an_env_py_that_connects_elsewhere_is_refused_before_any_statement(
     assert "secret" not in line
     assert version(world.target) == []
     assert world.dev_unchanged()
+    with psycopg.connect(_libpq(world.target), autocommit=True) as conn:  # nothing at all
+        assert conn.execute("SELECT to_regclass('dbctl_migrations')").fetchone() == (None,)
 
     for args in (("verify-schema",), ("verify-schema", "--database-url", world.target)):
         result = world.run(*args)

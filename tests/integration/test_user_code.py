@@ -14,6 +14,7 @@ from typer.testing import CliRunner, Result
 from dbctl.cli import app
 from dbctl.lifecycle.verify import verify_schema
 from dbctl.pg.url import libpq_url
+from dbctl.report import Location
 from tests.support import env_variants as envs
 from tests.support.alembic_project import AlembicProject, Rev
 
@@ -203,6 +204,7 @@ def test_a_baseline_lets_a_create_all_chain_start_from_empty(
     without = _cli(tmp_path, "migrate", "--database-url", make_database("nobase"))
     assert without.exit_code == 2
     assert 'relation "customers" does not exist' in _error(without)
+    assert "--baseline module:attr" in _error(without)
 
     url = make_database("base")
     result = _cli(tmp_path, "migrate", "--database-url", url, "--baseline", spec)
@@ -518,3 +520,108 @@ def test_an_asyncpg_url_with_its_own_parameters(
     result = _cli(tmp_path, "migrate", "--database-url", url)
     assert result.exit_code == 0, result.output
     assert _versions(url.split("?")[0]) == ["r1"]
+
+
+TRGM_MODELS = """
+from sqlalchemy import DDL, Column, Index, Integer, MetaData, Table, Text, event
+
+metadata = MetaData()
+docs = Table("docs", metadata, Column("id", Integer, primary_key=True, autoincrement=False),
+             Column("title", Text, nullable=False))
+Index("ix_docs_title_trgm", docs.c.title, postgresql_using="gin",
+      postgresql_ops={"title": "gin_trgm_ops"})
+# A DDL listener: only create_all in a scratch database can lay these models out.
+event.listen(docs, "after_create", DDL("COMMENT ON TABLE docs IS 'searchable'"))
+"""
+
+
+def test_models_laid_out_in_a_scratch_database_get_its_extensions(
+    tmp_path: Path, pg_admin_url: str
+) -> None:
+    """The scratch database where create_all runs gets the shadow's extensions (pg_trgm for
+    an operator class), so drift runs instead of failing on a missing extension."""
+    project = AlembicProject(tmp_path, models=TRGM_MODELS, env_py=envs.SHARED)
+    project.add(
+        Rev(
+            "r1",
+            None,
+            "CREATE EXTENSION IF NOT EXISTS pg_trgm; "
+            "CREATE TABLE docs (id integer PRIMARY KEY, title text NOT NULL); "
+            "COMMENT ON TABLE docs IS 'searchable'; "
+            "CREATE INDEX ix_docs_title_trgm ON docs USING gin (title gin_trgm_ops)",
+            "DROP TABLE docs; DROP EXTENSION pg_trgm",
+        )
+    )
+    result = verify_schema(project.settings(pg_admin_url), pg_admin_url)
+    assert result.findings == [], result.findings
+    assert {c["check"]: c["status"] for c in result.checks}["drift from the models"] == "ok"
+
+
+def test_what_the_project_prints_stays_off_dbctls_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pg_admin_url: str
+) -> None:
+    """A project whose logger writes to stdout (mealie's does): --format json still is."""
+    import json
+
+    env_py = (
+        "import logging, sys\n"
+        "logging.basicConfig(stream=sys.stdout, level=logging.INFO, force=True)\n"
+        "logging.getLogger('app').info('starting the app')\n"
+        "print('hello from env.py')\n" + envs.SHARED
+    )
+    project = AlembicProject(tmp_path, models=MODELS, env_py=env_py)
+    project.add(TABLES)
+    monkeypatch.chdir(tmp_path)
+    result = _cli(tmp_path, "verify-schema", "--database-url", pg_admin_url, "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["ok"] is True
+    assert "hello from env.py" in result.stderr
+
+
+def test_a_folder_without_revisions_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make_database: Callable[[str], str]
+) -> None:
+    """Not "already at base" and "ok": an env.py that picks its own version folder would
+    have run revisions dbctl never listed."""
+    AlembicProject(tmp_path, env_py=envs.SHARED)
+    monkeypatch.chdir(tmp_path)
+    url = make_database("norevs")
+    for args in (("migrate",), ("migrate", "status"), ("verify-schema",)):
+        result = _cli(tmp_path, *args, "--database-url", url)
+        assert result.exit_code == 2, (args, result.output)
+        assert "no revision files in migrations/versions" in _error(result)
+
+
+def test_an_env_py_that_fails_before_any_revision_is_blamed_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pg_admin_url: str
+) -> None:
+    """Flask-Migrate's env.py needs an app context: the failure is env.py's (its line),
+    not a revision's that never ran."""
+    env_py = "import sys\nraise RuntimeError('Working outside of application context.')\n"
+    project = AlembicProject(tmp_path, env_py=env_py)
+    project.add(TABLES)
+    monkeypatch.chdir(tmp_path)
+    result = _cli(tmp_path, "migrate", "--database-url", pg_admin_url)
+    line = _error(result)
+    assert line.startswith("error: env.py (migrations/env.py:2) raised RuntimeError: Working")
+    assert "r1" not in line.split("; the database")[0]
+    found = verify_schema(project.settings(pg_admin_url), pg_admin_url).findings
+    [failed] = [f for f in found if f.rule == "migration-failed"]
+    assert failed.location == Location("migrations/env.py", 2)
+
+
+def test_an_ini_named_elsewhere_reads_its_script_location_beside_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make_database: Callable[[str], str]
+) -> None:
+    """mlflow's alembic.ini says script_location = db_migrations, relative to itself."""
+    package = tmp_path / "pkg"
+    package.mkdir()
+    _plain_project(tmp_path, "migrations")
+    (tmp_path / "migrations").rename(package / "db_migrations")
+    (package / "alembic.ini").write_text(LOGGING_INI.format(location="db_migrations"))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DBCTL_ALEMBIC_INI", "pkg/alembic.ini")
+    url = make_database("anchored")
+    result = _cli(tmp_path, "migrate", "--database-url", url)
+    assert result.exit_code == 0, result.output
+    assert _versions(url) == ["r1"]
