@@ -386,6 +386,10 @@ def downgrade(
     with migration_session(settings, url, notify=notify) as session:
         connection = session.connection
         before = session.known(current_heads(connection))
+        if not before and revision != "base":
+            raise MigrationFailed(
+                f"the database is at base: there is nothing to downgrade to {revision!r}"
+            )
         _set_timeouts(
             session,
             lock_timeout=settings.lock_timeout,

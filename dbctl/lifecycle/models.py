@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from dbctl.errors import ConfigError, ModelsFailed
 from dbctl.lifecycle.user_code import import_object
+from dbctl.pg.connect import TAG
 from dbctl.report import Location
 
 if TYPE_CHECKING:
@@ -88,21 +89,24 @@ def create_schema(connection: Connection, metadata: MetaData) -> None:
     schemas = sorted({t.schema for t in metadata.tables.values() if t.schema})
     prelude = [f'CREATE SCHEMA IF NOT EXISTS "{schema}"' for schema in schemas]
     script = prelude + statements
-    try:
-        connection.exec_driver_sql(";\n".join(script))
+    try:  # tagged here, so that the error's position is known in the text sent
+        connection.exec_driver_sql(f"{TAG} " + ";\n".join(script))
     except sqlalchemy.exc.DBAPIError as exc:
-        raise _refused(exc, script) from None
+        if dialect.paramstyle in ("format", "pyformat"):  # the driver sends "%%" as "%"
+            script = [statement.replace("%%", "%") for statement in script]
+        raise _refused(exc, script, skip=len(TAG) + 1) from None
 
 
-def _refused(exc: Any, script: list[str]) -> ModelsFailed:
-    """PostgreSQL's first line and the statement it refused, on one line."""
+def _refused(exc: Any, script: list[str], *, skip: int) -> ModelsFailed:
+    """PostgreSQL's first line and the statement it refused (``script`` as the server
+    received it, after ``skip`` characters), on one line."""
     from dbctl.lifecycle.user_code import first_line
     from dbctl.report import one_line
 
     reason = first_line(exc)
     position = getattr(getattr(exc.orig, "diag", None), "statement_position", None)
     if position:
-        offset = int(position)
+        offset = int(position) - skip
         for statement in script:
             if offset <= len(statement) + 2:  # the statement and its ";\n"
                 reason += f"; statement: {one_line(statement, 200)}"

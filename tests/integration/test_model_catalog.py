@@ -47,6 +47,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql as pg
 
+from dbctl.errors import ModelsFailed
 from dbctl.lifecycle.diff import diff_catalogs
 from dbctl.lifecycle.model_catalog import ModelsNeedDatabase, catalog_from_metadata
 from dbctl.lifecycle.models import create_schema
@@ -729,3 +730,29 @@ def test_a_read_only_session_asks_for_a_database(make_database: Callable[[str], 
         conn.commit()
         with pytest.raises(ModelsNeedDatabase, match="read-only"):
             catalog_from_metadata(keys_shape(), conn)
+
+
+def test_a_refused_model_statement_is_named(make_database: Callable[[str], str]) -> None:
+    """The statement named is the one PostgreSQL refused, also after statements holding a
+    '%' (doubled in the compiled text for the driver's paramstyle, single on the wire)."""
+    metadata = MetaData()
+    Table(
+        "notes",
+        metadata,
+        Column("id", Integer, primary_key=True),
+        Column("body", Text),
+        CheckConstraint("body NOT LIKE '%x%' AND body NOT LIKE '%y%'", name="body_no_xy"),
+    )
+    broken = Table("broken", metadata, Column("id", Integer, primary_key=True))
+    index = Index("ix_broken_nothing", broken.c.id)
+    index.expressions = []  # as models whose index names a column by a stale key compile
+    url = make_database("refused")
+    engine = create_engine(url)
+    try:
+        with engine.begin() as connection, pytest.raises(ModelsFailed) as raised:
+            create_schema(connection, metadata)
+    finally:
+        engine.dispose()
+    assert str(raised.value).endswith(
+        'syntax error at or near ")"; statement: CREATE INDEX ix_broken_nothing ON broken ()'
+    )

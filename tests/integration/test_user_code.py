@@ -395,6 +395,19 @@ def test_a_downgrade_to_an_unknown_revision_is_one_line(
     assert _versions(url) == ["r1"]
 
 
+def test_a_downgrade_of_a_database_at_base_says_so(
+    project: AlembicProject, make_database: Callable[[str], str]
+) -> None:
+    url = make_database("at_base")
+    result = _cli(project.root, "migrate", "down", "--to", "-1", "--database-url", url)
+    assert result.exit_code == 2
+    assert _error(result) == (
+        "error: the database is at base: there is nothing to downgrade to '-1'"
+    )
+    to_base = _cli(project.root, "migrate", "down", "--to", "base", "--database-url", url)
+    assert to_base.exit_code == 0, to_base.output
+
+
 def test_a_quoted_version_table_is_read_back(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make_database: Callable[[str], str]
 ) -> None:
