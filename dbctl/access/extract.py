@@ -20,7 +20,7 @@ from sqlglot.optimizer.scope import Scope, traverse_scope
 
 from dbctl.access.model import Reason, SortKey, TableAccess, Unservable
 from dbctl.pg.catalog import Catalog, Table
-from dbctl.rules.indexing import quote_ident
+from dbctl.pg.identifiers import quote_ident
 
 Resolved = tuple[int, str]  # (id of the base table's exp.Table node, column name)
 _RANGE = (exp.GT, exp.GTE, exp.LT, exp.LTE)

@@ -31,8 +31,8 @@ from typing import TYPE_CHECKING, Any
 from dbctl.access.model import Statement
 from dbctl.advise.model import Advice, PlanCost, Suggestion, note
 from dbctl.pg.catalog_loader import psycopg_connection
+from dbctl.pg.identifiers import quote_ident
 from dbctl.report import Finding
-from dbctl.rules.indexing import quote_ident
 
 if TYPE_CHECKING:
     import psycopg

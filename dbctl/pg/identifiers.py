@@ -53,6 +53,34 @@ class Quoting:
         return ", ".join(self.ident(name) for name in names)
 
 
+# The keywords that are not UNRESERVED (``pg_get_keywords()`` where ``catcode <> 'U'``) of
+# PostgreSQL 15, with those later versions added (quoting one more name is harmless).
+_KEYWORD_TEXT = """
+    all analyse analyze and any array as asc asymmetric authorization between bigint binary bit
+    boolean both case cast char character check coalesce collate collation column concurrently
+    constraint create cross current_catalog current_date current_role current_schema
+    current_time current_timestamp current_user dec decimal default deferrable desc distinct do
+    else end except exists extract false fetch float for foreign freeze from full grant greatest
+    group grouping having ilike in initially inner inout int integer intersect interval into is
+    isnull join lateral leading least left like limit localtime localtimestamp national natural
+    nchar none normalize not notnull null nullif numeric offset on only or order out outer
+    overlaps overlay placing position precision primary real references returning right row
+    select session_user setof similar smallint some substring symmetric table tablesample then
+    time timestamp to trailing treat trim true union unique user using values varchar variadic
+    verbose when where window with xmlattributes xmlconcat xmlelement xmlexists xmlforest
+    xmlnamespaces xmlparse xmlpi xmlroot xmlserialize xmltable json json_array json_arrayagg
+    json_exists json_object json_objectagg json_query json_scalar json_serialize json_table
+    json_value merge_action system_user
+"""
+KEYWORDS = frozenset(_KEYWORD_TEXT.split())
+_QUOTING = Quoting(KEYWORDS)
+
+
+def quote_ident(name: str) -> str:
+    """``quote_identifier()`` without a server at hand: its keyword list, built in."""
+    return _QUOTING.ident(name)
+
+
 def quote_literal(text: str) -> str:
     """``simple_quote_literal()`` with standard_conforming_strings on."""
     return "'" + text.replace("'", "''") + "'"

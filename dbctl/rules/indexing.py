@@ -6,6 +6,7 @@ import hashlib
 from collections.abc import Iterable, Sequence
 
 from dbctl.pg.catalog import Index, Table
+from dbctl.pg.identifiers import quote_ident
 
 MAX_IDENTIFIER = 63
 
@@ -38,11 +39,6 @@ def serves_lookup(index: Index, columns: Sequence[str]) -> bool:
 
 def lookup_served(table: Table, columns: Sequence[str]) -> Index | None:
     return next((i for i in table.indexes if serves_lookup(i, columns)), None)
-
-
-def quote_ident(name: str) -> str:
-    plain = name.isidentifier() and name == name.lower() and name.isascii()
-    return name if plain else '"' + name.replace('"', '""') + '"'
 
 
 def index_name(table: str, columns: Iterable[str], prefix: str = "ix") -> str:

@@ -10,6 +10,7 @@ from dbctl.pg.identifiers import (
     Quoting,
     make_object_name,
     name_addition,
+    quote_ident,
     quote_literal,
     truncate,
 )
@@ -122,3 +123,20 @@ def test_fill_puts_names_for_markers() -> None:
 def test_text_the_lexer_does_not_follow(sql: str) -> None:
     with pytest.raises(LexError):
         rename_columns(sql, {"a"}, RESERVED)
+
+
+@pytest.mark.parametrize(
+    ("name", "quoted"),
+    [
+        ("user", '"user"'),
+        ("order", '"order"'),
+        ("name", "name"),  # an unreserved keyword stays plain
+        ("Customer", '"Customer"'),
+        ("1st", '"1st"'),
+        ('say "hi"', '"say ""hi"""'),
+        ("été", '"été"'),
+        ("ok_1", "ok_1"),
+    ],
+)
+def test_quote_ident_without_a_server(name: str, quoted: str) -> None:
+    assert quote_ident(name) == quoted
