@@ -10,10 +10,26 @@ PostgreSQL refuses to run as root. As root, dbctl runs the server binaries as th
 ``postgres`` system user and keeps the data directory under the system temporary folder,
 keyed by the state directory, because that user may not be able to enter the project (a
 clone under ``/root`` is mode 700). ``status`` says where the data lives.
+
+Safe under concurrency and stale state:
+
+- ``start`` and ``stop`` hold an exclusive lock file (``sandbox.lock`` in the state directory,
+  ``fcntl.flock``) around check-and-act: of two concurrent starts, one starts the server and
+  the other waits for it (bounded) and reports it as already running.
+- The server counts as running only when ``postmaster.pid`` names this data directory, its
+  pid is alive, is a ``postgres`` process working in this data directory (``/proc``, where it
+  exists), and the port answers. A pid that a crash left behind and another process now
+  uses is stale: the sandbox is stopped, and ``start`` removes the stale lock files and
+  starts it again.
+- A restart keeps the last port while it is free, so an exported ``DATABASE_URL`` stays
+  right; when it is taken, the new port is said through ``notify``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import fcntl
 import glob
 import hashlib
 import json
@@ -24,7 +40,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -34,7 +50,11 @@ SANDBOX_DATABASE = "dbctl"
 SUPERUSER = "postgres"
 SERVER_USER = "postgres"  # the system user that runs the server when dbctl runs as root
 _STATE_FILE = "sandbox.json"
+_LOCK_FILE = "sandbox.lock"
 _START_TIMEOUT = 60
+_LOCK_WAIT = _START_TIMEOUT + 30  # a concurrent start waits at most this long for the winner
+
+Notify = Callable[[str], None]
 
 _SERVER_SETTINGS = {
     "listen_addresses": "127.0.0.1",
@@ -142,12 +162,59 @@ def free_port() -> int:
 
 
 def _port_is_free(port: int) -> bool:
+    """Whether the server could listen on ``port``: bound as PostgreSQL binds (with
+    ``SO_REUSEADDR``, so the TIME_WAIT left by the last run's connections does not count)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
             return False
         return True
+
+
+def _port_answers(port: int) -> bool:
+    """Whether something accepts TCP connections on 127.0.0.1:``port``."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # alive, owned by another user (the postgres system user)
+    return True
+
+
+def _is_postmaster_of(pid: int, data_dir: Path) -> bool:
+    """Whether the live process ``pid`` is a PostgreSQL server working in ``data_dir``.
+
+    Read from ``/proc`` where it exists: the program is ``postgres`` and, when readable, its
+    working directory is the data directory (the postmaster changes into it). Without
+    ``/proc`` the pid's liveness and the answering port have to do.
+    """
+    proc = Path("/proc")
+    if not (proc / "self").exists():
+        return True
+    try:
+        argv = (proc / str(pid) / "cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    if not argv or b"postgres" not in Path(os.fsdecode(argv[0])).name.encode():
+        return False
+    try:
+        cwd = os.readlink(proc / str(pid) / "cwd")
+    except OSError:
+        return True  # not ours to inspect: the command line has to do
+    return os.path.realpath(cwd) == os.path.realpath(data_dir)
 
 
 def _conf_value(value: str) -> str:
@@ -172,46 +239,62 @@ class Sandbox:
 
     # -- public API -------------------------------------------------------------------
 
-    def start(self) -> SandboxStatus:
-        """Start the server (creating it on first use); report the running one if it runs."""
-        current = self.status()
-        if current.running:
-            return current
-        bindir = self.bindir
-        if not (self.data_dir / "PG_VERSION").is_file():
-            self._initdb(bindir)
-        port = self._choose_port()
-        self._write_server_conf(port)
-        self._run(
-            [
-                str(bindir / "pg_ctl"),
-                "start",
-                "-D",
-                str(self.data_dir),
-                "-l",
-                str(self.log_file),
-                "-w",
-                "-t",
-                str(_START_TIMEOUT),
-            ],
-            failure="the sandbox PostgreSQL did not start",
-        )
-        self._save_state(port)
-        self._prepare_databases(port)
-        return replace(self.status(), started=True)
+    def start(self, *, notify: Notify | None = None) -> SandboxStatus:
+        """Start the server (creating it on first use); report the running one if it runs.
+
+        Concurrent starts are serialised by the lock file: the one that comes second finds
+        the server running and reports it (``started`` is False).
+        """
+        with self._locked(create=True):
+            current = self.status()
+            if current.running:
+                return current
+            bindir = self.bindir
+            if not (self.data_dir / "PG_VERSION").is_file():
+                self._initdb(bindir)
+            self._remove_stale_lock_files()
+            port = self._choose_port(notify)
+            self._write_server_conf(port)
+            self._run(
+                [
+                    str(bindir / "pg_ctl"),
+                    "start",
+                    "-D",
+                    str(self.data_dir),
+                    "-l",
+                    str(self.log_file),
+                    "-w",
+                    "-t",
+                    str(_START_TIMEOUT),
+                ],
+                failure="the sandbox PostgreSQL did not start",
+            )
+            pid_port = self._pid()
+            self._save_state(port, pid_port[0] if pid_port else None)
+            self._prepare_databases(port)
+            return replace(self.status(), started=True)
 
     def stop(self, *, destroy: bool = False) -> bool:
         """Stop the server; return whether it was running. ``destroy`` also deletes its data."""
-        was_running = self._pid() is not None
-        if was_running:
-            self._run(
-                [str(self.bindir / "pg_ctl"), "stop", "-D", str(self.data_dir), "-m", "fast", "-w"],
-                failure="the sandbox PostgreSQL did not stop",
-            )
-        if destroy:
-            shutil.rmtree(self.data_root, ignore_errors=True)
-            self.state_file.unlink(missing_ok=True)
-        return was_running
+        with self._locked(create=False):
+            was_running = self._pid() is not None
+            if was_running:
+                self._run(
+                    [
+                        str(self.bindir / "pg_ctl"),
+                        "stop",
+                        "-D",
+                        str(self.data_dir),
+                        "-m",
+                        "fast",
+                        "-w",
+                    ],
+                    failure="the sandbox PostgreSQL did not stop",
+                )
+            if destroy:
+                shutil.rmtree(self.data_root, ignore_errors=True)
+                self.state_file.unlink(missing_ok=True)
+            return was_running
 
     def status(self) -> SandboxStatus:
         """Whether the server runs, where its data lives, its URL and extensions."""
@@ -250,20 +333,85 @@ class Sandbox:
 
     # -- internals --------------------------------------------------------------------
 
-    def _pid(self) -> tuple[int, int] | None:
-        """(pid, port) of a live postmaster of this data directory, from postmaster.pid."""
+    @contextlib.contextmanager
+    def _locked(self, *, create: bool) -> Iterator[None]:
+        """Hold the sandbox's lock file, waiting at most ``_LOCK_WAIT`` seconds for another
+        dbctl that starts or stops this sandbox. ``create=False``: no state directory, no
+        sandbox, nothing to lock."""
+        if not self.state_dir.is_dir():
+            if not create:
+                yield
+                return
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+        path = self.state_dir / _LOCK_FILE
+        try:
+            handle = path.open("a")
+        except OSError as exc:
+            raise SandboxError(f"cannot open the sandbox lock file {path}: {exc}") from None
+        with handle:
+            deadline = time.monotonic() + _LOCK_WAIT
+            while True:
+                try:
+                    fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except OSError as exc:
+                    if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                        raise SandboxError(f"cannot lock {path}: {exc}") from None
+                if time.monotonic() > deadline:
+                    raise SandboxError(
+                        f"another dbctl has held the sandbox lock {path} for over "
+                        f"{_LOCK_WAIT}s: wait for it to finish, or stop it"
+                    )
+                time.sleep(0.05)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+    def _postmaster_file(self) -> tuple[int, str, int] | None:
+        """(pid, data directory, port) from the data directory's ``postmaster.pid``."""
         try:
             lines = (self.data_dir / "postmaster.pid").read_text().splitlines()
-            pid, port = int(lines[0]), int(lines[3])
+            return int(lines[0]), lines[1], int(lines[3])
         except (OSError, IndexError, ValueError):
             return None
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+
+    def _pid(self) -> tuple[int, int] | None:
+        """(pid, port) of this sandbox's live postmaster, or None (stopped, or stale).
+
+        ``postmaster.pid`` must name this data directory, its pid must be alive and be a
+        ``postgres`` process in this data directory, and its port must answer.
+        """
+        recorded = self._postmaster_file()
+        if recorded is None:
             return None
-        except PermissionError:
-            pass  # alive, owned by another user (the postgres system user)
+        pid, data_dir, port = recorded
+        if os.path.realpath(data_dir) != os.path.realpath(self.data_dir):
+            return None
+        if not _pid_alive(pid) or not _is_postmaster_of(pid, self.data_dir):
+            return None
+        if not _port_answers(port):
+            return None
         return pid, port
+
+    def _remove_stale_lock_files(self) -> None:
+        """Remove the lock files a crashed server left when their pid now belongs to another
+        process (PostgreSQL would take that process for a running server and refuse to
+        start). Called only when ``_pid`` said the sandbox is not running."""
+        recorded = self._postmaster_file()
+        if recorded is None:
+            return
+        pid, _, port = recorded
+        if _pid_alive(pid) and _is_postmaster_of(pid, self.data_dir):
+            return  # a real server of this data directory, not answering: let pg_ctl say
+        (self.data_dir / "postmaster.pid").unlink(missing_ok=True)
+        socket_lock = self.socket_dir / f".s.PGSQL.{port}.lock"
+        try:
+            owner = int(socket_lock.read_text().splitlines()[0])
+        except (OSError, IndexError, ValueError):
+            return
+        if owner == pid:
+            socket_lock.unlink(missing_ok=True)
 
     def _run(self, argv: Sequence[str], *, failure: str) -> None:
         user = group = None
@@ -345,12 +493,21 @@ class Sandbox:
         with conf.open("a") as handle:
             handle.write("\n# dbctl sandbox settings\ninclude_if_exists = 'dbctl.conf'\n")
 
-    def _choose_port(self) -> int:
+    def _choose_port(self, notify: Notify | None) -> int:
+        """The last port while it is free (an exported URL stays right), else a new one."""
         try:
             saved = int(json.loads(self.state_file.read_text())["port"])
         except (OSError, ValueError, KeyError, TypeError):
             saved = 0
-        return saved if saved and _port_is_free(saved) else free_port()
+        if saved and _port_is_free(saved):
+            return saved
+        port = free_port()
+        if saved and notify is not None:
+            notify(
+                f"the sandbox's port {saved} is taken: it now listens on {port} "
+                "(export DATABASE_URL again)"
+            )
+        return port
 
     def _write_server_conf(self, port: int) -> None:
         settings = {
@@ -365,9 +522,14 @@ class Sandbox:
             entry = self._server_user()
             os.chown(path, entry.pw_uid, entry.pw_gid)
 
-    def _save_state(self, port: int) -> None:
+    def _save_state(self, port: int, pid: int | None) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        state = {"port": port, "data_dir": str(self.data_dir), "bindir": str(self.bindir)}
+        state = {
+            "port": port,
+            "pid": pid,
+            "data_dir": str(self.data_dir),
+            "bindir": str(self.bindir),
+        }
         self.state_file.write_text(json.dumps(state, indent=2) + "\n")
 
     def _prepare_databases(self, port: int) -> None:
