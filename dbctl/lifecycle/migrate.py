@@ -21,6 +21,7 @@ way and held to it (``lifecycle.handoff``). dbctl
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -36,7 +37,12 @@ from dbctl.lifecycle.alembic_project import (
     script_directory,
 )
 from dbctl.lifecycle.handoff import Handoff, handed_over
-from dbctl.lifecycle.readback import current_heads, heads_on_fresh_connection, invalid_indexes
+from dbctl.lifecycle.readback import (
+    current_heads,
+    heads_on_fresh_connection,
+    invalid_index_names,
+    invalid_indexes,
+)
 from dbctl.lifecycle.revisions import describe, lineage, upgrade_path
 from dbctl.lifecycle.user_code import first_line, frames, raised, user_frame, where
 from dbctl.pg.connect import connection_failed, migration_engine
@@ -136,6 +142,9 @@ class _Session:
                 raise
             if isinstance(exc, CommandError):  # Alembic's: an unknown or unreachable target
                 raise _unknown_revision(exc, target) from None
+            if isinstance(exc, sqlalchemy.exc.DBAPIError) and _connection_lost(exc):
+                what = "was interrupted: the server closed the connection"
+                raise self._failure(exc, script, f"{what} ({first_line(exc)})") from None
             if isinstance(exc, sqlalchemy.exc.DBAPIError):
                 raise self._failure(exc, script, "failed: " + first_line(exc)) from None
             raise self._failure(exc, script, "raised " + raised(exc)) from None
@@ -174,10 +183,14 @@ class _Session:
         if statement:
             message += f"; statement: {statement}"
         try:
-            invalid = invalid_indexes(self.connection)
             heads = heads_on_fresh_connection(self.handoff.url)
+            invalid = invalid_indexes(self.connection) if not _connection_lost(exc) else []
         except Exception:  # the server itself went away: say what is known
-            return MigrationFailed(f"{message}; the database could not be read afterwards")
+            return MigrationFailed(
+                f"{message}; the database could not be read afterwards (PostgreSQL rolls "
+                "back the revision's transaction: it stays where it was, unless the revision "
+                "ran outside one)"
+            )
         if invalid:
             message += f"; INVALID index left behind: {', '.join(invalid)} (drop it and retry)"
         message += f"; the database stays at {', '.join(heads) or 'base'}"
@@ -220,6 +233,8 @@ class _Session:
         info = describe(script)
         connection = self.connection
         path = project_relative(self.settings, info.path)
+        source = _source(info.path)
+        left = self.rebuild_invalid(script.revision, source, notify)
         _set_timeouts(
             self,
             lock_timeout="0" if info.autocommit else self.settings.lock_timeout,
@@ -231,6 +246,7 @@ class _Session:
         shared = context is None or context.connection is connection
         if shared:  # the revision and its checksum commit together
             ledger.record(connection, script.revision, info.checksum, path)
+            self.refuse_invalid(f"revision {script.revision} ({path})", source, left)
         if connection.in_transaction():
             connection.commit()
         try:
@@ -241,10 +257,60 @@ class _Session:
                 connection.commit()
             raise
         if not shared:
+            self.refuse_invalid(f"revision {script.revision} ({path})", source, left)
             ledger.record(connection, script.revision, info.checksum, path)
             connection.commit()
         if notify is not None:
             notify(f"applied {script.revision} ({path})")
+
+    def rebuild_invalid(self, revision: str, source: str, notify: Notify | None) -> set[str]:
+        """Drop the INVALID indexes an earlier, failed run of this revision left (the ones
+        it names and builds ``CONCURRENTLY``), so that it builds them again instead of
+        keeping them through ``IF NOT EXISTS``. The INVALID indexes left are returned."""
+        connection = self.connection
+        left: set[str] = set()
+        for shown, own in invalid_index_names(connection):
+            if not (_names(source, own) and _CONCURRENTLY.search(source)):
+                left.add(shown)
+                continue
+            level = connection.get_isolation_level()
+            if connection.in_transaction():  # the read of the level began one: nothing in it
+                connection.commit()
+            connection.execution_options(isolation_level="AUTOCOMMIT")
+            try:  # the driver reads "%%" as "%" (SQLAlchemy passes it parameters)
+                connection.exec_driver_sql(
+                    f"DROP INDEX CONCURRENTLY IF EXISTS {shown}".replace("%", "%%")
+                )
+            finally:
+                if connection.in_transaction():  # SQLAlchemy's own, empty in autocommit
+                    connection.commit()
+                connection.execution_options(isolation_level=level)
+            if notify is not None:
+                notify(f"dropped the INVALID index {shown} left by an earlier run of {revision}")
+        return left
+
+    def refuse_invalid(self, who: str, source: str, before: set[str]) -> None:
+        """``MigrationFailed`` when the revision leaves an INVALID index: a new one, or one
+        it names. On the shared connection its transaction (the version update) is rolled
+        back first, so it is not applied."""
+        connection = self.connection
+        shared = connection.in_transaction()
+        invalid = [
+            shown
+            for shown, own in invalid_index_names(connection, commit=not shared)
+            if shown not in before or _names(source, own)
+        ]
+        if not invalid:
+            return
+        if shared:
+            connection.rollback()
+        heads = heads_on_fresh_connection(self.handoff.url)
+        shown = ", ".join(invalid)
+        raise MigrationFailed(
+            f"{who} ran, but index {shown} is INVALID (a CREATE INDEX CONCURRENTLY that "
+            f"failed, or one kept by IF NOT EXISTS): drop it (DROP INDEX CONCURRENTLY "
+            f"{invalid[0]}) and migrate again; the database stays at {', '.join(heads) or 'base'}"
+        )
 
     def run_baseline(self, before: tuple[str, ...], notify: Notify | None) -> None:
         """``[tool.dbctl] baseline`` on an empty database, before the first revision."""
@@ -313,6 +379,31 @@ def migration_session(
             ) from None
         finally:
             engine.dispose()
+
+
+def _connection_lost(exc: BaseException) -> bool:
+    """Whether the server ended the session (shutdown, terminate, crash, network): SQLSTATE
+    class 08 or 57P0x, or a connection SQLAlchemy found invalidated."""
+    if getattr(exc, "connection_invalidated", False):
+        return True
+    original = getattr(exc, "orig", None)
+    state = getattr(original, "sqlstate", None) or getattr(original, "pgcode", None) or ""
+    return state.startswith(("08", "57P0"))
+
+
+_CONCURRENTLY = re.compile(r"concurrently", re.IGNORECASE)
+
+
+def _names(source: str, name: str) -> bool:
+    """Whether a revision's source names ``name`` (as a whole word, in any case)."""
+    return re.search(rf"(?<![\w$]){re.escape(name)}(?![\w$])", source, re.IGNORECASE) is not None
+
+
+def _source(path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
 
 
 def _unknown_revision(exc: BaseException, target: str) -> MigrationFailed:

@@ -39,17 +39,28 @@ def heads_on_fresh_connection(
     return tuple(sorted(str(row[0]) for row in rows))
 
 
-def invalid_indexes(connection: Connection) -> list[str]:
+def invalid_indexes(connection: Connection, *, commit: bool = True) -> list[str]:
+    """INVALID indexes as ``regclass`` prints them (see ``invalid_index_names``)."""
+    return [shown for shown, _ in invalid_index_names(connection, commit=commit)]
+
+
+def invalid_index_names(connection: Connection, *, commit: bool = True) -> list[tuple[str, str]]:
+    """INVALID indexes, ``(regclass text, own name)``, left out those a ``CREATE INDEX
+    CONCURRENTLY`` is building right now. ``commit=False`` reads inside the caller's
+    transaction (what a revision did, before it commits)."""
     from sqlalchemy import text
 
     rows = connection.execute(
         text(
-            "SELECT i.indexrelid::regclass::text FROM pg_index i "
+            "SELECT i.indexrelid::regclass::text, c.relname FROM pg_index i "
             "JOIN pg_class c ON c.oid = i.indexrelid "
             "JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE NOT i.indisvalid AND n.nspname NOT IN ('pg_catalog', 'pg_toast')"
+            "WHERE NOT i.indisvalid AND n.nspname NOT IN ('pg_catalog', 'pg_toast') "
+            "AND NOT EXISTS (SELECT FROM pg_stat_progress_create_index p "
+            "WHERE p.index_relid = i.indexrelid) ORDER BY 1"
         )
     )
-    names = [row[0] for row in rows]
-    connection.commit()
+    names = [(str(row[0]), str(row[1])) for row in rows]
+    if commit:
+        connection.commit()
     return names

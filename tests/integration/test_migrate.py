@@ -169,6 +169,82 @@ def test_failed_concurrent_index_is_reported_invalid(
     assert rules == ["invalid-index", "pending-migration"]
 
 
+def _index_validity(url: str, name: str) -> list[tuple[object, ...]]:
+    return _query(
+        url,
+        "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+        f"WHERE c.relname = '{name}'",
+    )
+
+
+def test_a_rerun_rebuilds_the_invalid_index_an_earlier_run_left(
+    project: AlembicProject, make_database: Callable[[str], str]
+) -> None:
+    """The revision says IF NOT EXISTS: rerun as is, it would keep the INVALID index and
+    call itself applied. dbctl drops the index the revision builds and lets it run again."""
+    url = make_database("migcic_rerun")
+    project.add(Rev("r4", "r3", "CREATE TABLE dup (v int); INSERT INTO dup VALUES (1), (1)"))
+    project.add(
+        Rev(
+            "r5",
+            "r4",
+            "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS ix_dup_v ON dup (v)",
+            autocommit=True,
+        )
+    )
+    settings = project.settings(url)
+    with pytest.raises(MigrationFailed, match="INVALID index left behind: ix_dup_v"):
+        upgrade(settings, url)
+    _execute(url, "DELETE FROM dup WHERE ctid = (SELECT min(ctid) FROM dup)")  # data fixed
+    notes: list[str] = []
+    result = upgrade(settings, url, notify=notes.append)
+    assert result.applied == ("r5",)
+    assert _index_validity(url, "ix_dup_v") == [(True,)]
+    assert "dropped the INVALID index ix_dup_v left by an earlier run of r5" in notes
+
+
+def test_a_revision_is_not_applied_while_its_index_is_invalid(
+    project: AlembicProject, make_database: Callable[[str], str]
+) -> None:
+    """An INVALID index the revision does not rebuild (left by hand, named in the revision)
+    keeps the revision unapplied: an error naming the index, the version unchanged."""
+    url = make_database("migcic_kept")
+    upgrade(project.settings(url), url)
+    _execute(url, "CREATE TABLE dup (v int); INSERT INTO dup VALUES (1), (1)")
+    with psycopg.connect(libpq_url(url), autocommit=True) as conn, pytest.raises(psycopg.Error):
+        conn.execute("CREATE UNIQUE INDEX CONCURRENTLY ix_dup_v ON dup (v)")
+    project.add(Rev("r4", "r3", "py:\nop.execute('COMMENT ON INDEX ix_dup_v IS ' + repr('kept'))"))
+    settings = project.settings(url)
+    with pytest.raises(MigrationFailed) as failed:
+        upgrade(settings, url)
+    message = str(failed.value)
+    assert "revision r4" in message
+    assert "ix_dup_v is INVALID" in message
+    assert message.endswith("the database stays at r3")
+    assert _query(url, "SELECT version_num FROM alembic_version") == [("r3",)]
+
+
+def test_a_revision_cut_off_by_the_server_says_where_the_database_stays(
+    project: AlembicProject, make_database: Callable[[str], str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server ends the session mid-revision (a restart, an admin's terminate): one
+    line naming the revision as interrupted and the revision the database stays at."""
+    url = make_database("migcut")
+    upgrade(project.settings(url), url)
+    project.add(
+        Rev("r4", "r3", "CREATE TABLE c (id int); SELECT pg_terminate_backend(pg_backend_pid())")
+    )
+    monkeypatch.chdir(project.root)
+    result = CliRunner().invoke(app, ["migrate", "--database-url", url], terminal_width=300)
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1, result.output
+    assert lines[0].startswith("error: revision r4 (")
+    assert "was interrupted: the server closed the connection" in lines[0]
+    assert lines[0].endswith("the database stays at r3")
+    assert _query(url, "SELECT to_regclass('c')") == [(None,)]
+
+
 def test_concurrent_revision_is_exempt_from_lock_timeout(
     project: AlembicProject, make_database: Callable[[str], str]
 ) -> None:
