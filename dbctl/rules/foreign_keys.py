@@ -10,11 +10,12 @@ from __future__ import annotations
 from dbctl.pg.catalog import Catalog
 from dbctl.report import Finding, Severity
 from dbctl.rules.context import RuleContext
-from dbctl.rules.indexing import create_index_sql, lookup_served
+from dbctl.rules.indexing import create_index_sql, lookup_served, taken_names, unique_index_name
 
 
 def check(catalog: Catalog, context: RuleContext) -> list[Finding]:
     findings: list[Finding] = []
+    taken = taken_names(catalog)
     for table in catalog.tables.values():
         if table.partition_of is not None:
             continue  # the partitioned parent carries the foreign key and its index
@@ -30,7 +31,9 @@ def check(catalog: Catalog, context: RuleContext) -> list[Finding]:
                     f"({columns}) but no index leads with those columns",
                     table=table.qualified_name,
                     columns=fk.columns,
-                    suggestion=create_index_sql(table, fk.columns),
+                    suggestion=create_index_sql(
+                        table, fk.columns, unique_index_name(table, fk.columns, taken)
+                    ),
                     location=context.location(table),
                     evidence={"foreign_key": fk.name},
                 )

@@ -1,14 +1,22 @@
-"""What an index can serve, and how a suggested index is named and written."""
+"""What an index can serve, and how a suggested index is named and written.
+
+Names follow PostgreSQL's rules: at most 63 *bytes* (``NAMEDATALEN - 1`` in UTF-8, cut on a
+character boundary), so that the server keeps them as written and never truncates two of
+them into one; free among every relation of the schema (tables, views, sequences, indexes
+share one namespace), a taken name getting ``_2``, ``_3``... Every identifier in the SQL
+written here goes through ``quote_ident`` (the server's ``quote_identifier()``).
+"""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, MutableSet, Sequence
 
-from dbctl.pg.catalog import Index, Table
-from dbctl.pg.identifiers import quote_ident
+from dbctl.pg.catalog import Catalog, Index, Table
+from dbctl.pg.identifiers import MAX_NAME_BYTES, quote_ident, truncate
 
-MAX_IDENTIFIER = 63
+MAX_IDENTIFIER = MAX_NAME_BYTES
+_DIGEST = 8
 
 
 def leading_columns(index: Index) -> tuple[str, ...]:
@@ -42,13 +50,45 @@ def lookup_served(table: Table, columns: Sequence[str]) -> Index | None:
 
 
 def index_name(table: str, columns: Iterable[str], prefix: str = "ix") -> str:
-    """``ix_<table>_<col>_<col>``, shortened with a hash when over 63 characters."""
+    """``ix_<table>_<col>_<col>``, lower case, other characters than letters, digits and
+    ``_`` made ``_``; over 63 bytes, cut to 54 (on a character boundary) plus ``_`` and 8
+    hex digits of a hash of the whole name, so that names alike in their first 63 bytes
+    stay apart. Deterministic."""
     name = "_".join([prefix, table, *columns]).lower()
     name = "".join(c if c.isalnum() or c == "_" else "_" for c in name)
-    if len(name) <= MAX_IDENTIFIER:
+    if truncate(name) == name:
         return name
-    digest = hashlib.sha1(name.encode()).hexdigest()[:8]
-    return f"{name[: MAX_IDENTIFIER - 9]}_{digest}"
+    digest = hashlib.sha1(name.encode()).hexdigest()[:_DIGEST]
+    return f"{truncate_to(name, MAX_IDENTIFIER - _DIGEST - 1)}_{digest}"
+
+
+def truncate_to(name: str, limit: int) -> str:
+    """At most ``limit`` UTF-8 bytes of ``name``, never half a character."""
+    data = name.encode()[: limit + 1]
+    return data[:limit].decode(errors="ignore") if len(data) > limit else name
+
+
+def taken_names(catalog: Catalog) -> set[str]:
+    """``schema.name`` of every relation in the catalog (tables, views, their indexes,
+    sequences): the names a new index must not take."""
+    taken = set()
+    for table in catalog.tables.values():
+        taken.add(f"{table.schema}.{table.name}")
+        taken.update(f"{table.schema}.{index.name}" for index in table.indexes)
+    taken.update(f"{sequence.schema}.{sequence.name}" for sequence in catalog.sequences.values())
+    return taken
+
+
+def unique_index_name(table: Table, columns: Sequence[str], taken: MutableSet[str]) -> str:
+    """``index_name``, or with ``_2``, ``_3``... when ``schema.name`` is in ``taken``
+    (``taken_names``, plus the names chosen before); the name chosen is added to it."""
+    name = index_name(table.name, columns)
+    suffix = 2
+    while f"{table.schema}.{name}" in taken:
+        name = index_name(table.name, [*columns, str(suffix)])
+        suffix += 1
+    taken.add(f"{table.schema}.{name}")
+    return name
 
 
 def qualified_sql(table: Table) -> str:

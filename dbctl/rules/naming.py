@@ -53,9 +53,10 @@ def _named_objects(table: Table) -> Iterator[tuple[str, str]]:
 def _matches(template: str, table: str, name: str) -> bool:
     if template_pattern(template, table).fullmatch(name):
         return True
-    # PostgreSQL truncates long names to 63 bytes; SQLAlchemy shortens them with a hash.
+    # PostgreSQL truncates long names to 63 bytes (a character boundary may leave up to 3
+    # fewer); SQLAlchemy shortens them with a hash.
     literal = _TOKEN.split(template)[0]
-    return len(name) >= MAX_IDENTIFIER - 8 and name.startswith(literal)
+    return len(name.encode()) >= MAX_IDENTIFIER - 8 and name.startswith(literal)
 
 
 def check(catalog: Catalog, context: RuleContext) -> list[Finding]:

@@ -124,6 +124,17 @@ def test_unindexed_foreign_key_suggestion_and_location() -> None:
     assert findings[0].columns == ("customer_id",)
 
 
+def test_unindexed_foreign_key_suggestion_quotes_and_avoids_taken_names() -> None:
+    """A reserved-word column is quoted; a name a relation of the schema has gets ``_2``."""
+    user_fk = ForeignKey("fk_orders_user", ("user",), "public", "customers", ("id",))
+    orders = table("orders", foreign_keys=(user_fk,), columns=())
+    squatter = Table("public", "ix_orders_user", kind="view")
+    findings = run_rules(Catalog.build([orders, squatter]), RuleContext())
+    assert [f.suggestion for f in findings if f.rule == "unindexed-foreign-key"] == [
+        'CREATE INDEX CONCURRENTLY ix_orders_user_2 ON public.orders ("user");'
+    ]
+
+
 @pytest.mark.parametrize(
     ("indexes", "expected"),
     [
