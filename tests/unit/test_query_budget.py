@@ -17,7 +17,13 @@ from dbctl.budget.endpoints import (
     percentile,
     summarize,
 )
-from dbctl.budget.log import NOT_A_REQUEST, NOT_JSON, LoggedRequest, read_requests
+from dbctl.budget.log import (
+    NOT_A_REQUEST,
+    NOT_JSON,
+    OUT_OF_RANGE,
+    LoggedRequest,
+    read_requests,
+)
 from dbctl.cli import app
 
 pytestmark = pytest.mark.unit
@@ -86,7 +92,7 @@ def test_the_reader_skips_and_counts_bad_lines(tmp_path: Path) -> None:
     )
     requests, skipped = requests_of(log)
     assert [(r.route, r.queries, r.line) for r in requests] == [("/a", 1, 1), ("/b", 2, 7)]
-    assert skipped == {NOT_JSON: 1, NOT_A_REQUEST: 3}
+    assert skipped == {NOT_JSON: 1, NOT_A_REQUEST: 2, OUT_OF_RANGE: 1}
 
 
 def test_the_reader_reads_gzip_and_fills_what_a_foreign_log_leaves_out(tmp_path: Path) -> None:
@@ -301,7 +307,7 @@ def test_non_utf8_on_stdin_is_a_bad_line() -> None:
     good = json.dumps(record("/a", ("SELECT 1", 1, 0.5)))
     result = CliRunner().invoke(app, ["query-budget"], input=b"\xff\xff\n" + good.encode())
     assert result.exit_code == 0, result.output
-    assert "skipped 1 lines that are not JSON" in result.stderr
+    assert "skipped 1 lines that are not UTF-8" in result.stderr
 
 
 @pytest.mark.parametrize(
