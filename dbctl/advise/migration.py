@@ -9,24 +9,34 @@ index is built without CONCURRENTLY, which PostgreSQL does not support there.
 
 The models must declare the same indexes, or drift will flag them: ``model_indexes``
 gives the ``Index(...)`` lines to add. Nothing is printed; the CLI shows both.
+
+Names come from the database and the statements, so they may hold anything PostgreSQL
+accepts (quotes, newlines, backslashes, three quotes in a row, non-ASCII): every one is
+written as a ``repr()`` literal, a key part with sort options as ``sa.text`` of
+``quote_ident`` text (colons escaped, which ``text()`` would take for bind parameters), the
+docstring as a raw string with control characters shown escaped. The source is compiled
+before it is written: when it does not compile, nothing is written (``DbctlError``, one
+line).
 """
 
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dbctl.advise.model import Advice, Suggestion
-from dbctl.errors import ConfigError
+from dbctl.errors import ConfigError, DbctlError
+from dbctl.pg.identifiers import split_qualified
 from dbctl.rules.indexing import key_part_sql
 
 if TYPE_CHECKING:
     from dbctl.config import Settings
 
-_TEMPLATE = '''"""{message}
+_DOCSTRING = """{message}
 
 {summary}
 
@@ -41,6 +51,8 @@ Revision ID: {revision}
 Revises: {down_revision}
 Create Date: {date}
 """
+
+_TEMPLATE = '''r"""{docstring}"""
 
 from __future__ import annotations
 
@@ -75,10 +87,34 @@ class ModelIndex:
 
 
 def _literal(value: str | None) -> str:
-    """A Python string literal in double quotes (the style ruff format writes)."""
+    """``repr(value)``, in double quotes when that needs no escape (as ruff format writes)."""
     if value is None:
         return "None"
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    text = repr(value)
+    if text.startswith("'") and '"' not in value and "'" not in value:
+        text = '"' + text[1:-1] + '"'
+    return text
+
+
+def _shown(text: object) -> str:
+    """Text for the docstring: characters that are not printable (a newline...) escaped as
+    in ``repr``, so that each name stays on its line."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
+
+
+def _raw_docstring(text: str) -> str:
+    """The body of a raw triple-quoted string: each run of three quotes broken by a
+    backslash (which the docstring then shows); a newline added at the end after a quote
+    or a backslash, which would run into the closing quotes."""
+    text = text.replace('"""', '""\\"')
+    return text + "\n" if text.endswith(("\\", '"')) else text
+
+
+def _sql_text(sql: str) -> str:
+    """``sa.text(...)`` of ``sql``: its colons escaped (``text()`` reads ``:name`` as a bind
+    parameter, even inside a quoted identifier)."""
+    escaped = sql.replace(":", "\\:")
+    return f"sa.text({_literal(escaped)})"
 
 
 def _plain(suggestion: Suggestion) -> bool:
@@ -88,8 +124,9 @@ def _plain(suggestion: Suggestion) -> bool:
     )
 
 
-def _key_items(suggestion: Suggestion) -> list[str]:
-    """The key as Python: plain column names, or ``sa.text`` for a part with sort options."""
+def _key_items(suggestion: Suggestion, text: str = "sa.text") -> list[str]:
+    """The key as Python: plain column names, or ``sa.text`` for a part with sort options
+    (its identifier quoted by ``quote_ident``)."""
     items = []
     for column, descending, nulls in zip(
         suggestion.columns, suggestion.descending, suggestion.nulls_first, strict=True
@@ -97,7 +134,8 @@ def _key_items(suggestion: Suggestion) -> list[str]:
         if not descending and not nulls:
             items.append(_literal(column))
         else:
-            items.append(f"sa.text({_literal(key_part_sql(column, descending, nulls))})")
+            sql = _sql_text(key_part_sql(column, descending, nulls))
+            items.append(text + sql.removeprefix("sa.text"))
     return items
 
 
@@ -105,19 +143,24 @@ def model_indexes(advice: Advice) -> list[ModelIndex]:
     """The ``Index(...)`` lines that declare the suggested indexes in the models."""
     lines = []
     for suggestion in advice.suggestions:
-        items = [_literal(suggestion.name), *_key_items(suggestion)]
-        code = f"Index({', '.join(items)})".replace("sa.text(", "text(")
-        lines.append(ModelIndex(suggestion.table, code))
+        items = [_literal(suggestion.name), *_key_items(suggestion, "text")]
+        lines.append(ModelIndex(suggestion.table, f"Index({', '.join(items)})"))
     return lines
 
 
-def _split(table: str) -> tuple[str, str]:
-    schema, _, name = table.partition(".")
+def _split(suggestion: Suggestion) -> tuple[str, str]:
+    """Schema and table: read back from the quoted target (a schema or table name may hold
+    a dot), else from ``schema.table``."""
+    if suggestion.target:
+        parts = split_qualified(suggestion.target)
+        if len(parts) == 2:
+            return parts[0], parts[1]
+    schema, _, name = suggestion.table.partition(".")
     return schema, name
 
 
 def _create(suggestion: Suggestion) -> str:
-    schema, name = _split(suggestion.table)
+    schema, name = _split(suggestion)
     args = [_literal(suggestion.name), _literal(name), f"[{', '.join(_key_items(suggestion))}]"]
     if schema != "public":
         args.append(f"schema={_literal(schema)}")
@@ -128,7 +171,7 @@ def _create(suggestion: Suggestion) -> str:
 
 
 def _drop(suggestion: Suggestion) -> str:
-    schema, name = _split(suggestion.table)
+    schema, name = _split(suggestion)
     args = [_literal(suggestion.name), f"table_name={_literal(name)}"]
     if schema != "public":
         args.append(f"schema={_literal(schema)}")
@@ -190,26 +233,64 @@ def write_migration(
         if head is not None and head.path:
             folder = Path(head.path).parent
     revision = _next_revision([s.revision for s in directory.walk_revisions()])
-    model_lines = "\n".join(f"    {line.table}: {line.code}" for line in model_indexes(advice))
-    summary = "\n".join(
-        f"- {s.name} on {s.table}: {'; '.join(s.reasons)}" for s in advice.suggestions
+    text = revision_source(advice, revision=revision, down_revision=down_revision, message=message)
+    folder.mkdir(parents=True, exist_ok=True)
+    slug = re.sub(r"[^a-z0-9_]+", "_", _slug(advice).lower())
+    path = folder / f"{re.sub(r'[^A-Za-z0-9_]+', '_', revision)}_{slug}.py"
+    _check_compiles(text, path)
+    try:
+        with path.open("x", encoding="utf-8") as file:
+            file.write(text)
+    except FileExistsError:
+        raise ConfigError(f"{path} already exists: remove it or pick another revision") from None
+    return path
+
+
+def revision_source(
+    advice: Advice,
+    *,
+    revision: str,
+    down_revision: str | None,
+    message: str = "Add the indexes suggested by dbctl check-indexes.",
+    date: datetime | None = None,
+) -> str:
+    """The Python source of the revision creating ``advice.suggestions`` (pure)."""
+    model_lines = "\n".join(
+        _shown(f"    {line.table}: {line.code}") for line in model_indexes(advice)
     )
-    text = _TEMPLATE.format(
-        message=message,
+    summary = "\n".join(
+        _shown(f"- {s.name} on {s.target or s.table}: {'; '.join(s.reasons)}")
+        for s in advice.suggestions
+    )
+    docstring = _DOCSTRING.format(
+        message=_shown(message),
         summary=summary,
+        model_lines=model_lines,
+        revision=_shown(revision),
+        down_revision=_shown(down_revision),
+        date=(date or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M:%S"),
+    )
+    return _TEMPLATE.format(
+        docstring=_raw_docstring(docstring),
         revision_literal=_literal(revision),
         down_literal=_literal(down_revision),
-        model_lines=model_lines,
-        revision=revision,
-        down_revision=down_revision,
-        date=datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S"),
         imports="" if all(_plain(s) for s in advice.suggestions) else "\nimport sqlalchemy as sa",
         upgrades="\n".join(_create(s) for s in advice.suggestions),
         downgrades="\n".join(_drop(s) for s in reversed(advice.suggestions)),
     )
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{revision}_{re.sub(r'[^a-z0-9_]+', '_', _slug(advice).lower())}.py"
-    if path.exists():
-        raise ConfigError(f"{path} already exists: remove it or pick another revision")
-    path.write_text(text)
-    return path
+
+
+def _check_compiles(source: str, path: Path) -> None:
+    """``compile()`` the source (warnings such as an invalid escape are errors too): a
+    revision Python cannot read would break every later command."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            compile(source, str(path), "exec", dont_inherit=True)
+    except (SyntaxError, ValueError, Warning) as exc:
+        where = f" (line {exc.lineno})" if isinstance(exc, SyntaxError) and exc.lineno else ""
+        reason = exc.msg if isinstance(exc, SyntaxError) else str(exc)
+        raise DbctlError(
+            f"the revision for {path.name} is not valid Python{where}: {_shown(reason)}; "
+            "nothing was written (a dbctl bug: please report it with the index names)"
+        ) from None

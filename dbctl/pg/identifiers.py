@@ -167,3 +167,31 @@ class NameSpace:
                 return name
             number += 1
             attempt = f"{label}{number}"
+
+
+def _fold(name: str) -> str:
+    return "".join(c.lower() if c.isascii() else c for c in name)
+
+
+_PART = re.compile(r'"((?:[^"]|"")*)"|([^".]+)')
+
+
+def split_qualified(text: str) -> tuple[str, ...]:
+    """The names in ``schema.name`` as ``quote_ident`` writes it (``"a.b"."we""ird"``):
+    quoted parts unescaped, plain ones folded to lower case as the server folds them (ASCII
+    letters only, as ``downcase_identifier()`` in a UTF-8 database).
+    Raises ``ValueError`` on text that is not a dotted list of identifiers."""
+    parts: list[str] = []
+    position = 0
+    while True:
+        match = _PART.match(text, position)
+        if match is None:
+            raise ValueError(f"not a qualified name: {text!r}")
+        quoted, plain = match.groups()
+        parts.append(quoted.replace('""', '"') if quoted is not None else _fold(plain))
+        position = match.end()
+        if position == len(text):
+            return tuple(parts)
+        if text[position] != ".":
+            raise ValueError(f"not a qualified name: {text!r}")
+        position += 1

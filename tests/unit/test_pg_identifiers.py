@@ -12,6 +12,7 @@ from dbctl.pg.identifiers import (
     name_addition,
     quote_ident,
     quote_literal,
+    split_qualified,
     truncate,
 )
 from dbctl.pg.sql_lexer import LexError, fill, rename_columns, tokens
@@ -140,3 +141,26 @@ def test_text_the_lexer_does_not_follow(sql: str) -> None:
 )
 def test_quote_ident_without_a_server(name: str, quoted: str) -> None:
     assert quote_ident(name) == quoted
+
+
+@pytest.mark.parametrize(
+    "parts",
+    [
+        ("public", "orders"),
+        ("Sales", "Order Lines"),
+        ("a.b", 'we"ird\nname'),
+        ("user", '"""'),
+        ("é" * 31, "x.y.z"),
+    ],
+)
+def test_split_qualified_reads_back_what_quote_ident_wrote(parts: tuple[str, str]) -> None:
+    text = ".".join(quote_ident(part) for part in parts)
+    assert split_qualified(text) == parts
+
+
+def test_split_qualified_folds_unquoted_names_and_refuses_bad_text() -> None:
+    assert split_qualified("Public.Orders") == ("public", "orders")
+    assert split_qualified("ÉtÉ") == ("ÉtÉ",)  # the server folds ASCII letters only
+    for bad in ('"open', "a..b", "", 'a."b"c', "a."):
+        with pytest.raises(ValueError, match="not a qualified name"):
+            split_qualified(bad)
