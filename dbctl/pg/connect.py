@@ -11,7 +11,7 @@ import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from dbctl.errors import ConnectionFailed
+from dbctl.errors import ConfigError, ConnectionFailed
 from dbctl.pg.url import driver, libpq_url, migration_url, normalize_url, redact, scrub
 
 if TYPE_CHECKING:
@@ -86,6 +86,8 @@ def connect(url: str, *, autocommit: bool = False) -> psycopg.Connection[tuple[o
         )
     except psycopg.OperationalError as exc:
         raise connection_failed(url, exc) from None
+    except psycopg.ProgrammingError as exc:  # libpq refuses the connection string itself
+        raise ConfigError(f"libpq refuses the database URL {redact(url)}: {_reason(exc)}") from None
 
 
 # Marks the pool records of dbctl's own engines (psycopg 3: its reads, scratch databases):
@@ -155,7 +157,6 @@ def migration_engine(url: str) -> Engine:
     try:
         return sa_create_engine(target, poolclass=NullPool, connect_args=connect_args)
     except ModuleNotFoundError as exc:
-        from dbctl.errors import ConfigError
         from dbctl.lifecycle.user_code import DRIVER_PACKAGES
 
         package = DRIVER_PACKAGES.get(exc.name or "", exc.name)

@@ -88,3 +88,29 @@ def test_slo_ms_from_toml_environment_and_flag(tmp_path: Path) -> None:
     assert load_settings({"slo_ms": 5.0}, cwd=cwd, environ={"DBCTL_SLO_MS": "2.5"}).slo_ms == 5.0
     with pytest.raises(ConfigError, match="DBCTL_SLO_MS: slo_ms must be a float, not 'fast'"):
         load_settings(cwd=cwd, environ={"DBCTL_SLO_MS": "fast"})
+
+
+def test_a_libpq_keyword_string_is_a_database_url(tmp_path: Path) -> None:
+    """psql takes 'host=... dbname=...': dbctl takes it from every source, as a URL."""
+    env = {"DATABASE_URL": "host=db port=5433 user=app password='p w#' dbname=app"}
+    settings = load_settings(cwd=tmp_path, environ=env)
+    assert settings.database_url == "postgresql://app:p%20w%23@db:5433/app"
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "postgresql://app:S3cr3t/pw@db/app",
+        "postgresql://app:S3cr3t%zz@db/app",
+        "postgresql://app:S3cr3t@db:notaport/app",
+        "host=db password=S3cr3t port=x",
+    ],
+)
+def test_a_bad_database_url_is_refused_without_its_password(tmp_path: Path, bad: str) -> None:
+    for source in ({"DATABASE_URL": bad}, {"DBCTL_DATABASE_URL": bad}):
+        with pytest.raises(ConfigError) as info:
+            load_settings(cwd=tmp_path, environ=source)
+        assert "S3cr3t" not in str(info.value)
+    with pytest.raises(ConfigError) as info:
+        load_settings({"database_url": bad}, cwd=tmp_path, environ={})
+    assert "S3cr3t" not in str(info.value)
