@@ -130,3 +130,106 @@ def test_the_revision_passes_verify_schema(
     second = write_migration(advice, project.settings())
     first_id = path.name.split("_")[0]
     assert f'down_revision: str | Sequence[str] | None = "{first_id}"' in second.read_text()
+
+
+# Hostile names, each a break once reproduced: a quote and a newline in the table's name,
+# reserved words, mixed case, a colon (a bind parameter to sa.text), three quotes and "\N"
+# (a SyntaxError in a plain string literal), a 70-byte multibyte name (PostgreSQL keeps 63
+# bytes of it), two columns whose index names were equal once cut to 63 bytes, and an
+# index already holding the first name the advisor would choose.
+HOSTILE_TABLE = 'we"ird\nname'
+LONG_70 = "é" * 35  # 70 bytes; the server truncates it to 31 characters (62 bytes)
+TWIN_A, TWIN_B = "ж" * 28 + "_a", "ж" * 28 + "_b"  # 58 bytes each
+TRIPLE = 'q"""x\\N'
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+HOSTILE_SQL = f"""
+CREATE TABLE {_q(HOSTILE_TABLE)} (
+    id integer PRIMARY KEY,
+    "user" integer, "order" integer, "Select" integer, "a:b" timestamptz,
+    {_q(LONG_70)} integer, {_q(TWIN_A)} integer, {_q(TWIN_B)} integer, {_q(TRIPLE)} integer
+);
+CREATE INDEX ix_we_ird_name_user_order ON {_q(HOSTILE_TABLE)} (id, "user");
+"""
+
+
+def hostile_patterns() -> list[AccessPattern]:
+    table = f"public.{HOSTILE_TABLE}"
+    accesses = [
+        TableAccess(table, equality=("user", "order")),
+        TableAccess(
+            table,
+            equality=("Select",),
+            sort=(SortKey("a:b", descending=True, nulls_first=False),),
+            limit=True,
+        ),
+        TableAccess(table, equality=(LONG_70[:31],)),
+        TableAccess(table, equality=(TWIN_A,)),
+        TableAccess(table, equality=(TWIN_B,)),
+        TableAccess(table, equality=(TRIPLE,)),
+    ]
+    return [
+        AccessPattern(statement(f"SELECT {k}", k), Kind.select, (access,))
+        for k, access in enumerate(accesses, 1)
+    ]
+
+
+def _indexes(url: str) -> dict[str, bool]:
+    from dbctl.pg.connect import connect
+
+    with connect(url) as conn:
+        rows = conn.execute(
+            "SELECT c.relname, i.indisvalid FROM pg_index i "
+            "JOIN pg_class c ON c.oid = i.indexrelid "
+            "JOIN pg_class t ON t.oid = i.indrelid WHERE t.relname = %s",
+            [HOSTILE_TABLE],
+        ).fetchall()
+    return {name: valid for name, valid in rows}
+
+
+def test_hostile_names_migrate_with_dbctl(
+    tmp_path: Path, make_database: Callable[[str], str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from dbctl.cli import app
+    from dbctl.pg.connect import connect
+
+    url = make_database("hostile_names")
+    with connect(url, autocommit=True) as conn:
+        for sql in HOSTILE_SQL.split(";"):
+            if sql.strip():
+                conn.execute(sql.encode())
+    before = _indexes(url)
+    assert LONG_70[:31] in {c.name for c in snapshot(url).tables[f"public.{HOSTILE_TABLE}"].columns}
+
+    advice = advise(hostile_patterns(), snapshot(url))
+    names = [s.name for s in advice.suggestions]
+    assert len(names) == 6 and len(set(names)) == 6
+    assert all(len(name.encode()) <= 63 for name in names)
+    assert "ix_we_ird_name_user_order" not in names  # taken: the advisor chose another
+    assert '"user", "order"' in advice.suggestions[0].sql
+    project = AlembicProject(tmp_path / "project")
+    path = write_migration(advice, project.settings())
+    compile(path.read_text(encoding="utf-8"), str(path), "exec")
+
+    monkeypatch.chdir(project.root)
+    runner = CliRunner()
+    first = runner.invoke(app, ["migrate", "--database-url", url], terminal_width=300)
+    assert first.exit_code == 0, first.output
+    assert "(1 applied)" in first.stdout
+    after = _indexes(url)
+    assert set(after) == set(before) | set(names)
+    assert all(after.values()), after  # every index valid
+    second = runner.invoke(app, ["migrate", "--database-url", url], terminal_width=300)
+    assert second.exit_code == 0, second.output
+    assert "is already at" in second.stdout
+    assert _indexes(url) == after
+    # The downgrade drops exactly what the upgrade built.
+    down = runner.invoke(app, ["migrate", "down", "--to", "base", "--database-url", url])
+    assert down.exit_code == 0, down.output
+    assert _indexes(url) == before
