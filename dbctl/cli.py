@@ -77,6 +77,11 @@ class OutputFormat(StrEnum):
     json = "json"
 
 
+# Bounds of numeric options: a number past them is a typo, and a usage error (exit 2).
+MAX_BUDGET = 1_000_000  # statements per request: --max and --route-budget
+MAX_LIMIT = 1_000_000  # statements listed or read from pg_stat_statements (--limit)
+MAX_SLO_MS = 86_400_000.0  # one day
+
 # Reusable option types, defined once.
 DatabaseUrl = Annotated[
     str | None,
@@ -442,7 +447,10 @@ def check_indexes(
         bool, typer.Option("--from-stats", help="The top statements of pg_stat_statements.")
     ] = False,
     stats_limit: Annotated[
-        int, typer.Option("--limit", min=1, help="How many statements --from-stats reads.")
+        int,
+        typer.Option(
+            "--limit", min=1, max=MAX_LIMIT, help="How many statements --from-stats reads."
+        ),
     ] = 100,
     from_log: Annotated[
         list[str] | None, typer.Option("--from-log", help="A JSON-lines capture log.")
@@ -504,7 +512,9 @@ def top_queries(
             help="Order by total time, mean time, calls, rows or I/O time.",
         ),
     ] = "total",
-    limit: Annotated[int, typer.Option("--limit", min=1, help="Statements to list.")] = 20,
+    limit: Annotated[
+        int, typer.Option("--limit", min=1, max=MAX_LIMIT, help="Statements to list.")
+    ] = 20,
     min_calls: Annotated[
         int, typer.Option("--min-calls", min=0, help="Leave out statements called less.")
     ] = 0,
@@ -574,34 +584,13 @@ def _route_budgets(values: list[str]) -> dict[str, int]:
                 f"--route-budget {value!r}: give ROUTE=N, e.g. '/reports/{{year}}=8' or "
                 "'GET /orders=2'"
             )
+        if len(number) > 7 or int(number) > MAX_BUDGET:
+            raise ConfigError(f"--route-budget {route!r}: at most {MAX_BUDGET:,} statements")
         words = route.split()
         if len(words) == 2:  # "get /orders": methods are upper case in the log
             words[0] = words[0].upper()
         budgets[" ".join(words)] = int(number)
     return budgets
-
-
-def _when(value: str | None, option: str) -> Any:
-    """``--since`` / ``--until``: ISO 8601 (no zone: UTC) or a time back from now (30m, 2h)."""
-    import re
-    from datetime import UTC, datetime, timedelta
-
-    from dbctl.errors import ConfigError
-
-    if value is None:
-        return None
-    ago = re.fullmatch(r"(\d+)\s*([smhd])", value.strip())
-    if ago:
-        unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[ago[2]]
-        return datetime.now(UTC) - timedelta(**{unit: int(ago[1])})
-    try:
-        when = datetime.fromisoformat(value.strip())
-    except ValueError:
-        raise ConfigError(
-            f"{option} {value!r}: give an ISO 8601 time (2026-11-26T08:00, UTC unless it "
-            "says) or a time back from now (30m, 2h, 1d)"
-        ) from None
-    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
 @app.command("query-budget")
@@ -620,6 +609,7 @@ def query_budget(
         typer.Option(
             "--max",
             min=0,
+            max=MAX_BUDGET,
             help="Statements allowed per request (default: the budget the app logged, "
             "else [tool.dbctl] query_budget, 3).",
             show_default=False,
@@ -653,6 +643,7 @@ def query_budget(
         typer.Option(
             "--latency-slo-ms",
             min=0,
+            max=MAX_SLO_MS,
             help="The API objective: a p99 above it is an slo-breach warning (default 200).",
             show_default=False,
         ),
@@ -666,7 +657,7 @@ def query_budget(
 
     Example: dbctl query-budget requests.jsonl --max 3 --format sarif > budget.sarif
     """
-    from dbctl.budget.endpoints import BudgetRules, Window, unmatched_routes
+    from dbctl.budget.endpoints import BudgetRules, Window, parse_when, unmatched_routes
     from dbctl.budget.endpoints import query_budget as run
     from dbctl.errors import ConfigError
 
@@ -684,7 +675,7 @@ def query_budget(
         routes=_route_budgets(route_budget or []),
         latency_slo_ms=settings.latency_slo_ms if latency_slo_ms is None else latency_slo_ms,
     )
-    window = Window(_when(since, "--since"), _when(until, "--until"))
+    window = Window(parse_when(since, "--since"), parse_when(until, "--until"))
     stdin = getattr(sys.stdin, "buffer", None)
     result, skipped, left = run(paths, rules, stdin=stdin, window=window)
     for reason, count in skipped.items():

@@ -132,3 +132,18 @@ def test_an_unforeseen_error_is_one_line_and_exit_2_not_1(
     )
     traced = CliRunner().invoke(app, ["--traceback", "query-budget", str(log)])
     assert isinstance(traced.exception, RuntimeError)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["check-indexes", "--limit", "99999999999999999999", "--schema", "s.sql", "q.sql"],
+        ["check-indexes", "--limit", "0", "--schema", "s.sql", "q.sql"],
+        ["top-queries", "--limit", "1000001"],
+        ["query-budget", "--max", "-1", "log.jsonl"],
+    ],
+)
+def test_numeric_options_out_of_range_are_usage_errors(args: list[str]) -> None:
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert "Invalid value" in result.output

@@ -409,3 +409,62 @@ def test_a_window_with_nothing_in_it_is_an_error(tmp_path: Path) -> None:
     result = invoke(str(log), "--since", "2026-11-27")
     assert result.exit_code == 2
     assert "1 requests outside the window" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        ("99999999d", "at most 100 years back"),
+        ("36501d", "at most 100 years back"),
+        ("9" * 5000 + "s", "at most 100 years back"),
+        ("0001-01-01T00:00+01:00", "is out of range"),
+        ("9999-12-31T23:59-01:00", "is out of range"),
+    ],
+)
+def test_a_time_out_of_range_is_one_line_exit_2(tmp_path: Path, value: str, says: str) -> None:
+    log = write_log(tmp_path / "l.jsonl", _at("2026-11-26T08:00:00+00:00"))
+    result = invoke(str(log), "--since", value)
+    assert result.exit_code == 2, result.output
+    [line] = result.stderr.splitlines()
+    assert line.startswith("error: --since ") and says in line
+    assert len(line) < 300
+
+
+def test_the_longest_duration_back_reads_the_whole_log(tmp_path: Path) -> None:
+    log = write_log(tmp_path / "l.jsonl", _at("2026-11-26T08:00:00+00:00"))
+    result = invoke(str(log), "--since", "36500d", "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["summary"]["requests"] == 1
+
+
+def test_a_logged_time_at_the_edge_of_the_calendar_is_a_time_left_out(tmp_path: Path) -> None:
+    log = write_log(
+        tmp_path / "l.jsonl",
+        _at("2026-11-26T08:00:00+00:00", "/ok"),
+        _at("0001-01-01T00:00:00+01:00", "/edge"),
+        _at("9999-12-31T23:59:59-23:59", "/edge"),
+        _at("not a time", "/edge"),
+    )
+    result = invoke(str(log), "--since", "2026-01-01", "--until", "2027-01-01", "--format", "json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert [row["route"] for row in report["data"]["endpoints"]] == ["/ok"]
+    assert report["summary"]["outside_window"] == 3
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--max", "99999999999999999999"],
+        ["--latency-slo-ms", "nan"],
+        ["--latency-slo-ms", "inf"],
+        ["--route-budget", "/a=" + "9" * 5000],
+        ["--route-budget", "/a=99999999999"],
+    ],
+)
+def test_numbers_out_of_range_are_usage_errors(tmp_path: Path, args: list[str]) -> None:
+    log = write_log(tmp_path / "l.jsonl", record("/a", ("SELECT 1", 1, 0.5)))
+    result = invoke(str(log), *args)
+    assert result.exit_code == 2, result.output
+    assert "unexpected" not in result.output
+    assert "Traceback" not in result.output
