@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 
 from dbctl.advise.model import Advice, Suggestion
 from dbctl.errors import ConfigError, DbctlError
-from dbctl.pg.identifiers import split_qualified
+from dbctl.pg.identifiers import MAX_NAME_BYTES, split_qualified
 from dbctl.rules.indexing import key_part_sql
 
 if TYPE_CHECKING:
@@ -219,6 +219,7 @@ def write_migration(
 
     if not advice.suggestions:
         raise ValueError("no suggested index: no migration to write")
+    _check_names(advice)
     directory = script_directory(alembic_config(settings), settings.project_root)
     heads = directory.get_heads()
     if len(heads) > 1:
@@ -278,6 +279,22 @@ def revision_source(
         upgrades="\n".join(_create(s) for s in advice.suggestions),
         downgrades="\n".join(_drop(s) for s in reversed(advice.suggestions)),
     )
+
+
+def _check_names(advice: Advice) -> None:
+    """Each name fits in 63 bytes and is not given twice in a schema: PostgreSQL would
+    truncate it, and ``IF NOT EXISTS`` would skip the second index without a word."""
+    seen: set[tuple[str, str]] = set()
+    for suggestion in advice.suggestions:
+        schema, _ = _split(suggestion)
+        key = (schema, suggestion.name)
+        if len(suggestion.name.encode()) > MAX_NAME_BYTES or key in seen:
+            problem = "is longer than 63 bytes" if key not in seen else "is given twice"
+            raise DbctlError(
+                f"the index name {_shown(suggestion.name)} {problem}: nothing was written "
+                "(a dbctl bug: please report it with the index names)"
+            )
+        seen.add(key)
 
 
 def _check_compiles(source: str, path: Path) -> None:

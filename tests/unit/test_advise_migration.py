@@ -220,3 +220,20 @@ def test_any_names_give_source_that_compiles(schema: str, table: str, columns: l
     [call] = create_calls(source)
     assert ast.literal_eval(call.args[1]) == table
     assert ast.literal_eval(call.args[0]) == advice.suggestions[0].name
+
+
+def test_names_given_twice_or_too_long_are_refused(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from dbctl.errors import DbctlError
+
+    project = AlembicProject(tmp_path)
+    advice = advise(HOSTILE_PATTERNS, HOSTILE_CATALOG)
+    first, second, *rest = advice.suggestions
+    twice = replace(advice, suggestions=[first, replace(second, name=first.name), *rest])
+    with pytest.raises(DbctlError, match="is given twice: nothing was written"):
+        write_migration(twice, project.settings())
+    long = replace(advice, suggestions=[replace(first, name="é" * 32)])
+    with pytest.raises(DbctlError, match="longer than 63 bytes"):
+        write_migration(long, project.settings())
+    assert list(project.versions.iterdir()) == []
