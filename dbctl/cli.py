@@ -22,6 +22,7 @@ from dbctl import __version__
 from dbctl.errors import DbctlError
 from dbctl.pg.url import redact, scrub
 from dbctl.render import Format, render
+from dbctl.render.escape import printable
 from dbctl.report import FailOn, Report
 
 
@@ -37,14 +38,14 @@ class _Group(TyperGroup):
         except DbctlError as exc:
             if ctx.params.get("traceback"):
                 raise
-            typer.echo(f"error: {scrub(str(exc))}", err=True)
+            typer.echo(f"error: {printable(scrub(str(exc)))}", err=True)
             raise typer.Exit(exc.exit_code) from None
         except (TyperException, Exit, Abort):  # usage errors, --help, exits: typer's own
             raise
         except Exception as exc:
             if ctx.params.get("traceback"):
                 raise
-            detail = scrub(" ".join(str(exc).split())) or "no detail"
+            detail = printable(scrub(" ".join(str(exc).split()))) or "no detail"
             typer.echo(
                 f"error: unexpected {type(exc).__name__}: {detail} (a dbctl bug: run again "
                 "with --traceback and report it)",
@@ -120,7 +121,7 @@ def _settings(**overrides: Any) -> Any:
 
 
 def _note(message: str) -> None:
-    typer.echo(message, err=True)
+    typer.echo(printable(message), err=True)
 
 
 def _version(value: bool) -> None:

@@ -2,8 +2,10 @@
 the findings (the worst request's statements under a budget finding). On a narrow console
 the least needed figures are left out (they stay in the JSON).
 
-A figure over its limit is marked ``!`` (in red): the queries over the budget, the p99 over
-the API objective. json, sarif and github go through the common renderers.
+Routes, statements and paths come from the log: they are shown with their control
+characters escaped (``dbctl.render.text.shown``). A figure over its limit is marked ``!``
+(in red): the queries over the budget, the p99 over the API objective. json, sarif and
+github go through the common renderers.
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ from typing import Any, TextIO
 
 from rich import box
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
+from dbctl.render.escape import printable
+from dbctl.render.text import shown
 from dbctl.render.top import ms
 from dbctl.report import Report, Severity, one_line
 
@@ -63,7 +66,7 @@ def _table(rows: list[Mapping[str, Any]], width: int, slo_ms: float) -> Table:
     def room() -> int:  # columns are 3 characters apart
         return width - sum(widths[name] + 3 for name in columns)
 
-    names = [len(f"{row['method']} {row['route']}") for row in rows]
+    names = [len(printable(f"{row['method']} {row['route']}")) for row in rows]
     wanted = max(_ENDPOINT_ROOM[0], min(max(names, default=0), _ENDPOINT_ROOM[1]))
     for name in _DROPPED_FIRST:
         if room() >= wanted:
@@ -79,7 +82,7 @@ def _table(rows: list[Mapping[str, Any]], width: int, slo_ms: float) -> Table:
             marked["queries"] = f"[bold red]{line['queries']}[/]"
         if row["latency_p99_ms"] > slo_ms:
             marked["p99 ms"] = f"[yellow]{line['p99 ms']} ![/]"
-        name = escape(f"{row['method']} {row['route']}")
+        name = shown(f"{row['method']} {row['route']}")
         table.add_row(name, *(marked[column] for column in columns))
     return table
 
@@ -101,17 +104,17 @@ def render(report: Report, stream: TextIO) -> None:
         if full and message.endswith(": " + full):  # the statement on a line of its own
             message = message[: -len(full) - 2]
             statement = one_line(full, width)
-        console.print(line + escape(message))
+        console.print(line + shown(message))
         if statement is not None:
-            console.print(f"  {escape(statement)}")
+            console.print(f"  {shown(statement)}")
         if finding.location is not None:
             where = f"{finding.location.path}:{finding.location.line}"
-            console.print(f"  [dim]worst request at {escape(where)}[/]")
+            console.print(f"  [dim]worst request at {shown(where)}[/]")
         for item in finding.evidence.get("statements", ()):
             text = one_line(item["statement"], width)
-            console.print(f"  {item['count']:>4}x {item['time_ms']:>9,.2f} ms  {escape(text)}")
+            console.print(f"  {item['count']:>4}x {item['time_ms']:>9,.2f} ms  {shown(text)}")
         if finding.suggestion:
-            console.print(f"  [dim]{escape(finding.suggestion)}[/dim]")
+            console.print(f"  [dim]{shown(finding.suggestion)}[/dim]")
     skipped = summary.get("skipped_lines", 0)
     console.print(
         f"{summary['requests']:,} requests, {summary['endpoints']} endpoints; "

@@ -1,9 +1,16 @@
-"""GitHub Actions workflow commands: one annotation per finding."""
+"""GitHub Actions workflow commands: one annotation per finding.
+
+Text from input is made printable first (``dbctl.render.escape``: a newline from a log
+would otherwise end the command and start a line of its own, such as ``::error``), then
+escaped as GitHub's workflow commands require: ``%``, ``\\r`` and ``\\n`` in the message,
+and also ``:`` and ``,`` in the properties.
+"""
 
 from __future__ import annotations
 
 from typing import TextIO
 
+from dbctl.render.escape import printable
 from dbctl.report import Finding, Report, Severity
 
 _LEVEL = {Severity.error: "error", Severity.warning: "warning", Severity.info: "notice"}
@@ -14,7 +21,7 @@ def _escape_data(text: str) -> str:
 
 
 def _escape_property(text: str) -> str:
-    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+    return _escape_data(printable(text)).replace(":", "%3A").replace(",", "%2C")
 
 
 def annotation(finding: Finding) -> str:
@@ -23,9 +30,9 @@ def annotation(finding: Finding) -> str:
         properties.insert(0, f"file={_escape_property(finding.location.path)}")
         if finding.location.line is not None:
             properties.insert(1, f"line={finding.location.line}")
-    message = finding.message
+    message = printable(finding.message)
     if finding.suggestion:
-        message += f"\n{finding.suggestion}"
+        message += f"\n{printable(finding.suggestion)}"
     return f"::{_LEVEL[finding.severity]} {','.join(properties)}::{_escape_data(message)}"
 
 
@@ -33,4 +40,4 @@ def render(report: Report, stream: TextIO) -> None:
     for finding in report.findings:
         stream.write(annotation(finding) + "\n")
     errors, warnings = report.count(Severity.error), report.count(Severity.warning)
-    stream.write(f"dbctl {report.command}: {errors} errors, {warnings} warnings\n")
+    stream.write(f"dbctl {printable(report.command)}: {errors} errors, {warnings} warnings\n")

@@ -13,9 +13,9 @@ from typing import Any, TextIO
 
 from rich import box
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
+from dbctl.render.text import shown
 from dbctl.report import Report, Severity
 from dbctl.report import one_line as shared_one_line
 
@@ -82,12 +82,12 @@ def _table(rows: list[Mapping[str, Any]], width: int) -> Table:
         if row["slo_breach"]:
             figures[3] = f"[bold red]{figures[3]}[/]"
         marks = "".join(f"[{mark}] " for mark in ("new", "reset") if row.get(mark))
-        table.add_row(*figures, escape(one_line(marks + row["query"], query_width)))
+        table.add_row(*figures, shown(one_line(marks + row["query"], query_width)))
         for advice in row.get("advice", ()):
             text = f"-> {advice['rule']}: {advice['message']}"
             if advice.get("suggestion"):
                 text += f"  {advice['suggestion']}"
-            table.add_row(*[""] * len(columns), f"[dim]{escape(text)}[/dim]")
+            table.add_row(*[""] * len(columns), f"[dim]{shown(text)}[/dim]")
     return table
 
 
@@ -97,7 +97,7 @@ def render(report: Report, stream: TextIO) -> None:
     window = data.get("window")
     if window:
         console.print(
-            f"since snapshot '{escape(window['since'])}' ({_age(window['seconds'])} ago): "
+            f"since snapshot '{shown(window['since'])}' ({_age(window['seconds'])} ago): "
             f"{window['statements']} statements ran, {window['new_statements']} of them new"
         )
     rows = list(data.get("rows", ()))
@@ -118,9 +118,9 @@ def render(report: Report, stream: TextIO) -> None:
     for finding in report.findings:
         if finding.queryid not in listed and finding.as_dict() not in advice:
             line = f"[{_STYLE[finding.severity]}]{finding.severity.value}[/] {finding.rule}: "
-            line += escape(finding.message)
+            line += shown(finding.message)
             if finding.suggestion:
-                line += f" [dim]{escape(finding.suggestion)}[/dim]"
+                line += f" [dim]{shown(finding.suggestion)}[/dim]"
             console.print(line)
     errors, warnings = report.count(Severity.error), report.count(Severity.warning)
     verdict = "ok" if report.ok else "failed"

@@ -468,3 +468,39 @@ def test_numbers_out_of_range_are_usage_errors(tmp_path: Path, args: list[str]) 
     assert result.exit_code == 2, result.output
     assert "unexpected" not in result.output
     assert "Traceback" not in result.output
+
+
+HOSTILE_ROUTE = "/a\x1b]0;owned\x07\x1b[2J\r\n::error file=app.py::injected\x9b"
+
+
+@pytest.mark.parametrize("output", ["text", "github"])
+def test_routes_from_the_log_cannot_drive_the_terminal_or_github(
+    tmp_path: Path, output: str
+) -> None:
+    log = write_log(
+        tmp_path / "l.jsonl",
+        record(HOSTILE_ROUTE, ("SELECT 1", 1, 0.1), ("SELECT '\x1b[31m'", 4, 0.1)),
+        '{"route": "/b\\ud800", "method": "GET", "statements": []}',
+    )
+    result = invoke(str(log), "--format", output)
+    assert result.exit_code == 1, result.output
+    assert "\x1b" not in result.output and "\x07" not in result.output and "\r" not in result.output
+    assert "\x9b" not in result.output
+    assert not any(
+        line.lstrip().startswith("::error file=app.py") for line in result.stdout.splitlines()
+    )
+    assert "\\x1b]0;owned\\x07" in result.stdout
+    assert "skipped 1 lines with a lone surrogate" in result.stderr
+
+
+def test_json_keeps_the_route_exactly(tmp_path: Path) -> None:
+    log = write_log(tmp_path / "l.jsonl", record(HOSTILE_ROUTE, ("SELECT 1", 1, 0.1)))
+    result = invoke(str(log), "--format", "json")
+    assert json.loads(result.stdout)["data"]["endpoints"][0]["route"] == HOSTILE_ROUTE
+
+
+def test_a_file_name_with_control_characters_is_escaped_in_the_error(tmp_path: Path) -> None:
+    result = invoke(str(tmp_path / "a\nb\x1b.jsonl"))
+    assert result.exit_code == 2
+    [line] = result.stderr.splitlines()
+    assert line.endswith("a\\nb\\x1b.jsonl")

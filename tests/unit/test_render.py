@@ -115,3 +115,82 @@ def test_text_report_ends_with_a_verdict() -> None:
     assert text.rstrip().endswith("dbctl verify-schema: failed (1 errors, 1 warnings, 1 notes)")
     empty = _render(Report.of("verify-schema", ()), Format.text)
     assert empty == "dbctl verify-schema: ok (0 errors, 0 warnings, 0 notes)\n"
+
+
+HOSTILE = "/a\x1b[31mred\x1b[0m\r\n::error file=x.py::pwned\x07\x9b\u202e[/]\ud800%,:"
+ESCAPED = "/a\\x1b[31mred\\x1b[0m\\r\\n::error file=x.py::pwned\\x07\\x9b\\u202e[/]\\ud800%,:"
+
+
+def _hostile_report() -> Report:
+    return Report.of(
+        "query-budget",
+        [
+            Finding(
+                rule="looped-query",
+                severity=Severity.error,
+                message=f"GET {HOSTILE} runs a statement up to 4 times",
+                table=HOSTILE,
+                suggestion=f"fix {HOSTILE}",
+                statement=f"SELECT '{HOSTILE}'",
+                location=Location(f"logs/{HOSTILE}.jsonl", 3),
+            )
+        ],
+    )
+
+
+def _unsafe(text: str) -> list[str]:
+    return [c for c in text if (ord(c) < 32 and c != "\n") or 0x7F <= ord(c) <= 0x9F]
+
+
+def test_printable_shows_every_control_character() -> None:
+    from dbctl.render.escape import printable
+
+    assert printable(HOSTILE) == ESCAPED
+    assert printable("café 日本 SELECT 1") == "café 日本 SELECT 1"
+    assert printable("\x00\x7f\u2028\u2066") == "\\x00\\x7f\\u2028\\u2066"
+
+
+@pytest.mark.parametrize("output", [Format.text, Format.github])
+def test_text_and_github_output_escape_control_characters(output: Format) -> None:
+    text = _render(_hostile_report(), output)
+    assert not _unsafe(text)
+    assert "\ud800" not in text
+    text.encode("utf-8")  # no lone surrogate left to fail the write
+    for line in text.splitlines():  # no line of the input's own
+        assert not line.lstrip("│ ").startswith("::error file=x.py")
+    assert "\\x1b[31mred" in text
+
+
+def test_text_output_shows_rich_markup_as_it_is() -> None:
+    text = _render(_hostile_report(), Format.text)
+    assert "[/]" in text
+
+
+def test_github_escapes_percent_newlines_and_property_separators() -> None:
+    [line, _summary] = _render(_hostile_report(), Format.github).splitlines()
+    assert line.startswith("::error ")
+    properties, _, message = line[len("::error ") :].partition("::")
+    file_value, line_value, title = properties.split(",")
+    assert (
+        file_value
+        == "file=logs/"
+        + ESCAPED.replace("%", "%25").replace(":", "%3A").replace(",", "%2C")
+        + ".jsonl"
+    )
+    assert (line_value, title) == ("line=3", "title=looped-query")
+    escaped = ESCAPED.replace("%", "%25")
+    assert message == f"GET {escaped} runs a statement up to 4 times%0Afix {escaped}"
+
+
+@pytest.mark.parametrize("output", [Format.json, Format.sarif])
+def test_json_and_sarif_keep_the_exact_strings(output: Format) -> None:
+    text = _render(_hostile_report(), output)
+    text.encode("utf-8")
+    data = json.loads(text)
+    if output is Format.json:
+        finding = data["findings"][0]
+        assert finding["statement"] == f"SELECT '{HOSTILE}'"
+        assert finding["location"]["path"] == f"logs/{HOSTILE}.jsonl"
+    else:
+        result = data["runs"][0]["results"][0]
+        assert result["properties"]["statement"] == f"SELECT '{HOSTILE}'"
