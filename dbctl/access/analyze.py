@@ -74,20 +74,42 @@ def _parse(text: str) -> list[Any]:
 
 
 def analyze_one(statement: Statement, catalog: Catalog) -> AccessPattern:
-    """The access pattern of one statement (a parse error is data, not an exception)."""
-    from sqlglot import exp
+    """The access pattern of one statement; whatever stops its analysis is its ``error``.
+
+    One statement never stops a run: a parse error, sqlglot failing on syntax it does not
+    know (``<#>``, ``?#`` end in a TypeError inside its parser), recursion on deep nesting,
+    or a fault in dbctl's own extraction becomes this statement's ``parse-error`` finding,
+    with the exception's type named; the other statements go on.
+    """
     from sqlglot.errors import SqlglotError
+
+    try:
+        return _analyze(statement, catalog)
+    except SqlglotError as exc:
+        return AccessPattern(statement, Kind.other, error=_first_line(str(exc)))
+    except RecursionError:
+        return AccessPattern(statement, Kind.other, error="it is nested too deeply to analyse")
+    except Exception as exc:  # not hidden: the statement's finding names it
+        why = f"{type(exc).__name__}: {_first_line(str(exc))}"
+        return AccessPattern(statement, Kind.other, error=f"sqlglot or dbctl fails on it ({why})")
+
+
+def _analyze(statement: Statement, catalog: Catalog) -> AccessPattern:
+    from sqlglot import exp
 
     from dbctl.access.extract import Extractor
 
     text, _ = to_dollar_params(statement.text)
-    try:
-        trees = [tree for tree in _parse(text) if tree is not None]
-        tree = trees[0] if trees else None
-    except SqlglotError as exc:
-        return AccessPattern(statement, Kind.other, error=_first_line(str(exc)))
-    if tree is None:
+    trees = [tree for tree in _parse(text) if tree is not None]
+    if not trees:
         return AccessPattern(statement, Kind.other, error="empty statement")
+    if len(trees) > 1:
+        return AccessPattern(
+            statement,
+            Kind.other,
+            error=f"it holds {len(trees)} statements; each record must hold one",
+        )
+    tree = trees[0]
     kind = Kind.other
     for name, value in _KINDS.items():
         if isinstance(tree, getattr(exp, name.capitalize())) or (
@@ -97,10 +119,7 @@ def analyze_one(statement: Statement, catalog: Catalog) -> AccessPattern:
             break
     shared = _lookups(catalog)
     extractor = Extractor(catalog, tables=shared.tables, has_views=shared.has_views)
-    try:
-        accesses = extractor.run(tree)
-    except (SqlglotError, RecursionError) as exc:
-        return AccessPattern(statement, kind, error=_first_line(str(exc)))
+    accesses = extractor.run(tree)
     unknown = tuple(dict.fromkeys(extractor.unknown))
     return AccessPattern(statement, kind, tuple(accesses), unknown)
 

@@ -60,27 +60,54 @@ class _Collector:
         self._shapes: dict[TableAccess, list[Candidate]] = {}
 
     def add(self, pattern: AccessPattern) -> None:
+        """Take one statement's pattern; a fault in its analysis is its own
+        ``parse-error`` finding (nothing of it is kept), and the others go on."""
         statement = pattern.statement
-        if pattern.error is not None:
-            self.findings.append(
-                note(
-                    "parse-error",
-                    f"the statement cannot be analysed: {pattern.error}",
-                    statement=statement,
-                    severity=Severity.error,
-                )
+        error = pattern.error
+        if error is None:
+            try:
+                self._add(pattern)
+                return
+            except RecursionError:
+                error = "it is nested too deeply to analyse"
+            except Exception as exc:  # not hidden: the finding names it
+                error = f"dbctl fails on it ({type(exc).__name__}: {exc})"
+        self.findings.append(
+            note(
+                "parse-error",
+                f"the statement cannot be analysed: {error}",
+                statement=statement,
+                severity=Severity.error,
             )
-            return
-        for name in pattern.unknown_tables:
-            self.unknown.setdefault(name, []).append(statement)
+        )
+
+    def _add(self, pattern: AccessPattern) -> None:
+        statement = pattern.statement
+        wanted: list[Candidate] = []
+        unknown = list(pattern.unknown_tables)
+        unservable: list[tuple[tuple[str, str, str], Unservable]] = []
         for access in pattern.accesses:
             table = self.catalog.tables.get(access.table)
             if table is None:
-                self.unknown.setdefault(access.table, []).append(statement)
+                unknown.append(access.table)
             elif table.kind in INDEXABLE_KINDS:
-                self._access(table, access, statement)
+                self._access(table, access, statement, wanted, unservable)
+        # Kept only once the whole statement went through.
+        self.wanted += wanted
+        for name in unknown:
+            self.unknown.setdefault(name, []).append(statement)
+        for key, item in unservable:
+            self.unservable.setdefault(key, []).append(statement)
+            self.items[key] = item
 
-    def _access(self, table: Table, access: TableAccess, statement: Statement) -> None:
+    def _access(
+        self,
+        table: Table,
+        access: TableAccess,
+        statement: Statement,
+        wanted: list[Candidate],
+        unservable: list[tuple[tuple[str, str, str], Unservable]],
+    ) -> None:
         shapes = self._shapes.get(access)
         if shapes is None:
             shapes = candidates(
@@ -90,12 +117,12 @@ class _Collector:
         for shape in shapes:
             candidate = replace(shape, statement=statement)
             if self.coverage.index_for(table, candidate, access) is None:
-                self.wanted.append(candidate)
+                wanted.append(candidate)
         for item in access.unservable:
             if self.coverage.unservable_index(table, item, access, statement.text) is None:
-                key = (table.qualified_name, item.expression, item.reason.value)
-                self.unservable.setdefault(key, []).append(statement)
-                self.items[key] = item
+                unservable.append(
+                    ((table.qualified_name, item.expression, item.reason.value), item)
+                )
 
     def notes(self) -> list[Finding]:
         found = list(self.findings)

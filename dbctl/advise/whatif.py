@@ -12,12 +12,27 @@ generically: ``EXPLAIN (GENERIC_PLAN)`` on PostgreSQL 16 and later; on 15,
 ``plan_cache_mode = force_generic_plan``, ``PREPARE`` and ``EXPLAIN EXECUTE`` with NULLs
 (the generic plan ignores the values). Nothing runs: EXPLAIN without ANALYZE.
 
-All of it happens in one transaction that is rolled back, under a ``statement_timeout``,
-each statement in a savepoint (one that fails to plan is reported, the rest go on), with
-``hypopg_reset()`` at the end (hypothetical indexes live in the session, not the
-transaction). When HypoPG is not created in the database but is installed on the server,
-it is created inside that transaction, so it leaves no trace; when it cannot be had,
-the advice comes back unchanged with one note: the static advice stands.
+Nothing but one EXPLAIN per statement reaches the server, and nothing can write:
+
+- the statement text is input (files, logs, pg_stat_statements); ``explainable`` parses it
+  and re-emits exactly one SELECT / INSERT / UPDATE / DELETE, or refuses it (the
+  suggestion's ``not-validated`` note says why; nothing is sent);
+- it is sent on the extended protocol, where PostgreSQL refuses more than one command;
+- everything happens in one transaction that is always rolled back (or a savepoint of the
+  caller's transaction, rolled back), made read-only with ``SET LOCAL
+  transaction_read_only`` before the first statement of the input is sent. PostgreSQL
+  explains INSERT / UPDATE / DELETE in a read-only transaction (only their execution is
+  refused), and HypoPG's ``hypopg_create_index`` works there: its indexes live in the
+  backend's memory, never on disk. ``BEGIN READ ONLY`` itself is not used because, when
+  HypoPG is installed on the server but not created in the database, ``CREATE EXTENSION
+  hypopg`` runs first in that same transaction (so it leaves no trace) and needs to write;
+- ``statement_timeout`` and ``lock_timeout`` are ``SET LOCAL`` (``STATEMENT_TIMEOUT``,
+  ``LOCK_TIMEOUT``); each statement is planned in a savepoint (one that fails to plan is
+  reported, the rest go on), with ``hypopg_reset()`` at the end (hypothetical indexes live
+  in the session, not the transaction).
+
+When HypoPG cannot be had, the advice comes back unchanged with one note: the static
+advice stands.
 """
 
 from __future__ import annotations
@@ -29,6 +44,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from dbctl.access.model import Statement
+from dbctl.advise.explainable import NotExplainable, explainable
 from dbctl.advise.model import Advice, PlanCost, Suggestion, note
 from dbctl.pg.catalog_loader import psycopg_connection
 from dbctl.pg.identifiers import quote_ident
@@ -39,6 +55,8 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection as SAConnection
 
 GENERIC_PLAN_VERSION = 160000
+STATEMENT_TIMEOUT = "5s"  # planning, not running: a plan that takes longer is not priced
+LOCK_TIMEOUT = "1s"  # EXPLAIN locks its tables (UPDATE's target ROW EXCLUSIVE): never queue
 _HYPOTHETICAL = re.compile(r"^<(\d+)>")
 
 
@@ -71,22 +89,28 @@ def _key(statement: Statement) -> str:
 
 
 class _Planner:
-    """EXPLAIN one statement in a savepoint; a generic plan when it has parameters."""
+    """EXPLAIN one statement in a savepoint; a generic plan when it has parameters.
+
+    Only ``explainable``'s re-emitted text is sent, on the extended protocol (a binary
+    result asks psycopg for it even without parameters), never prepared by name on the
+    client's side: PostgreSQL refuses more than one command there.
+    """
 
     def __init__(self, pg: psycopg.Connection[Any], version: int) -> None:
         self.pg = pg
         self.version = version
         self.prepared = 0
 
+    def _send(self, sql: str) -> Any:
+        return self.pg.cursor(binary=True).execute(sql.encode(), prepare=False)
+
     def _one(self, sql: str) -> Any:
-        row = self.pg.execute(sql.encode()).fetchone()
+        row = self._send(sql).fetchone()
         assert row is not None
         return row[0]
 
     def explain(self, text: str) -> Plan:
-        from dbctl.access.lexer import to_dollar_params
-
-        sql, count = to_dollar_params(text.strip().rstrip(";").strip())
+        sql, count = explainable(text)
         with self.pg.transaction():
             if count == 0:
                 return _plan(self._one(f"EXPLAIN (FORMAT JSON) {sql}"))
@@ -94,12 +118,12 @@ class _Planner:
                 return _plan(self._one(f"EXPLAIN (GENERIC_PLAN, FORMAT JSON) {sql}"))
             self.prepared += 1
             name = f"dbctl_whatif_{self.prepared}"
-            self.pg.execute(f"PREPARE {name} AS {sql}".encode())
+            self._send(f"PREPARE {name} AS {sql}")
             try:
                 nulls = ", ".join(["NULL"] * count)
                 return _plan(self._one(f"EXPLAIN (FORMAT JSON) EXECUTE {name}({nulls})"))
             finally:
-                self.pg.execute(f"DEALLOCATE {name}".encode())
+                self._send(f"DEALLOCATE {name}")
 
 
 def _first_line(exc: BaseException) -> str:
@@ -153,7 +177,7 @@ def validate(
     conn: psycopg.Connection[Any] | SAConnection,
     *,
     min_savings: float = 0.30,
-    statement_timeout: str = "10s",
+    statement_timeout: str = STATEMENT_TIMEOUT,
 ) -> Advice:
     """``advice`` with the suggestions the planner would use and that pay, with their costs."""
     if not advice.suggestions:
@@ -164,7 +188,11 @@ def validate(
         schema, why = _hypopg_schema(pg)
         if schema is None:
             return _missing(advice, why, version)
+        # From here on the transaction is read-only: no statement can write, and the
+        # extension created just above (if it was) goes with the rollback.
+        pg.execute("SET LOCAL transaction_read_only = on")
         pg.execute("SELECT set_config('statement_timeout', %s, true)", [statement_timeout])
+        pg.execute("SELECT set_config('lock_timeout', %s, true)", [LOCK_TIMEOUT])
         pg.execute("SELECT set_config('plan_cache_mode', 'force_generic_plan', true)")
         hypopg = quote_ident(schema)
         pg.execute(f"SELECT {hypopg}.hypopg_reset()".encode())
@@ -194,6 +222,8 @@ def _validate(
                 continue
             try:
                 plans[key] = planner.explain(statement.text)
+            except NotExplainable as exc:
+                failed[key] = f"not sent to the server: {exc}"
             except psycopg.Error as exc:
                 failed[key] = _first_line(exc)
         return plans
