@@ -6,14 +6,26 @@ INCLUDE, WHERE), ALTER TABLE ... ADD [CONSTRAINT] PRIMARY KEY / UNIQUE / FOREIGN
 CREATE [MATERIALIZED] VIEW. Types are kept as written (lower case); a DDL file carries no
 statistics, so advice from it is structural. Statements it does not understand are
 skipped and counted.
+
+The text may be pg_dump's output as it is: a byte order mark is dropped, psql meta-commands
+(lines that start with a backslash: ``\\restrict KEY`` and ``\\unrestrict KEY`` of
+PostgreSQL 15.14+, ``\\connect``...) and the data of ``COPY ... FROM stdin;`` up to its
+``\\.`` are left out (their lines kept empty, so that line numbers hold). A line inside a
+quoted string or a function body that starts with a backslash is taken for a meta-command
+too (psql would not): rare in a schema, and that statement is then skipped. Each statement
+is parsed on its own: one that sqlglot cannot parse, or nested too deep for it (a
+``RecursionError``), is skipped and counted, not fatal.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from sqlglot import exp
 
+from dbctl.errors import ConfigError
 from dbctl.pg.catalog import Catalog, Column, ForeignKey, Index, PrimaryKey, Table, Unique
 
 
@@ -223,16 +235,83 @@ class _Builder:
         )
 
 
+_META_COMMAND = re.compile(r"[ \t]*\\")
+_COPY_FROM_STDIN = re.compile(r"\s*COPY\b.*\bFROM\s+stdin\b.*;\s*$", re.IGNORECASE)
+
+
+def without_psql(sql: str) -> str:
+    """``sql`` without byte order marks, psql meta-command lines and inline COPY data; the
+    lines left out are kept empty."""
+    lines = sql.split("\n")
+    copying = False
+    for number, raw in enumerate(lines):
+        if copying:
+            copying = raw.rstrip("\r") != "\\."
+            lines[number] = ""
+            continue
+        line = raw.lstrip("\ufeff")
+        if _META_COMMAND.match(line):
+            line = ""
+        elif _COPY_FROM_STDIN.match(line):
+            copying, line = True, ""
+        lines[number] = line
+    return "\n".join(lines)
+
+
 def catalog_from_ddl(sql: str, *, default_schema: str = "public") -> tuple[Catalog, int]:
     """The catalog the DDL in ``sql`` describes, and how many statements were skipped.
 
-    Raises ``sqlglot.errors.ParseError`` when the text does not parse at all.
+    Raises ``sqlglot.errors.ParseError`` when no statement of the text parses at all.
     """
-    import sqlglot
+    import logging
 
+    import sqlglot
+    from sqlglot.errors import ParseError, SqlglotError
+
+    from dbctl.access.lexer import split_statements
+
+    logging.getLogger("sqlglot").setLevel(logging.ERROR)  # a warning per bare command
     builder = _Builder(default_schema)
-    for statement in sqlglot.parse(sql, read="postgres"):
-        if statement is not None:
-            builder.statement(statement)
+    parsed, failure = 0, None
+    for text, line in split_statements(without_psql(sql)):
+        try:
+            nodes = sqlglot.parse(text, read="postgres")
+        except SqlglotError as exc:
+            failure = failure or exc
+            builder.skipped += 1
+            continue
+        except RecursionError:
+            failure = failure or ParseError(f"the statement of line {line} is nested too deep")
+            builder.skipped += 1
+            continue
+        parsed += 1
+        for node in nodes:
+            if node is None:
+                continue
+            try:
+                builder.statement(node)
+            except RecursionError:
+                builder.skipped += 1
+    if not parsed and failure is not None:
+        raise failure
     tables = [draft.table() for draft in builder.tables.values()]
     return Catalog.build(tables), builder.skipped
+
+
+def schema_catalog(paths: Sequence[str]) -> tuple[Catalog, int]:
+    """The catalog of the ``--schema`` files, and how many statements were skipped.
+
+    A file that cannot be read or is not UTF-8, or text where no statement parses, is a
+    ``ConfigError`` (one line, exit 2).
+    """
+    from sqlglot.errors import SqlglotError
+
+    from dbctl.access.sources import read_text
+
+    text = "\n;\n".join(read_text(path) for path in paths)
+    try:
+        return catalog_from_ddl(text)
+    except SqlglotError as exc:
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        first = lines[0] if lines else "syntax error"
+        raise ConfigError(f"--schema {', '.join(paths)} does not parse: {first}") from None
