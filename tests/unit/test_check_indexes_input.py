@@ -1,0 +1,81 @@
+"""check-indexes on hostile input files, without a database (``--schema``): one line and
+exit 2 for what cannot be read, a counted skip for a bad log line, never a traceback."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from dbctl.cli import app
+
+pytestmark = pytest.mark.unit
+
+SCHEMA = "CREATE TABLE customers (id bigint PRIMARY KEY, name text);\n"
+QUERY = "SELECT * FROM customers WHERE name = 'n'"
+
+
+def run(tmp_path: Path, *args: str, stdin: bytes | None = None) -> Any:
+    schema = tmp_path / "schema.sql"
+    schema.write_text(SCHEMA)
+    command = ["check-indexes", "--schema", str(schema), "--format", "json", *args]
+    return CliRunner().invoke(app, command, input=stdin)
+
+
+def findings(result: Any) -> list[tuple[str, str]]:
+    return [(f["rule"], f["message"]) for f in json.loads(result.stdout)["findings"]]
+
+
+def test_a_sql_file_that_is_not_utf8_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "q.sql"
+    path.write_bytes(QUERY.encode() + b" -- caf\xe9\n")
+    result = run(tmp_path, str(path))
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"error: {path} is not UTF-8: byte 0xe9 at offset {len(QUERY) + 7} (line 1); convert "
+        "it, e.g. iconv -f latin1 -t utf-8\n"
+    )
+
+
+def test_binary_stdin_is_one_line(tmp_path: Path) -> None:
+    result = run(tmp_path, "-", stdin=b"\x7fELF\x02\x01\x01\x00\x00\xd0\x00")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: stdin is not UTF-8: byte 0xd0 at offset 9")
+
+
+def test_a_sql_file_with_a_byte_order_mark(tmp_path: Path) -> None:
+    path = tmp_path / "q.sql"
+    path.write_bytes(b"\xef\xbb\xbf" + QUERY.encode())
+    result = run(tmp_path, str(path))
+    assert result.exit_code == 1, result.output
+    assert "missing-index" in [rule for rule, _ in findings(result)]
+
+
+def test_a_gzipped_log_with_bad_lines(tmp_path: Path) -> None:
+    log = tmp_path / "requests.jsonl.gz"
+    lines = [
+        json.dumps({"statement": QUERY}).encode(),
+        b"[" * 100_000,
+        b'{"statement": "SELECT 1", "n": ' + b"7" * 4301 + b"}",
+        b"\xff",
+    ]
+    log.write_bytes(gzip.compress(b"\xef\xbb\xbf" + b"\n".join(lines)))
+    result = run(tmp_path, "--from-log", str(log))
+    assert result.exit_code == 1, result.output
+    notes = sorted(message for rule, message in findings(result) if rule == "skipped-input")
+    assert notes == [
+        "1 skipped: log lines nested too deep",
+        "1 skipped: log lines that are not UTF-8",
+        "1 skipped: log lines with NaN, Infinity or an integer of over 4,300 digits",
+    ]
+
+
+def test_a_log_on_binary_stdin(tmp_path: Path) -> None:
+    data = gzip.compress(json.dumps({"statement": QUERY}).encode() + b"\n\xfe\xff\n")
+    result = run(tmp_path, "--from-log", "-", stdin=data)
+    assert result.exit_code == 1, result.output
+    assert ("skipped-input", "1 skipped: log lines that are not UTF-8") in findings(result)
