@@ -124,11 +124,12 @@ def _analyze(statement: Statement, catalog: Catalog) -> AccessPattern:
     return AccessPattern(statement, kind, tuple(accesses), unknown)
 
 
-def _quiet_sqlglot() -> None:
-    """sqlglot logs a warning for each statement it keeps as a bare command (SHOW...)."""
+def quiet_sqlglot() -> None:
+    """Silence sqlglot's logger: it warns for each statement it keeps as a bare command
+    (SHOW...); what matters about a statement is its finding."""
     import logging
 
-    logging.getLogger("sqlglot").setLevel(logging.ERROR)
+    logging.getLogger("sqlglot").setLevel(logging.CRITICAL)
 
 
 # Inputs of the worker processes, set before the fork so that they inherit them instead
@@ -140,7 +141,7 @@ Result = tuple[Kind, tuple[Any, ...], tuple[str, ...], str | None]
 def _analyze_range(bounds: tuple[int, int]) -> list[Result]:
     assert _shared is not None
     statements, catalog = _shared
-    _quiet_sqlglot()
+    quiet_sqlglot()
     patterns = (analyze_one(statements[i], catalog) for i in range(*bounds))
     return [(p.kind, p.accesses, p.unknown_tables, p.error) for p in patterns]
 
@@ -180,7 +181,7 @@ def analyze_iter(
     for statement in keyed:
         representatives.setdefault(statement.fingerprint, statement)
     unique = list(representatives.values())
-    _quiet_sqlglot()
+    quiet_sqlglot()
     workers = workers if workers is not None else (os.cpu_count() or 1)
     import multiprocessing
 

@@ -12,7 +12,7 @@ advice (``dbctl.advise.advisor``) take data; only the edges here open a connecti
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -236,7 +236,8 @@ def statement_advisor(
 
     Takes pg_stat_statements rows (``queryid``, ``query``); analyses them against the live
     catalog and its statistics, and maps every ``missing-index`` and ``unservable-predicate``
-    finding back to the statements it concerns.
+    finding back to the statements it concerns; a statement it cannot analyse gets its
+    ``parse-error`` as an info note (the listing is the point of the command, not the advice).
     """
 
     def advise_rows(rows: list[Any]) -> dict[int, list[Finding]]:
@@ -263,8 +264,13 @@ def statement_advisor(
                 if statement.queryid is not None:
                     found.setdefault(statement.queryid, []).append(finding)
         for note in advice.notes:
-            if note.rule == "unservable-predicate" and note.queryid is not None:
+            if note.queryid is None:
+                continue
+            if note.rule == "unservable-predicate":
                 found.setdefault(note.queryid, []).append(note)
+            elif note.rule == "parse-error":
+                # The listing stands without the advice: said, not a failure of the gate.
+                found.setdefault(note.queryid, []).append(replace(note, severity=Severity.info))
         return found
 
     return advise_rows

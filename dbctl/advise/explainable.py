@@ -30,6 +30,9 @@ def _trees(sql: str) -> list[Any]:
     import sqlglot
     from sqlglot.errors import SqlglotError
 
+    from dbctl.access.analyze import quiet_sqlglot
+
+    quiet_sqlglot()
     try:
         return [t for t in sqlglot.parse(sql, read="postgres") if t is not None]
     except (SqlglotError, RecursionError) as exc:

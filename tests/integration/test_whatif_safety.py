@@ -46,7 +46,7 @@ ANALYZE;
 def url(make_database: Callable[[str], str]) -> str:
     url = make_database("whatif_safety")
     with psycopg.connect(libpq_url(url), autocommit=True) as conn:
-        conn.execute(SCHEMA)  # type: ignore[arg-type]
+        conn.execute(SCHEMA)
         hypopg = conn.execute("SELECT FROM pg_extension WHERE extname = 'hypopg'").fetchone()
     if hypopg is None:
         pytest.skip("hypopg is not created in the test databases")
@@ -79,7 +79,7 @@ def priced(report: dict[str, Any], table: str, column: str) -> dict[str, Any]:
         if f["rule"] == "missing-index" and f["table"] == table and f["columns"] == [column]
     ]
     assert found["evidence"]["cost_after"] < found["evidence"]["cost_before"]
-    return found
+    return dict(found)
 
 
 def assert_untouched(url: str, before: dict[str, Any]) -> None:
@@ -130,8 +130,8 @@ def test_pg_stat_statements(url: str) -> None:
             "DO $$ BEGIN IF false THEN EXECUTE 'CREATE TABLE pwned(x int)'; END IF; END $$"
         )
         with conn.transaction(force_rollback=True):
-            conn.execute(UPDATE)  # type: ignore[arg-type]
-            conn.execute(DELETE)  # type: ignore[arg-type]
+            conn.execute(UPDATE)
+            conn.execute(DELETE)
         for n in range(5):
             conn.execute("SELECT * FROM orders WHERE customer_id = %s", (n,)).fetchall()
     before = state(url)
@@ -156,3 +156,40 @@ def test_a_statement_refused_is_not_sent(url: str, tmp_path: Path) -> None:
     (note,) = [f for f in report["findings"] if f["rule"] == "not-validated"]
     assert "not sent to the server" in note["message"]
     assert "SELECT ... INTO" in note["message"]
+
+
+# One statement never stops a run, whatever the source: pg_stat_statements included.
+
+HOSTILE = [
+    "SELECT * FROM shapes WHERE b ?# box '((0,0),(1,1))'",
+    "SELECT " + "(" * 500 + "1" + ")" * 500 + " FROM shapes",
+]
+
+
+def test_hostile_statements_from_stats_and_top_queries(url: str) -> None:
+    with psycopg.connect(libpq_url(url), autocommit=True) as conn:
+        conn.execute("CREATE TABLE shapes (id int PRIMARY KEY, b box)")
+        conn.execute("SELECT pg_stat_statements_reset()")
+        for text in HOSTILE:
+            conn.execute(text).fetchall()
+        for n in range(5):
+            conn.execute("SELECT * FROM orders WHERE customer_id = %s", (n,)).fetchall()
+    code, report, stderr = run("--from-stats", "--database-url", url)
+    assert (code, stderr) == (1, "")
+    errors = [f for f in report["findings"] if f["rule"] == "parse-error"]
+    assert sorted(f["statement"][:20] for f in errors) == [
+        "SELECT (((((((((((((",
+        "SELECT * FROM shapes",
+    ]
+    assert all(f["queryid"] is not None and f["severity"] == "error" for f in errors)
+    assert any(f["rule"] == "missing-index" and f["columns"] == ["customer_id"]
+               for f in report["findings"])  # fmt: skip
+
+    result = CliRunner().invoke(
+        app, ["top-queries", "--database-url", url, "--advise", "--format", "json"]
+    )
+    assert result.stderr == ""
+    top = json.loads(result.stdout)
+    notes = [f for f in top["findings"] if f["rule"] == "parse-error"]
+    assert len(notes) == 2 and {f["severity"] for f in notes} == {"info"}
+    assert any(f["rule"] == "missing-index" for f in top["findings"])
