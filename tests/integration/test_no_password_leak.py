@@ -190,12 +190,13 @@ def refused_forms(server: Server) -> dict[str, str]:
     }
 
 
-def commands(project: AlembicProject, state: Path) -> list[list[str]]:
-    """Every command, in every format it has (a URL goes in as --database-url or env)."""
+def commands(project: AlembicProject, state: Path, *, full: bool = True) -> list[list[str]]:
+    """Every command, in every format it has (a URL goes in as --database-url or env);
+    not ``full``: text and json, and no shadow database (the slow part of the run)."""
     queries = str(project.root / "queries.sql")
     log = str(project.root / "requests.jsonl")
     found = [["migrate"]]
-    for fmt in FORMATS:
+    for fmt in FORMATS if full else ("text", "json"):
         found += [
             ["migrate", "status", "--format", fmt],
             ["check-indexes", queries, "--format", fmt],
@@ -204,7 +205,7 @@ def commands(project: AlembicProject, state: Path) -> list[list[str]]:
         ]
     found += [
         ["migrate", "history"],
-        ["verify-schema"],
+        *([["verify-schema"]] if full else []),
         ["verify-schema", "--live", "--format", "json"],
         ["check-indexes", queries, "--validate", "--min-rows", "0", "--format", "json"],
         ["check-indexes", queries, "--write-migration", "--min-rows", "0"],
@@ -220,14 +221,14 @@ TAKES_URL = {"migrate", "verify-schema", "check-indexes", "top-queries"}
 
 
 def run_all(
-    url: str, project: AlembicProject, monkeypatch: pytest.MonkeyPatch
+    url: str, project: AlembicProject, monkeypatch: pytest.MonkeyPatch, *, full: bool = True
 ) -> list[tuple[list[str], int, str]]:
     """Each command with ``url`` as --database-url and as DATABASE_URL: (args, code, output)."""
     monkeypatch.chdir(project.root)
     runner = CliRunner()
     state = project.root / ".dbctl"
     ran = []
-    for args in commands(project, state):
+    for args in commands(project, state, full=full):
         takes_url = args[0] in TAKES_URL and args[:2] != ["migrate", "history"]
         ways: list[tuple[list[str], dict[str, str]]] = [(args, {"DATABASE_URL": url})]
         if takes_url:
@@ -252,8 +253,8 @@ def test_no_password_in_any_output_of_a_url_that_connects(
     server: Server, project: AlembicProject, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ran: list[tuple[list[str], int, str]] = []
-    for form, url in connecting_forms(server).items():
-        results = run_all(url, project, monkeypatch)
+    for index, (form, url) in enumerate(connecting_forms(server).items()):
+        results = run_all(url, project, monkeypatch, full=index < 3)
         migrate = next(r for r in results if r[0][0] == "migrate" and len(r[0]) <= 3)
         assert migrate[1] == 0, (form, migrate)
         assert "***" in migrate[2] or "postgresql://" not in migrate[2], form
