@@ -43,8 +43,16 @@ CREATE TABLE tenk1 (
     thousand int4, twothousand int4, fivethous int4, tenthous int4, odd int4, even int4,
     stringu1 name, stringu2 name, string4 name
 );
-CREATE TABLE tenk2 (LIKE tenk1);
-CREATE TABLE onek (LIKE tenk1);
+CREATE TABLE tenk2 (
+    unique1 int4, unique2 int4, two int4, four int4, ten int4, twenty int4, hundred int4,
+    thousand int4, twothousand int4, fivethous int4, tenthous int4, odd int4, even int4,
+    stringu1 name, stringu2 name, string4 name
+);
+CREATE TABLE onek (
+    unique1 int4, unique2 int4, two int4, four int4, ten int4, twenty int4, hundred int4,
+    thousand int4, twothousand int4, fivethous int4, tenthous int4, odd int4, even int4,
+    stringu1 name, stringu2 name, string4 name
+);
 CREATE TABLE int4_tbl (f1 int4);
 CREATE TABLE int8_tbl (q1 int8, q2 int8);
 CREATE TABLE text_tbl (f1 text);
@@ -201,7 +209,13 @@ def check(name: str, code: int, stdout: str, stderr: str, statements: int) -> di
     report = json.loads(stdout)
     assert report["summary"]["statements"] == statements, name
     rules = collections.Counter(f["rule"] for f in report["findings"])
-    return {"exit": code, "statements": statements, **dict(sorted(rules.items()))}
+    distinct = report["summary"]["distinct"]
+    return {
+        "exit": code,
+        "statements": statements,
+        "distinct": distinct,
+        **dict(sorted(rules.items())),
+    }
 
 
 def run_mode(name: str, args: list[str], queries: Path, statements: int) -> dict[str, object]:

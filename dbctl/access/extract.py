@@ -24,6 +24,7 @@ from dbctl.pg.identifiers import quote_ident
 
 Resolved = tuple[int, str]  # (id of the base table's exp.Table node, column name)
 _RANGE = (exp.GT, exp.GTE, exp.LT, exp.LTE)
+SYSTEM_COLUMNS = frozenset({"ctid", "xmin", "xmax", "cmin", "cmax", "tableoid"})
 
 
 @dataclass
@@ -184,13 +185,13 @@ class Extractor:
     def resolve(self, column: exp.Column, scope: Scope) -> Resolved | None:
         """The base table occurrence and column a column reference reads, if any."""
         found = self.lookup(column, scope)
-        return None if found is None else self._through(found[1], column.name)
+        return None if found is None else self._through(found[1], column.name, set())
 
-    def _through(self, source: Any, name: str) -> Resolved | None:
+    def _through(self, source: Any, name: str, seen: set[tuple[int, str]]) -> Resolved | None:
         if isinstance(source, exp.Table):
             table = self.base_table(source)
-            if table is None:
-                return None
+            if table is None or name in SYSTEM_COLUMNS:
+                return None  # PostgreSQL indexes no system column (ctid, xmin...)
             return id(source), name
         if isinstance(source, Scope):
             expression = source.expression
@@ -203,9 +204,12 @@ class Extractor:
                 if projection.alias_or_name != name:
                     continue
                 inner = projection.this if isinstance(projection, exp.Alias) else projection
-                if isinstance(inner, exp.Column):
-                    return self.resolve(inner, source)
-                return None
+                if not isinstance(inner, exp.Column) or (id(source), name) in seen:
+                    return None
+                found = self.lookup(inner, source)
+                if found is None or found[0] is not source:
+                    return None  # an outer column (LATERAL, correlated): not this table's
+                return self._through(found[1], inner.name, seen | {(id(source), name)})
         return None
 
     # -- statement ------------------------------------------------------------------
@@ -262,7 +266,7 @@ class Extractor:
             for alias in [right_alias, *left_sources]:
                 source = scope.sources.get(alias)
                 if source is not None and self._source_has(source, name):
-                    self.add(self._through(source, name), "joins")
+                    self.add(self._through(source, name, set()), "joins")
 
     # -- predicates ----------------------------------------------------------------
 

@@ -93,3 +93,37 @@ def test_an_empty_catalog_reports_every_table_unknown() -> None:
     pattern = analyze_one(Statement("SELECT * FROM orders WHERE id = 1", "x"), Catalog())
     assert pattern.unknown_tables == ("orders",)
     assert pattern.accesses == ()
+
+
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        # a system column is not indexable: no access on it
+        (
+            "SELECT count(*) FROM orders t1 JOIN orders t2 ON t1.ctid = t2.ctid WHERE t1.xmin = $1",
+            ["public.orders", "public.orders"],
+        ),
+        # a column of a UNION inside a derived table: ends, no recursion
+        (
+            "SELECT count(*) FROM (SELECT status FROM (SELECT * FROM orders UNION ALL "
+            "SELECT * FROM orders) js GROUP BY status) js2",
+            ["public.orders", "public.orders"],
+        ),
+    ],
+)
+def test_found_by_the_regression_corpus(sql: str, expected: list[str]) -> None:
+    pattern = analyze_one(Statement(sql, "regress.sql", 1), CATALOG)
+    assert _describe_pattern(pattern) == expected
+
+
+def test_a_column_the_catalog_does_not_know_ends_without_recursion() -> None:
+    """From PostgreSQL's groupingsets.sql: ``two`` is not a column of ``onek`` as the
+    catalog has it, so the lookup climbs to the outer query, whose derived table ``s1``
+    projects ``two``, whose lookup climbs again... (once a RecursionError)."""
+    catalog, _ = catalog_from_ddl("CREATE TABLE onek (unique1 int4)")
+    sql = (
+        "select array(select row(v.a,s1.*) from (select two,four, count(*) from onek "
+        "group by cube(two,four) order by two,four) s1) from (values (1),(2)) v(a)"
+    )
+    pattern = analyze_one(Statement(sql, "regress.sql", 1), catalog)
+    assert _describe_pattern(pattern) == ["public.onek"]
