@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from dbctl.pg.url import redact
 from service.api import api_router
 from service.api.errors import install_error_handlers
+from service.api.limits import BodySizeLimit
 from service.db.engine import (
     cleanup_limiter,
     create_db_engine,
@@ -77,6 +78,9 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
             on_breach=budget.query_budget_mode,
             log_path=budget.capture_log,
         )
+    # Added last, so outermost: a body over the limit is refused before anything else runs
+    # (the capture, which cannot label a request answered before routing, included).
+    app.add_middleware(BodySizeLimit, max_bytes=budget.max_body_bytes)
     return app
 
 

@@ -4,7 +4,8 @@
 ``postgresql+psycopg://`` are all accepted). The pool is sized by ``SERVICE_POOL_SIZE``,
 ``SERVICE_MAX_OVERFLOW``, ``SERVICE_POOL_TIMEOUT`` and ``SERVICE_POOL_PRE_PING``; the
 threads of the endpoints by ``SERVICE_THREADS``; the service's statements are bounded by
-``SERVICE_STATEMENT_TIMEOUT_MS`` and ``SERVICE_LOCK_TIMEOUT_MS``.
+``SERVICE_STATEMENT_TIMEOUT_MS`` and ``SERVICE_LOCK_TIMEOUT_MS``; a request body by
+``SERVICE_MAX_BODY_BYTES`` (larger: 413 before it is read further or parsed).
 When ``DATABASE_URL`` is unset the service falls back to the running dbctl sandbox of the
 project (``dbctl sandbox start``) and says so in its log.
 """
@@ -50,6 +51,9 @@ class ServiceSettings(BaseSettings):
     # requests would stop the service. Past these, it answers 503 (retry). 0: no limit.
     statement_timeout_ms: int = Field(default=5000, ge=0)
     lock_timeout_ms: int = Field(default=1000, ge=0)
+    # The largest request body accepted, in bytes (the largest the API needs, an order of
+    # 100 lines, is under 5 KiB). Larger is a 413, before the body is parsed.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=0)
 
     def for_batch(self) -> ServiceSettings:
         """These settings for a batch job (seed, refresh): its statements may run long, so

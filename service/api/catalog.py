@@ -15,6 +15,7 @@ from service.schemas import (
     TopProductPublic,
     TopProductsPublic,
 )
+from service.schemas.common import BIGINT_MAX
 
 router = APIRouter(tags=["catalog"], route_class=SessionRoute)
 
@@ -36,8 +37,10 @@ def create_product(session: SessionDep, product_in: ProductCreate) -> ProductPub
 @router.get("/products")
 def list_products(
     session: ReadSessionDep,
-    category_id: Annotated[int | None, Query(gt=0)] = None,
-    after: Annotated[int | None, Query(ge=0, description="the next_after of the last page")] = None,
+    category_id: Annotated[int | None, Query(gt=0, le=BIGINT_MAX)] = None,
+    after: Annotated[
+        int | None, Query(ge=0, le=BIGINT_MAX, description="the next_after of the last page")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> ProductsPublic:
     """Products by id, optionally of one category; keyset pagination. 1 query."""

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Path, Query, status
 from service.api.deps import ReadSessionDep, SessionDep, SessionRoute
 from service.db import customers
 from service.schemas import CustomerCreate, CustomerPublic, OrdersPublic, OrderSummaryPublic
+from service.schemas.common import BIGINT_MAX
 
 router = APIRouter(prefix="/customers", tags=["customers"], route_class=SessionRoute)
 
@@ -21,7 +22,7 @@ def create_customer(session: SessionDep, customer_in: CustomerCreate) -> Custome
 @router.get("/{customer_id}/orders")
 def list_customer_orders(
     session: ReadSessionDep,
-    customer_id: Annotated[int, Path(gt=0)],
+    customer_id: Annotated[int, Path(gt=0, le=BIGINT_MAX)],
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
 ) -> OrdersPublic:
     """The customer's most recent orders, newest first. 404 for an unknown customer. 1 query."""

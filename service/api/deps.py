@@ -18,11 +18,14 @@ import inspect
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import Depends
+from fastapi import Depends, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
+from pydantic_core import PydanticCustomError
 from sqlalchemy.orm import Session
 
 from service.db.engine import get_read_session, get_session
+from service.schemas.common import storable_text
 
 SessionDep = Annotated[Session, Depends(get_session)]
 # For an endpoint that reads with one statement: no transaction around it (autocommit).
@@ -58,3 +61,19 @@ class SessionRoute(APIRoute):
         if not inspect.iscoroutinefunction(inspect.unwrap(endpoint)):
             endpoint = _closing_sessions(endpoint)
         super().__init__(path, endpoint, **kwargs)
+
+
+async def storable_url_text(request: Request) -> None:
+    """Router dependency: a path or query parameter, declared or not, holding a NUL (or a
+    lone surrogate) is a 422 naming it, before any parameter is converted. PostgreSQL's text
+    cannot hold one and no URL of this API has a use for one. (The server decodes invalid
+    UTF-8 in a URL to U+FFFD, so a surrogate cannot come from there today.)"""
+    path, query = request.path_params.items(), request.query_params.multi_items()
+    for where, items in (("path", path), ("query", query)):
+        for name, value in items:
+            try:
+                storable_text(name)
+                storable_text(value)
+            except PydanticCustomError as exc:
+                error = {"loc": (where, name), "msg": exc.message(), "type": exc.type}
+                raise RequestValidationError([error]) from None

@@ -8,6 +8,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from service.api.deps import ReadSessionDep, SessionRoute
+from service.api.errors import UNAVAILABLE_RETRY_AFTER_SECONDS
 from service.db.health import ping
 
 logger = logging.getLogger(__name__)
@@ -27,5 +28,6 @@ def health(session: ReadSessionDep, response: Response) -> Health:
     except (DBAPIError, PoolTimeout) as exc:
         logger.warning("health check failed: %s", type(exc).__name__)
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+        response.headers["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER_SECONDS)
         return Health(status="unavailable")
     return Health(status="ok")

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Path, status
 from service.api.deps import ReadSessionDep, SessionDep, SessionRoute
 from service.db import orders
 from service.schemas import OrderCreate, OrderPublic
+from service.schemas.common import BIGINT_MAX
 
 router = APIRouter(prefix="/orders", tags=["orders"], route_class=SessionRoute)
 
@@ -21,6 +22,8 @@ def create_order(session: SessionDep, order_in: OrderCreate) -> OrderPublic:
 
 
 @router.get("/{order_id}")
-def get_order(session: ReadSessionDep, order_id: Annotated[int, Path(gt=0)]) -> OrderPublic:
+def get_order(
+    session: ReadSessionDep, order_id: Annotated[int, Path(gt=0, le=BIGINT_MAX)]
+) -> OrderPublic:
     """An order with its items and their product names. 404 when unknown. 1 query."""
     return orders.get_order(session=session, order_id=order_id)

@@ -7,14 +7,18 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from service.schemas.common import Cents, Id, Name
+from service.schemas.common import Cents, Id, Name, PgText
 
 SKU_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
-Sku = Annotated[str, StringConstraints(strip_whitespace=True, max_length=64, pattern=SKU_PATTERN)]
+Sku = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=64, pattern=SKU_PATTERN), PgText
+]
 
 
 class CategoryCreate(BaseModel):
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    name: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), PgText
+    ]
 
 
 class CategoryPublic(BaseModel):
