@@ -21,7 +21,7 @@ from typing import Any
 from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from service.db.errors import Conflict, DataAccessError, NotFound, OutOfStock
@@ -65,12 +65,17 @@ def service_unavailable(detail: str, retry_after: int = RETRY_AFTER_SECONDS) -> 
 
 def database_unavailable(exc: DBAPIError) -> bool:
     """Whether ``exc`` says the database cannot be used at all, rather than that a statement
-    failed: raised while connecting (SQLAlchemy gives no statement then), a connection lost
-    (invalidated), or a SQLSTATE of that kind."""
-    if exc.statement is None or exc.connection_invalidated:
-        return True
-    sqlstate = getattr(exc.orig, "sqlstate", None) or ""
-    return sqlstate.startswith(UNAVAILABLE_SQLSTATE_CLASSES) or sqlstate in UNAVAILABLE_SQLSTATES
+    failed: a SQLSTATE of that kind when the server gave one; else (libpq's own failures:
+    refused, timed out, connection lost) an operational or interface error raised while
+    connecting (SQLAlchemy gives no statement then) or that invalidated the connection."""
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if sqlstate:
+        return (
+            sqlstate.startswith(UNAVAILABLE_SQLSTATE_CLASSES) or sqlstate in UNAVAILABLE_SQLSTATES
+        )
+    return isinstance(exc, OperationalError | InterfaceError) and (
+        exc.statement is None or exc.connection_invalidated
+    )
 
 
 def describe(exc: DBAPIError) -> str:

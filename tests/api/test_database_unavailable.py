@@ -111,21 +111,37 @@ def test_bad_input_is_still_422_when_the_database_is_unavailable(
 
 
 @pytest.fixture(scope="module")
-def broken_server(
+def side_database_url(
     make_database: Callable[[str], str], migrate_to: Callable[[str, str], None]
-) -> Iterator[tuple[LiveServer, str]]:
-    """The service on a database whose top-products view was dropped behind its back."""
-    url = make_database("api_broken")
+) -> str:
+    """A migrated database of this module's own, whose top-products view is dropped behind
+    the service's back."""
+    url = make_database("api_side")
     migrate_to(url, "head")
     with psycopg.connect(libpq_url(url), autocommit=True) as conn:
         conn.execute("DROP MATERIALIZED VIEW top_products_by_window")
-    with serve(ServiceSettings(database_url=url, pool_size=1)) as server:
-        yield server, url
+    return url
 
 
-def test_an_unexpected_error_is_a_generic_500(broken_server: tuple[LiveServer, str]) -> None:
-    server, _ = broken_server
-    with httpx.Client(base_url=server.base_url, timeout=10) as client:
+def test_a_connection_lost_is_503_and_the_next_request_reconnects(side_database_url: str) -> None:
+    settings = ServiceSettings(database_url=side_database_url, pool_size=1, pool_pre_ping=False)
+    with serve(settings) as server, httpx.Client(base_url=server.base_url) as client:
+        assert client.get("/products").status_code == 200
+        with psycopg.connect(libpq_url(side_database_url), autocommit=True) as conn:
+            terminated = conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            ).fetchall()
+        assert terminated  # the service's pooled connection
+        response = client.get("/products")
+        assert response.status_code == 503, response.text
+        assert response.json() == {"detail": "the database is unavailable: try again later"}
+        assert client.get("/products").status_code == 200
+
+
+def test_an_unexpected_error_is_a_generic_500(side_database_url: str) -> None:
+    settings = ServiceSettings(database_url=side_database_url, pool_size=1)
+    with serve(settings) as server, httpx.Client(base_url=server.base_url) as client:
         response = client.get("/products/top")
         assert response.status_code == 500
         assert response.json() == {"detail": "internal server error"}
