@@ -40,9 +40,12 @@ class _Group(TyperGroup):
                 raise
             typer.echo(f"error: {printable(scrub(str(exc)))}", err=True)
             raise typer.Exit(exc.exit_code) from None
-        except (TyperException, Exit, Abort):  # usage errors, --help, exits: typer's own
-            raise
         except Exception as exc:
+            if _usage_error(exc):  # click's: it quotes stray arguments (a URL) as given
+                exc.message = scrub(exc.message)  # type: ignore[attr-defined]
+                raise
+            if isinstance(exc, (TyperException, Exit, Abort)):  # --help, exits: typer's own
+                raise
             if ctx.params.get("traceback"):
                 raise
             detail = printable(scrub(" ".join(str(exc).split()))) or "no detail"
@@ -52,6 +55,12 @@ class _Group(TyperGroup):
                 err=True,
             )
             raise typer.Exit(2) from None
+
+
+def _usage_error(exc: BaseException) -> bool:
+    """A click ``ClickException`` (typer may vendor click: matched by class name)."""
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    return "ClickException" in names and isinstance(getattr(exc, "message", None), str)
 
 
 app = typer.Typer(
@@ -89,7 +98,7 @@ DatabaseUrl = Annotated[
     typer.Option(
         "--database-url",
         envvar="DBCTL_DATABASE_URL",
-        help="PostgreSQL URL (else DATABASE_URL, else the sandbox).",
+        help="PostgreSQL URL or libpq keyword string (else DATABASE_URL, else the sandbox).",
         show_default=False,
     ),
 ]
@@ -154,7 +163,7 @@ def sandbox_start(state_dir: StateDir = None) -> None:
     """
     from dbctl.pg.sandbox import Sandbox
 
-    status = Sandbox(_settings(state_dir=state_dir).state_path).start()
+    status = Sandbox(_settings(state_dir=state_dir).state_path).start(notify=_note)
     verb = "started" if status.started else "already running"
     typer.echo(f"sandbox {verb}: {status.url}")
     typer.echo(f"data: {status.data_dir}")

@@ -100,7 +100,14 @@ class Report:
         summary: Mapping[str, Any] | None = None,
         data: Mapping[str, Any] | None = None,
     ) -> Report:
-        ordered = sorted(findings, key=lambda f: (-f.severity.rank, f.rule, f.table or ""))
+        from dataclasses import replace
+
+        from dbctl.pg.url import scrub
+
+        # the last line of defence: a message built from a driver's or the project's error
+        # text may quote a URL or a password (every format renders these messages)
+        scrubbed = [replace(f, message=scrub(f.message)) for f in findings]
+        ordered = sorted(scrubbed, key=lambda f: (-f.severity.rank, f.rule, f.table or ""))
         return cls(command, tuple(ordered), fail_on, dict(summary or {}), dict(data or {}))
 
     def count(self, severity: Severity) -> int:

@@ -31,7 +31,13 @@ from dbctl.pg.stats import Statistics
 from dbctl.report import Finding, Severity
 from dbctl.rules import duplicates, foreign_keys
 from dbctl.rules.context import RuleContext
-from dbctl.rules.indexing import create_index_sql, index_name, key_sql, qualified_sql
+from dbctl.rules.indexing import (
+    create_index_sql,
+    key_sql,
+    qualified_sql,
+    taken_names,
+    unique_index_name,
+)
 
 INDEXABLE_KINDS = frozenset({"table", "partitioned table", "materialized view"})
 
@@ -167,13 +173,7 @@ def _ranked(statements: Iterable[Statement]) -> tuple[tuple[Statement, ...], int
 
 
 def _name(table: Table, columns: Sequence[str], taken: set[str]) -> str:
-    name = index_name(table.name, columns)
-    suffix = 2
-    while f"{table.schema}.{name}" in taken:
-        name = index_name(table.name, [*columns, str(suffix)])
-        suffix += 1
-    taken.add(f"{table.schema}.{name}")
-    return name
+    return unique_index_name(table, columns, taken)
 
 
 def _suggestion(group: Group, table: Table, taken: set[str]) -> Suggestion:
@@ -283,7 +283,7 @@ def advise(
     else:
         kept, dropped = _weighed(groups, catalog, statistics, options)
         notes += dropped
-    taken = {f"{t.schema}.{i.name}" for t in catalog.tables.values() for i in t.indexes}
+    taken = taken_names(catalog)  # tables, views, sequences too: IF NOT EXISTS would skip
     suggestions = [_suggestion(g, catalog.tables[g.table], taken) for g in kept]
     context = context or RuleContext()
     notes += _catalog_findings(catalog, context, kept)

@@ -96,25 +96,11 @@ def models_catalog(
     return drift.models_catalog(models, url), models.rule_context()
 
 
-def _schema_catalog(paths: Sequence[str]) -> Catalog:
-    from sqlglot.errors import SqlglotError
+def _schema_catalog(paths: Sequence[str]) -> tuple[Catalog, int]:
+    """The ``--schema`` files' catalog (``ddl.schema_catalog``: the one reader of them)."""
+    from dbctl.access.ddl import schema_catalog
 
-    from dbctl.access.ddl import catalog_from_ddl
-
-    text = "\n;\n".join(from_files_text(path) for path in paths)
-    try:
-        catalog, _ = catalog_from_ddl(text)
-    except SqlglotError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "syntax error"
-        raise ConfigError(f"--schema {', '.join(paths)} does not parse: {first}") from None
-    return catalog
-
-
-def from_files_text(path: str) -> str:
-    try:
-        return Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
+    return schema_catalog(paths)
 
 
 def _collect(request: CheckRequest, stdin: TextIO | None) -> Collected:
@@ -145,7 +131,8 @@ def _catalog(
 ) -> _Source:
     """The catalog to advise against, its statistics (live only), and where it came from."""
     if request.schema_files:
-        return _Source(_schema_catalog(request.schema_files), None, "schema")
+        catalog, _ = _schema_catalog(request.schema_files)  # skipped: SET, functions...
+        return _Source(catalog, None, "schema")
     if conn is not None:
         from dbctl.pg.catalog_loader import load_catalog
         from dbctl.pg.stats import load_statistics

@@ -406,6 +406,8 @@ class QueryCaptureMiddleware:
         probe = {**scope, **entry}
         partial = None
         for route in self.routes():
+            if not hasattr(route, "path"):  # FastAPI's included-router entries have none
+                continue
             match, _ = route.matches(probe)
             if match is Match.FULL:
                 return str(route.path)

@@ -318,7 +318,7 @@ def verify_schema(
     """Every check of ``verify-schema`` on a temporary database of the server at ``server_url``."""
     result = Verification()
     with (
-        temporary_database(server_url, purpose="shadow") as url,
+        temporary_database(server_url, purpose="shadow", notify=notify) as url,
         handed_over(settings, url) as handoff,
     ):
         models = _Models(settings)

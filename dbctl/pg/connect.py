@@ -176,7 +176,7 @@ def resolve_database_url(settings: Settings, notify: Notify | None = None) -> st
         return settings.database_url
     from dbctl.pg.sandbox import Sandbox
 
-    status = Sandbox(settings.state_path).start()
+    status = Sandbox(settings.state_path).start(notify=notify)
     assert status.url is not None
     if notify is not None:
         how = "started" if status.started else "running"

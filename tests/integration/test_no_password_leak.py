@@ -331,11 +331,6 @@ def test_the_real_cli_process_shows_no_password(server: Server, project: Alembic
             assert CORE.encode() not in done.stdout + done.stderr, (args, done)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="click's usage errors quote stray arguments as given: the CLI's error handler "
-    "(dbctl/cli.py, not this module's) must scrub UsageError messages too",
-)
 def test_a_url_given_as_a_stray_argument_is_not_echoed() -> None:
     result = CliRunner().invoke(app, ["migrate", "history", f"postgresql://u:{CORE}@h/d"])
     assert result.exit_code == 2

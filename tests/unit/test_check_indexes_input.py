@@ -79,3 +79,14 @@ def test_a_log_on_binary_stdin(tmp_path: Path) -> None:
     result = run(tmp_path, "--from-log", "-", stdin=data)
     assert result.exit_code == 1, result.output
     assert ("skipped-input", "1 skipped: log lines that are not UTF-8") in findings(result)
+
+
+def test_a_schema_file_that_is_not_utf8_is_one_line(tmp_path: Path) -> None:
+    schema = tmp_path / "latin1.sql"
+    schema.write_bytes(SCHEMA.encode() + b"COMMENT ON TABLE customers IS 'caf\xe9';\n")
+    query = tmp_path / "q.sql"
+    query.write_text(QUERY + ";\n")
+    result = CliRunner().invoke(app, ["check-indexes", "--schema", str(schema), str(query)])
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: {schema} is not UTF-8: byte 0xe9 at offset ")
+    assert "Traceback" not in result.output
