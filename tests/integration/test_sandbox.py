@@ -208,6 +208,8 @@ def test_restart_keeps_the_port_while_it_is_free(state_dir: Path) -> None:
 
     box.stop()
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
+        # as a server would bind it: the connections above may leave TIME_WAIT on the port
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         holder.bind(("127.0.0.1", first.port or 0))
         holder.listen()
         moved = box.start(notify=notes.append)
