@@ -9,8 +9,15 @@
   frequencies of the most common values;
 - per index (``pg_stat_user_indexes``): ``idx_scan`` since the statistics were reset, and
   its size (``relpages`` times the block size, as of the last VACUUM, ANALYZE or CREATE INDEX, as
-  ``load_catalog`` estimates sizes: no lock is taken on any relation);
-- the database's ``stats_reset``.
+  ``load_catalog`` estimates sizes: no lock is taken on any relation); whether it must stay
+  whatever its use (``protected``: unique, primary key, exclusion, replica identity, or the
+  index of any constraint, a foreign key's referenced side included); and, when the role may
+  call ``pg_stat_file`` (a superuser, or granted), the modification time of its file: PostgreSQL
+  keeps no creation time, and the file is at least that old (a lower bound: the last write);
+- the database's ``stats_reset``, the postmaster's start time and the server's ``now()``.
+
+Read them before anything of dbctl plans a statement (``--validate``): the planner's own probes
+of an index (the actual bounds of a range) count as scans.
 
 Everything is a frozen dataclass: the analysis takes a ``Statistics``, never a connection,
 and unit tests build one by hand.
@@ -51,6 +58,8 @@ class ColumnStats:
 class IndexStats:
     scans: int  # idx_scan since the statistics were reset
     size_bytes: int
+    protected: bool = False  # unique, PK, exclusion, replica identity, or a constraint's index
+    file_modified: datetime | None = None  # its file's last write: it is at least that old
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +88,14 @@ class Statistics:
     tables: Mapping[str, TableStats] = field(default_factory=FrozenMap)
     stats_reset: datetime | None = None  # None: never reset since the cluster started
     server_version_num: int = 0
+    now: datetime | None = None  # the server's clock when they were read
+    postmaster_start: datetime | None = None  # counters start there when never reset
+    file_ages: bool = False  # IndexStats.file_modified was readable (pg_stat_file allowed)
+
+    @property
+    def counting_since(self) -> datetime | None:
+        """When the usage counters started: the last reset, else the server's start."""
+        return self.stats_reset if self.stats_reset is not None else self.postmaster_start
 
     def __post_init__(self) -> None:
         if not isinstance(self.tables, FrozenMap):
@@ -140,7 +157,9 @@ class Statistics:
 # --- the live loader ------------------------------------------------------------------
 
 _SETTINGS_SQL = """SELECT current_setting('server_version_num')::int,
-    (SELECT stats_reset FROM pg_stat_database WHERE datname = current_database())"""
+    (SELECT stats_reset FROM pg_stat_database WHERE datname = current_database()),
+    now(), pg_postmaster_start_time(),
+    has_function_privilege('pg_catalog.pg_stat_file(text, boolean)', 'EXECUTE')"""
 
 _WANTED = "n.nspname || '.' || c.relname = ANY(%(tables)s::text[])"
 
@@ -165,9 +184,16 @@ FROM pg_stats s
 WHERE s.schemaname || '.' || s.tablename = ANY(%(tables)s::text[])
 ORDER BY s.inherited"""
 
+# The privilege of a function is checked when the statement starts, even in a CASE branch
+# never taken: the file's time is asked for only when the settings say it may be.
+_FILE_MODIFIED = "(pg_stat_file(pg_relation_filepath(ic.oid), true)).modification"
+
 _INDEXES_SQL = f"""
 SELECT n.nspname || '.' || c.relname, ic.relname, coalesce(s.idx_scan, 0),
-    ic.relpages::int8 * current_setting('block_size')::int8
+    ic.relpages::int8 * current_setting('block_size')::int8,
+    i.indisunique OR i.indisprimary OR i.indisexclusion OR i.indisreplident
+        OR EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid),
+    {{modified}}
 FROM pg_index i
 JOIN pg_class c ON c.oid = i.indrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -177,7 +203,7 @@ WHERE {_WANTED}"""
 
 QUERY_COUNT = 4
 """Statements ``load_statistics`` sends, whatever the number of tables (besides the BEGIN or
-SAVEPOINT and the ROLLBACK around them)."""
+SAVEPOINT and the ROLLBACK around them): the settings first, then the rest pipelined."""
 
 
 def load_statistics(
@@ -194,18 +220,23 @@ def load_statistics(
 
     pg = psycopg_connection(conn)
     wanted = {"tables": sorted(set(tables))}
-    queries: list[tuple[str, Mapping[str, object] | None]] = [
-        (_SETTINGS_SQL, None),
-        (_TABLES_SQL, wanted),
-        (_COLUMNS_SQL, wanted),
-        (_INDEXES_SQL, wanted),
-    ]
-    pipeline = pg.pipeline() if psycopg.Pipeline.is_supported() else nullcontext()
-    with pg.transaction(force_rollback=True), pipeline, ExitStack() as stack:
-        cursors = [stack.enter_context(pg.cursor(row_factory=tuple_row)) for _ in queries]
-        for cursor, (sql, params) in zip(cursors, queries, strict=True):
-            cursor.execute(sql, params)
-        settings, table_rows, column_rows, index_rows = (c.fetchall() for c in cursors)
+    with pg.transaction(force_rollback=True):
+        with pg.cursor(row_factory=tuple_row) as cursor:
+            cursor.execute(_SETTINGS_SQL)
+            settings = cursor.fetchall()
+        file_ages = bool(settings[0][4])
+        modified = _FILE_MODIFIED if file_ages else "NULL::timestamptz"
+        queries: list[tuple[str, Mapping[str, object] | None]] = [
+            (_TABLES_SQL, wanted),
+            (_COLUMNS_SQL, wanted),
+            (_INDEXES_SQL.format(modified=modified), wanted),
+        ]
+        pipeline = pg.pipeline() if psycopg.Pipeline.is_supported() else nullcontext()
+        with pipeline, ExitStack() as stack:
+            cursors = [stack.enter_context(pg.cursor(row_factory=tuple_row)) for _ in queries]
+            for cursor, (sql, params) in zip(cursors, queries, strict=True):
+                cursor.execute(sql, params)
+            table_rows, column_rows, index_rows = (c.fetchall() for c in cursors)
     columns: dict[str, dict[str, ColumnStats]] = {}
     for table, name, _inherited, null_frac, n_distinct, correlation, freqs in column_rows:
         # Rows come non-inherited first: the table's own statistics win.
@@ -213,8 +244,10 @@ def load_statistics(
             name, ColumnStats(n_distinct, null_frac, correlation, tuple(freqs or ()))
         )
     indexes: dict[str, dict[str, IndexStats]] = {}
-    for table, name, scans, size in index_rows:
-        indexes.setdefault(table, {})[name] = IndexStats(int(scans), int(size))
+    for table, name, scans, size, protected, file_modified in index_rows:
+        indexes.setdefault(table, {})[name] = IndexStats(
+            int(scans), int(size), bool(protected), file_modified
+        )
     return Statistics(
         tables=FrozenMap(
             (
@@ -230,4 +263,7 @@ def load_statistics(
         ),
         stats_reset=settings[0][1],
         server_version_num=int(settings[0][0]),
+        now=settings[0][2],
+        postmaster_start=settings[0][3],
+        file_ages=file_ages,
     )

@@ -172,8 +172,7 @@ def test_advice_weighed_with_statistics(catalog: Catalog, statistics: Statistics
     assert ("small-table", "public.settings") in rules
     assert ("low-selectivity", "public.orders") in rules
     unused = [f for f in advice.notes if f.rule == "unused-index"]
-    assert [f.evidence["index"] for f in unused] == ["ix_orders_total"]
-    assert unused[0].suggestion == "DROP INDEX CONCURRENTLY public.ix_orders_total;"
+    assert unused == []  # ix_orders_total is unscanned, but created within the window
 
 
 def structural(catalog: Catalog) -> Advice:

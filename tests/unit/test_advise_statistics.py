@@ -68,6 +68,7 @@ STATS = Statistics(
         "public.notes": TableStats(1e6, indexes={"ix_notes_order_id": IndexStats(0, 90 * MB)}),
     },
     stats_reset=datetime(2026, 11, 1, tzinfo=UTC),
+    now=datetime(2026, 12, 1, tzinfo=UTC),  # the index ages: the counters' (no file ages)
 )
 
 
@@ -167,8 +168,9 @@ def test_unused_indexes() -> None:
     assert finding.severity == "warning"
     assert finding.suggestion == "DROP INDEX CONCURRENTLY public.ix_orders_legacy;"
     assert finding.message == (
-        "index ix_orders_legacy on public.orders (legacy) has not been scanned since the "
-        "statistics were reset (2026-11-01 00:00) and takes 20.0 MB"
+        "index ix_orders_legacy on public.orders (legacy) has not been scanned on this node "
+        "(a replica's scans are not seen) since the statistics were reset (2026-11-01 00:00) "
+        "and takes 20.0 MB; it is at least 30 days old"
     )
     smaller = advise([], CATALOG, statistics=STATS, options=AdviceOptions(unused_min_bytes=0))
     names = {f.evidence["index"] for f in smaller.notes if f.rule == "unused-index"}
