@@ -11,6 +11,11 @@ do GIN, GiST, BRIN... for a btree candidate.
 An unservable predicate is covered by an expression index on the same expression (a
 ``function`` predicate), or by a pg_trgm GIN/GiST index on the column (a
 ``leading-wildcard`` LIKE); a negation by nothing.
+
+A unique btree on plain columns that the access compares for equality (``=`` or IN, not
+IS NULL: NULLs are not unique) returns at most one row per lookup, so it serves the whole
+access, whatever else the statement filters or sorts: no wider index is wanted (a partial
+one counts when the statement implies its predicate).
 """
 
 from __future__ import annotations
@@ -85,6 +90,35 @@ def unservable_covered_by(
     return None
 
 
+def _pinned(candidate: Candidate, access: TableAccess) -> frozenset[str]:
+    """The columns the candidate's leading equality blocks fix to one value per lookup
+    (a join column too: one value per outer row); IS NULL alone does not."""
+    columns: set[str] = set()
+    for block in candidate.shape:
+        if not block.free:
+            break
+        columns |= block.columns
+    return frozenset(columns - (set(access.nulls) - set(access.equality)))
+
+
+def unique_lookup(table: Table, candidate: Candidate, access: TableAccess) -> Index | None:
+    """A valid unique btree on plain columns all pinned by equality: at most one row."""
+    pinned = _pinned(candidate, access)
+    if not pinned:
+        return None
+    for index in table.indexes:
+        if (
+            index.unique
+            and index.valid
+            and index.method == "btree"
+            and not any(index.expressions)
+            and set(index.columns) <= pinned
+            and _predicate_holds(index, access, candidate.statement.text)
+        ):
+            return index
+    return None
+
+
 class Coverage:
     """Which index covers a candidate, with a memory: a whole-table index serves a shape
     whatever the statement, so that answer is kept per (table, shape); partial indexes are
@@ -102,6 +136,9 @@ class Coverage:
 
     def index_for(self, table: Table, candidate: Candidate, access: TableAccess) -> Index | None:
         """The first valid index of ``table`` that serves ``candidate``, if any."""
+        unique = unique_lookup(table, candidate, access)
+        if unique is not None:
+            return unique
         for shape in candidate.coverage_shapes:
             found = self._plain_index(table, shape)
             if found is not None:

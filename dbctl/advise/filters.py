@@ -3,8 +3,9 @@
 Each filter looks at one merged group and its table and returns a ``Drop`` (the note that
 says why) or None; ``FILTERS`` runs them in order and the first drop wins.
 
-- ``small-table``: the table has fewer than ``min_rows`` rows (``reltuples``; a
-  partitioned table counts its partitions'): one sequential scan reads it.
+- ``small-table``: the table has fewer than ``min_rows`` rows (a ``table_rows`` hint, by
+  name or ``schema.table``, wins; else ``reltuples``, a partitioned table counting its
+  partitions'): one sequential scan reads it.
 - ``low-selectivity``: every statement served only compares for equality, and an
   equality on the key leaves more than ``max_selectivity`` of the rows (estimated as the
   planner does for a generic plan, from ``n_distinct``, ``null_frac`` and the most common
@@ -14,21 +15,24 @@ says why) or None; ``FILTERS`` runs them in order and the first drop wins.
   lookup to at most ``enough_rows`` rows, or the new key would not halve them.
 
 A key with a range or a sort part is always kept: what it saves depends on the values and
-the LIMIT, which only ``--validate`` prices. Without statistics nothing is filtered and
-the advice says it is structural.
+the LIMIT, which only ``--validate`` prices. Without statistics only the ``table_rows``
+hints filter (``small-table``); the rest of the advice is structural and says so.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dbctl.advise.merge import Group
-from dbctl.pg.catalog import Table
+from dbctl.pg.catalog import FrozenMap, Table
 from dbctl.pg.stats import Statistics
 from dbctl.rules.indexing import leading_columns
+
+if TYPE_CHECKING:
+    from dbctl.advise.model import AdviceOptions
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,24 @@ class Limits:
     min_rows: int = 1000
     max_selectivity: float = 0.1
     enough_rows: float = 50.0
+    table_rows: Mapping[str, int] = FrozenMap()  # hints, see rows_hint
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "table_rows", FrozenMap(self.table_rows))
+
+    @classmethod
+    def of(cls, options: AdviceOptions) -> Limits:
+        return cls(
+            options.min_rows, options.max_selectivity, options.enough_rows, options.table_rows
+        )
+
+
+def rows_hint(hints: Mapping[str, int], table: str) -> int | None:
+    """The hinted rows of the qualified ``table``: by ``schema.table``, else by bare name."""
+    found = hints.get(table)
+    if found is None:
+        found = hints.get(table.rpartition(".")[2])
+    return found
 
 
 @dataclass(frozen=True)
@@ -46,6 +68,7 @@ class Drop:
 
 
 Filter = Callable[[Group, Table, Statistics, Limits], Drop | None]
+HintFilter = Callable[[Group, Table, Statistics | None, Limits], Drop | None]
 
 
 def _selectivity(statistics: Statistics, table: str, columns: Iterable[str]) -> float | None:
@@ -63,15 +86,23 @@ def _cols(group: Group) -> str:
     return ", ".join(group.columns)
 
 
-def small_table(group: Group, table: Table, statistics: Statistics, limits: Limits) -> Drop | None:
-    rows = statistics.rows(group.table)
+def small_table(
+    group: Group, table: Table, statistics: Statistics | None, limits: Limits
+) -> Drop | None:
+    hinted = rows_hint(limits.table_rows, group.table)
+    rows: float | None = hinted
+    if rows is None and statistics is not None:
+        rows = statistics.rows(group.table)
     if rows is None or rows >= limits.min_rows:
         return None
+    evidence: dict[str, Any] = {"rows": rows, "min_rows": limits.min_rows}
+    if hinted is not None:
+        evidence["source"] = "table_rows"
     return Drop(
         "small-table",
         f"{group.table} has about {rows:,.0f} rows (below {limits.min_rows:,}): a sequential "
         f"scan reads it at once, no index suggested on ({_cols(group)})",
-        {"rows": rows, "min_rows": limits.min_rows},
+        evidence,
     )
 
 
@@ -134,17 +165,26 @@ def existing_index_suffices(
 FILTERS: tuple[Filter, ...] = (small_table, low_selectivity, existing_index_suffices)
 
 
+WITHOUT_STATISTICS: tuple[HintFilter, ...] = (small_table,)
+
+
 def apply_filters(
     groups: Iterable[tuple[Group, Table]],
-    statistics: Statistics,
+    statistics: Statistics | None,
     limits: Limits,
     filters: tuple[Filter, ...] = FILTERS,
 ) -> tuple[list[Group], list[tuple[Group, Drop]]]:
-    """The groups kept, and the ones dropped with why."""
+    """The groups kept, and the ones dropped with why. Without statistics only the
+    filters of ``WITHOUT_STATISTICS`` (the ``table_rows`` hints) run."""
     kept: list[Group] = []
     dropped: list[tuple[Group, Drop]] = []
     for group, table in groups:
-        drop = next((d for f in filters if (d := f(group, table, statistics, limits))), None)
+        if statistics is None:
+            drop = next(
+                (d for f in WITHOUT_STATISTICS if (d := f(group, table, None, limits))), None
+            )
+        else:
+            drop = next((d for f in filters if (d := f(group, table, statistics, limits))), None)
         if drop is None:
             kept.append(group)
         else:

@@ -10,10 +10,12 @@ info notes that say what was left out and why (``small-table``, ``low-selectivit
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from dbctl.access.model import Statement
+from dbctl.pg.catalog import FrozenMap
 from dbctl.report import Finding, Location, Severity, one_line
 
 MAX_SERVED_SHOWN = 10
@@ -27,6 +29,12 @@ class AdviceOptions:
     max_selectivity: float = 0.1  # with statistics: an equality keeping more is dropped
     enough_rows: float = 50.0  # with statistics: an existing index narrowing to this suffices
     unused_min_bytes: int = 1024 * 1024  # unused-index: smaller indexes are not reported
+    # Row-count hints, "table" or "schema.table" -> rows: a table under min_rows gets a
+    # small-table note instead of a suggestion, with or without statistics.
+    table_rows: Mapping[str, int] = FrozenMap()
+
+    def __post_init__(self) -> None:  # kept hashable and immutable
+        object.__setattr__(self, "table_rows", FrozenMap(self.table_rows))
 
 
 @dataclass(frozen=True, slots=True)
