@@ -58,6 +58,7 @@ class _Collector:
         self.statistics = statistics
         self.max_columns = max_columns
         self.coverage = Coverage()
+        self.used: set[tuple[str, str]] = set()  # existing indexes that serve the input
         self.wanted: list[Candidate] = []
         self.findings: list[Finding] = []
         self.unknown: dict[str, list[Statement]] = {}
@@ -122,10 +123,16 @@ class _Collector:
             self._shapes[access] = shapes
         for shape in shapes:
             candidate = replace(shape, statement=statement)
-            if self.coverage.index_for(table, candidate, access) is None:
+            serving = self.coverage.index_for(table, candidate, access)
+            if serving is None:
                 wanted.append(candidate)
+            else:
+                self.used.add((table.qualified_name, serving.name))
         for item in access.unservable:
-            if self.coverage.unservable_index(table, item, access, statement.text) is None:
+            served = self.coverage.unservable_index(table, item, access, statement.text)
+            if served is not None:
+                self.used.add((table.qualified_name, served.name))
+            else:
                 unservable.append(
                     ((table.qualified_name, item.expression, item.reason.value), item)
                 )
@@ -290,6 +297,10 @@ def advise(
     if statistics is not None:
         locations = dict(context.locations)
         notes += unused.check(
-            catalog, statistics, min_bytes=options.unused_min_bytes, locations=locations
+            catalog,
+            statistics,
+            min_bytes=options.unused_min_bytes,
+            locations=locations,
+            used=collector.used,
         )
     return Advice(suggestions, notes, count, structural=statistics is None)

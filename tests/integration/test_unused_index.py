@@ -145,3 +145,23 @@ def test_a_unique_index_is_never_reported(catalog: Catalog, statistics: Statisti
     assert not reported(findings) & {"uq_items_sku", "items_pkey", "accounts_code_key"}
     sku = statistics.index("public.items", "uq_items_sku")
     assert sku is not None and sku.protected and sku.scans == 0
+
+
+def test_the_advisor_tells_which_indexes_the_input_uses(
+    catalog: Catalog, statistics: Statistics, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """advise() hands unused.check the indexes its coverage found serving the statements
+    (the real check runs; only what it is given is recorded)."""
+    from dbctl.advise.advisor import advise
+
+    given: list[Any] = []
+    real = unused.check
+
+    def recording(*args: Any, **kwargs: Any) -> list[Any]:
+        given.append(kwargs.get("used"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(unused, "check", recording)
+    statement = Statement("SELECT * FROM items WHERE price = $1", "q.sql", 1)
+    advise([analyze_one(statement, catalog)], catalog, statistics=statistics)
+    assert given and ("public.items", "ix_items_price") in given[0]
