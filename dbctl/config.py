@@ -10,11 +10,12 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from dbctl.errors import ConfigError
+from dbctl.pg.catalog import FrozenMap
 from dbctl.pg.url import check_url
 
 
@@ -41,6 +42,9 @@ class Settings:
     url_env: tuple[str, ...] = ("DATABASE_URL",)
     baseline: str | None = None  # module:attr run on an empty database before revision one
     drift_strict_names: bool = False  # report name-only drift of constraints models leave unnamed
+    # check-indexes: rows per table ("country" or "public.country"), for tables whose size
+    # a schema cannot tell; one under min_rows gets a small-table note, not an index.
+    table_rows: FrozenMap[int] = field(default_factory=FrozenMap)
 
     @property
     def migrations_dir(self) -> Path:
@@ -83,6 +87,7 @@ _FIELDS: dict[str, type] = {
     "url_env": tuple,
     "baseline": str,
     "drift_strict_names": bool,
+    "table_rows": dict,
 }
 assert set(_FIELDS) == {f.name for f in fields(Settings)} - {"project_root"}
 
@@ -99,6 +104,8 @@ def find_project_root(start: Path) -> Path:
 def _coerce(key: str, value: Any, origin: str) -> Any:
     kind = _FIELDS[key]
     try:
+        if kind is dict:
+            return _rows(value)
         if kind is tuple:
             items = value.split(",") if isinstance(value, str) else value
             if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
@@ -125,10 +132,32 @@ def _coerce(key: str, value: Any, origin: str) -> Any:
             raise ValueError(value)
         return kind(value)
     except ValueError:
-        what = {tuple: "list of strings", int: "whole number >= 0", bool: "boolean"}.get(
-            kind, kind.__name__
-        )
+        what = {
+            tuple: "list of strings",
+            int: "whole number >= 0",
+            bool: "boolean",
+            dict: "table of table = rows (whole numbers >= 0), or table=rows,...",
+        }.get(kind, kind.__name__)
         raise ConfigError(f"{origin}: {key} must be a {what}, not {value!r}") from None
+
+
+def _rows(value: Any) -> FrozenMap[int]:
+    """``{country = 100}`` (TOML) or ``country=100,public.film=5`` (environment, flags)."""
+    if isinstance(value, str):
+        pairs = [item.split("=", 1) for item in value.split(",") if item.strip()]
+        if not all(len(pair) == 2 for pair in pairs):
+            raise ValueError(value)
+        value = {name.strip(): rows.strip() for name, rows in pairs}
+    if not isinstance(value, Mapping):
+        raise ValueError(value)
+    rows: dict[str, int] = {}
+    for name, count in value.items():
+        if not isinstance(name, str) or not name.strip() or isinstance(count, bool | float):
+            raise ValueError(value)
+        rows[name.strip()] = int(count)
+        if rows[name.strip()] < 0:
+            raise ValueError(value)
+    return FrozenMap(rows)
 
 
 def _from_pyproject(root: Path) -> dict[str, Any]:
