@@ -466,8 +466,12 @@ def check_indexes(
         list[str] | None, typer.Option("--from-log", help="A JSON-lines capture log.")
     ] = None,
     validate: Annotated[
-        bool, typer.Option("--validate", help="Price the advice with HypoPG.")
-    ] = False,
+        bool | None,
+        typer.Option(
+            "--validate/--no-validate",
+            help="Price the advice with HypoPG (default: on a live database that has it).",
+        ),
+    ] = None,
     min_savings: Annotated[
         float, typer.Option("--min-savings", min=0, max=1, help="Least cost cut to keep one.")
     ] = 0.30,

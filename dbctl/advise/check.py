@@ -40,7 +40,7 @@ class CheckRequest:
     from_stats: bool = False
     stats_limit: int = 100
     schema_files: tuple[str, ...] = ()
-    validate: bool = False
+    validate: bool | None = None  # None: on a live database, when HypoPG can be had
     min_savings: float = 0.30
     write_migration: bool = False
     options: AdviceOptions = field(default_factory=AdviceOptions)
@@ -162,7 +162,7 @@ def check_indexes(
     collected = _collect(request, stdin)
     uses_database = settings.database_url is not None and not request.schema_files
     conn = None
-    if request.from_stats or request.validate or uses_database:
+    if request.from_stats or request.validate is True or uses_database:
         from dbctl.pg.connect import connect, resolve_database_url
 
         conn = connect(resolve_database_url(settings, notify=notify))
@@ -186,7 +186,8 @@ def check_indexes(
             options=request.options,
             context=source.context,
         )
-        if request.validate and conn is not None:
+        auto = request.validate is None and source.name == "database"
+        if conn is not None and (request.validate is True or auto):
             from dbctl.advise.whatif import validate
 
             advice = validate(advice, conn, min_savings=request.min_savings)

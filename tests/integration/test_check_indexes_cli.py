@@ -123,3 +123,30 @@ def test_live_database_with_statistics_and_from_stats(
     assert 0 < missing[0]["evidence"]["share_of_total_time"] <= 1
     assert missing[0]["queryid"] is not None
     assert code == 1
+
+
+def test_a_live_database_with_hypopg_is_validated_by_default(
+    make_database: Callable[[str], str], tmp_path: Path
+) -> None:
+    """Issue 12: --validate is the default on a live database (HypoPG is created in the
+    rolled-back what-if transaction when the server has it); --no-validate turns it off."""
+    url = make_database("advise_default_validate")
+    with psycopg.connect(libpq_url(url), autocommit=True) as conn:
+        available = conn.execute(
+            "SELECT EXISTS (SELECT FROM pg_available_extensions WHERE name = 'hypopg')"
+        ).fetchone()
+        conn.execute(
+            "CREATE TABLE big (id int PRIMARY KEY, owner int, note text);"
+            "INSERT INTO big SELECT g, g % 5000, 'n' || g FROM generate_series(1, 50000) g;"
+            "ANALYZE;"
+        )
+    if not (available and available[0]):
+        pytest.skip("HypoPG is not installed on this server (apt-get install postgresql-15-hypopg)")
+    queries = tmp_path / "q.sql"
+    queries.write_text("SELECT * FROM big WHERE owner = 42;\n")
+    _, report, _ = run("--database-url", url, str(queries))
+    assert report["data"]["validated"] is True
+    missing = [f for f in report["findings"] if f["rule"] == "missing-index"]
+    assert missing and missing[0]["evidence"]["cost_after"] < missing[0]["evidence"]["cost_before"]
+    _, report, _ = run("--database-url", url, "--no-validate", str(queries))
+    assert report["data"]["validated"] is False
