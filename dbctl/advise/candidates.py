@@ -12,6 +12,12 @@ joined table is also served by the join column as one more equality before the s
 LATERAL subquery's ``ORDER BY ... LIMIT``): an existing index of that shape covers it.
 UPDATE and DELETE targets are treated like any read: their WHERE is a filter. The width
 is capped (``max_columns``).
+
+A ``LIKE 'abc%'`` range (``TableAccess.prefixes``) is a btree range only under the C
+collation: its part asks for ``text_pattern_ops`` (``varchar_pattern_ops``,
+``bpchar_pattern_ops`` by the column's type), unless the column is C-collated (from the
+catalog; the DDL reader and an unknown database collation are taken as not C). Such a part
+never takes the sort.
 """
 
 from __future__ import annotations
@@ -20,7 +26,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from dbctl.access.model import SortKey, Statement, TableAccess
-from dbctl.advise.keys import Block, Part, Shape, equality, fixed, key_parts
+from dbctl.advise.keys import C_COLLATIONS, Block, Part, Shape, equality, fixed, key_parts
+from dbctl.pg.catalog import Table
 from dbctl.pg.stats import Statistics
 
 DEFAULT_EQ_SELECTIVITY = 0.005  # PostgreSQL's DEFAULT_EQ_SEL, for columns without statistics
@@ -115,14 +122,40 @@ def _sort_parts(access: TableAccess, equal: tuple[str, ...]) -> tuple[Part, ...]
     return parts
 
 
-def _after_equality(access: TableAccess, equal: tuple[str, ...]) -> tuple[Part, ...]:
+def pattern_opclass(table: Table | None, column: str) -> str | None:
+    """The operator class a btree needs for ``column LIKE 'abc%'``: None under the C
+    collation, else the type's ``*_pattern_ops`` (``text_pattern_ops`` when unknown)."""
+    found = None if table is None else next((c for c in table.columns if c.name == column), None)
+    if found is None:
+        return "text_pattern_ops"
+    if found.collation in C_COLLATIONS:
+        return None
+    kind = found.type.lower()
+    if kind.startswith(("character varying", "varchar")):
+        return "varchar_pattern_ops"
+    if kind.startswith(("character", "char", "bpchar")):
+        return "bpchar_pattern_ops"
+    return "text_pattern_ops"
+
+
+def _range_part(access: TableAccess, column: str, table: Table | None) -> Part:
+    if column not in getattr(access, "prefixes", ()):
+        return Part(column)
+    opclass = pattern_opclass(table, column)
+    return Part(column, opclass=opclass, pattern=opclass is not None)
+
+
+def _after_equality(
+    access: TableAccess, equal: tuple[str, ...], table: Table | None = None
+) -> tuple[Part, ...]:
     sort = _sort_parts(access, equal)
     sort_usable = bool(sort) and not set(access.in_lists) and (access.limit or bool(equal))
     ranges = [column for column in access.ranges if column not in equal]
     if ranges:
-        if sort_usable and sort[0].column == ranges[0]:
+        part = _range_part(access, ranges[0], table)
+        if sort_usable and sort[0].column == ranges[0] and not part.pattern:
             return sort
-        return (Part(ranges[0]),)
+        return (part,)
     return sort if sort_usable else ()
 
 
@@ -140,10 +173,12 @@ def candidates(
     *,
     statistics: Statistics | None = None,
     max_columns: int = 3,
+    table: Table | None = None,
 ) -> list[Candidate]:
-    """The filter candidate (if the access filters or sorts) and one per join column."""
+    """The filter candidate (if the access filters or sorts) and one per join column.
+    ``table`` (the catalog's) gives a LIKE prefix's column type and collation."""
     equal = ordered_equality(access, statistics)
-    rest = _after_equality(access, equal)
+    rest = _after_equality(access, equal, table)
     found: list[Candidate] = []
     shape = _capped(equal, rest, max_columns)
     if shape:

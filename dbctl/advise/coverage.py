@@ -2,7 +2,8 @@
 
 A btree covers a candidate when its leading plain-column key parts serve the candidate's
 shape (``keys.serves``: the equality columns in any order, then the rest in order, the
-sort either way); primary keys and unique indexes count like any other. A hash index
+sort either way); primary keys and unique indexes count like any other. A ``LIKE 'abc%'``
+part wants a ``*_pattern_ops`` or C-collated key part (``keys``). A hash index
 covers a single-column equality only. A partial index counts only when the statement's
 filters imply its predicate (``predicates.implies``); the columns the predicate pins to
 one value then need not be in its key. INVALID indexes never count, nor
@@ -128,10 +129,10 @@ class Coverage:
         self._plain: dict[tuple[str, Shape], Index | None] = {}
         self._keys: dict[int, Shape] = {}  # index_shape by id(index): the catalog lives on
 
-    def _key(self, index: Index) -> Shape:
+    def _key(self, index: Index, table: Table) -> Shape:
         found = self._keys.get(id(index))
         if found is None:
-            found = self._keys[id(index)] = index_shape(index)
+            found = self._keys[id(index)] = index_shape(index, table)
         return found
 
     def index_for(self, table: Table, candidate: Candidate, access: TableAccess) -> Index | None:
@@ -149,7 +150,7 @@ class Coverage:
                 for index in table.indexes
                 if index.valid
                 and index.predicate is not None
-                and _partial_serves(index, self._key(index), candidate, access)
+                and _partial_serves(index, self._key(index, table), candidate, access)
             ),
             None,
         )
@@ -163,7 +164,7 @@ class Coverage:
                     for index in table.indexes
                     if index.valid
                     and index.predicate is None
-                    and _serves(index, shape, self._key(index))
+                    and _serves(index, shape, self._key(index, table))
                 ),
                 None,
             )

@@ -95,10 +95,17 @@ def qualified_sql(table: Table) -> str:
     return f"{quote_ident(table.schema)}.{quote_ident(table.name)}"
 
 
-def key_part_sql(column: str, descending: bool = False, nulls_first: bool | None = None) -> str:
-    """``created_at DESC``: one key part, its sort options only where not the default
-    (``nulls_first`` None means the direction's default: first for DESC, last for ASC)."""
-    text = quote_ident(column) + (" DESC" if descending else "")
+def key_part_sql(
+    column: str,
+    descending: bool = False,
+    nulls_first: bool | None = None,
+    opclass: str | None = None,
+) -> str:
+    """``created_at DESC``, ``title text_pattern_ops``: one key part, its operator class
+    and sort options only where not the default (``nulls_first`` None means the
+    direction's default: first for DESC, last for ASC)."""
+    text = quote_ident(column) + (f" {quote_ident(opclass)}" if opclass else "")
+    text += " DESC" if descending else ""
     if nulls_first is not None and nulls_first != descending:
         text += " NULLS FIRST" if nulls_first else " NULLS LAST"
     return text
@@ -108,6 +115,7 @@ def key_sql(
     columns: Sequence[str],
     descending: Sequence[bool] = (),
     nulls_first: Sequence[bool | None] = (),
+    opclasses: Sequence[str | None] = (),
 ) -> str:
     """The key list of an index: ``customer_id, created_at DESC``."""
     return ", ".join(
@@ -115,6 +123,7 @@ def key_sql(
             column,
             descending[k] if k < len(descending) else False,
             nulls_first[k] if k < len(nulls_first) else None,
+            opclasses[k] if k < len(opclasses) else None,
         )
         for k, column in enumerate(columns)
     )
@@ -127,12 +136,13 @@ def create_index_sql(
     *,
     descending: Sequence[bool] = (),
     nulls_first: Sequence[bool | None] = (),
+    opclasses: Sequence[str | None] = (),
 ) -> str:
     """``CREATE INDEX CONCURRENTLY <name> ON <schema.table> (<key>);``; without CONCURRENTLY
     on a partitioned table, where PostgreSQL does not support it."""
     name = name or index_name(table.name, columns)
     concurrently = "" if table.kind == "partitioned table" else "CONCURRENTLY "
-    key = key_sql(columns, descending, nulls_first)
+    key = key_sql(columns, descending, nulls_first, opclasses)
     return f"CREATE INDEX {concurrently}{quote_ident(name)} ON {qualified_sql(table)} ({key});"
 
 
