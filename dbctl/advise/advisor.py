@@ -118,7 +118,11 @@ class _Collector:
         shapes = self._shapes.get(access)
         if shapes is None:
             shapes = candidates(
-                access, statement, statistics=self.statistics, max_columns=self.max_columns
+                access,
+                statement,
+                statistics=self.statistics,
+                max_columns=self.max_columns,
+                table=table,
             )
             self._shapes[access] = shapes
         for shape in shapes:
@@ -188,6 +192,7 @@ def _suggestion(group: Group, table: Table, taken: set[str]) -> Suggestion:
     columns = tuple(part.column for part in parts)
     descending = tuple(part.descending for part in parts)
     nulls_first = tuple(part.nulls_first for part in parts)
+    opclasses = tuple(part.opclass for part in parts)
     name = _name(table, columns, taken)
     statements, occurrences = _ranked(member.statement for member in group.members)
     reasons = tuple(dict.fromkeys(member.reason() for member in group.members))
@@ -207,14 +212,21 @@ def _suggestion(group: Group, table: Table, taken: set[str]) -> Suggestion:
         table=table.qualified_name,
         columns=columns,
         name=name,
-        sql=create_index_sql(table, columns, name, descending=descending, nulls_first=nulls_first),
+        sql=create_index_sql(
+            table,
+            columns,
+            name,
+            descending=descending,
+            nulls_first=nulls_first,
+            opclasses=opclasses,
+        ),
         statements=statements,
         reasons=reasons,
         descending=descending,
         nulls_first=nulls_first,
         join=group.members[0].purpose is Purpose.join_key,
         occurrences=occurrences,
-        key=key_sql(columns, descending, nulls_first),
+        key=key_sql(columns, descending, nulls_first, opclasses),
         target=qualified_sql(table),
         partitioned=partitioned,
         notes=tuple(notes),
@@ -227,10 +239,10 @@ def _leads_with(shape: Shape, columns: tuple[str, ...]) -> bool:
 
 
 def _weighed(
-    groups: list[Group], catalog: Catalog, statistics: Statistics, options: AdviceOptions
+    groups: list[Group], catalog: Catalog, statistics: Statistics | None, options: AdviceOptions
 ) -> tuple[list[Group], list[Finding]]:
     """The groups the filters keep, and a note for each one they drop."""
-    limits = Limits(options.min_rows, options.max_selectivity, options.enough_rows)
+    limits = Limits.of(options)
     pairs = [(group, catalog.tables[group.table]) for group in groups]
     kept, dropped = apply_filters(pairs, statistics, limits)
     notes = []
@@ -283,13 +295,10 @@ def advise(
         collector.add(pattern)
     groups = merge(collector.wanted)
     notes = collector.notes()
-    if statistics is None:
-        kept = groups
-        if count:
-            notes.append(note("no-statistics", NO_STATISTICS))
-    else:
-        kept, dropped = _weighed(groups, catalog, statistics, options)
-        notes += dropped
+    kept, dropped = _weighed(groups, catalog, statistics, options)
+    notes += dropped
+    if statistics is None and count:
+        notes.append(note("no-statistics", NO_STATISTICS))
     taken = taken_names(catalog)  # tables, views, sequences too: IF NOT EXISTS would skip
     suggestions = [_suggestion(g, catalog.tables[g.table], taken) for g in kept]
     context = context or RuleContext()
