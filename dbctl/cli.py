@@ -57,6 +57,19 @@ class _Group(TyperGroup):
             raise typer.Exit(2) from None
 
 
+def _table_rows(values: list[str]) -> dict[str, int]:
+    """``--rows TABLE=N`` (repeatable) as a mapping; a bad one is a usage error (exit 2)."""
+    from dbctl.config import parse_table_rows
+
+    try:
+        return dict(parse_table_rows(",".join(values))) if values else {}
+    except (ValueError, TypeError):
+        raise typer.BadParameter(
+            f"expected TABLE=N with N a whole number >= 0, got {', '.join(values)!r}",
+            param_hint="--rows",
+        ) from None
+
+
 def _usage_error(exc: BaseException) -> bool:
     """A click ``ClickException`` (typer may vendor click: matched by class name)."""
     names = {cls.__name__ for cls in type(exc).__mro__}
@@ -478,8 +491,20 @@ def check_indexes(
     write_migration: Annotated[
         bool, typer.Option("--write-migration", help="Write an Alembic revision.")
     ] = False,
-    max_columns: Annotated[int, typer.Option("--max-columns", min=1, max=32)] = 3,
-    min_rows: Annotated[int, typer.Option("--min-rows", min=0)] = 1000,
+    max_columns: Annotated[
+        int, typer.Option("--max-columns", min=1, max=32, help="Widest index suggested.")
+    ] = 3,
+    min_rows: Annotated[
+        int, typer.Option("--min-rows", min=0, help="Tables with fewer rows get no index.")
+    ] = 1000,
+    rows: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--rows",
+            metavar="TABLE=N",
+            help="A table's row count, where no statistics say it (repeatable).",
+        ),
+    ] = None,
     output: ReportFormat = Format.text,
     fail_on: FailOnOption = FailOn.error,
 ) -> None:
@@ -502,7 +527,11 @@ def check_indexes(
         validate=validate,
         min_savings=min_savings,
         write_migration=write_migration,
-        options=AdviceOptions(max_columns=max_columns, min_rows=min_rows),
+        options=AdviceOptions(
+            max_columns=max_columns,
+            min_rows=min_rows,
+            table_rows={**settings.table_rows, **_table_rows(rows or [])},
+        ),
     )
     result = run(settings, request, stdin=sys.stdin, notify=_note)
     if result.migration is not None:

@@ -105,7 +105,7 @@ def _coerce(key: str, value: Any, origin: str) -> Any:
     kind = _FIELDS[key]
     try:
         if kind is dict:
-            return _rows(value)
+            return parse_table_rows(value)
         if kind is tuple:
             items = value.split(",") if isinstance(value, str) else value
             if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
@@ -141,7 +141,7 @@ def _coerce(key: str, value: Any, origin: str) -> Any:
         raise ConfigError(f"{origin}: {key} must be a {what}, not {value!r}") from None
 
 
-def _rows(value: Any) -> FrozenMap[int]:
+def parse_table_rows(value: Any) -> FrozenMap[int]:
     """``{country = 100}`` (TOML) or ``country=100,public.film=5`` (environment, flags)."""
     if isinstance(value, str):
         pairs = [item.split("=", 1) for item in value.split(",") if item.strip()]

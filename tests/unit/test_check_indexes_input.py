@@ -90,3 +90,17 @@ def test_a_schema_file_that_is_not_utf8_is_one_line(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert result.stderr.startswith(f"error: {schema} is not UTF-8: byte 0xe9 at offset ")
     assert "Traceback" not in result.output
+
+
+def test_a_row_count_hint_says_a_table_is_small(tmp_path: Path) -> None:
+    """From DDL alone a table's size is unknown: --rows TABLE=N tells it (issue 12)."""
+    query = tmp_path / "q.sql"
+    query.write_text(QUERY + ";\n")
+    plain = findings(run(tmp_path, str(query)))
+    assert [rule for rule, _ in plain].count("missing-index") == 1
+    hinted = findings(run(tmp_path, "--rows", "customers=40", str(query)))
+    assert "missing-index" not in [rule for rule, _ in hinted]
+    assert any(rule == "small-table" for rule, _ in hinted)
+    bad = run(tmp_path, "--rows", "customers=many", str(query))
+    assert bad.exit_code == 2
+    assert "--rows" in bad.stderr
