@@ -2,19 +2,24 @@
 
 Aliases, schema-qualified names, CTEs, derived tables, subqueries (``IN (SELECT ...)``,
 ``EXISTS``, correlated ones) and views (expanded from their definition in the catalog) are
-resolved to base tables. A non-materialized CTE or derived table passes a filter on one of
-its plain output columns through to its base table (as PostgreSQL pushes it down); a
-``MATERIALIZED`` CTE, or one with a LIMIT, does not. UPDATE and DELETE are read as the
+resolved to base tables. A derived table, or a CTE PostgreSQL inlines (read once or ``NOT
+MATERIALIZED``, not recursive, no volatile function), passes a filter on one of its plain
+output columns (``*`` included) through to its base table, as PostgreSQL pushes it down; a
+CTE computed apart, or a query with a LIMIT, does not. A cast of a column to its own type
+is the column; a subquery correlated with a scope's tables is not constant for it, and
+never becomes an index expression. UPDATE and DELETE are read as the
 SELECT of the rows they touch. Only the analysis of one tree is here; parsing and the
 sources of statements are in ``dbctl.access.analyze``.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import sqlglot
 from sqlglot import exp
 from sqlglot.optimizer.scope import Scope, traverse_scope
 
@@ -109,6 +114,7 @@ class Extractor:
         self.has_views = has_views
         self.uses: dict[int, _Use] = {}
         self.unknown: list[str] = []
+        self.scopes: dict[int, Scope] = {}  # by id of each scope's expression
 
     # -- tables --------------------------------------------------------------------
 
@@ -157,7 +163,14 @@ class Extractor:
             table = self.base_table(source)
             return table is not None and table.column(name) is not None
         if isinstance(source, Scope):
-            return any(s.alias_or_name == name for s in _selects(source))
+            selects = _selects(source)
+            if any(s.alias_or_name == name for s in selects):
+                return True
+            return any(
+                self._source_has(inner, name)
+                for inner in _star_sources(source, selects)
+                if inner is not source
+            )
         return False
 
     def lookup(self, column: exp.Column, scope: Scope) -> tuple[Scope, Any] | None:
@@ -182,6 +195,25 @@ class Extractor:
             current = current.parent
         return None
 
+    def bare(self, node: exp.Expr, scope: Scope) -> exp.Expr:
+        """``node`` without parentheses and without casts that change nothing: a cast of a
+        column to its own type (``created_on::date`` on a ``date``), or between types that
+        are binary coercible (text and varchar), is the column itself for an index."""
+        node = _bare(node)
+        while isinstance(node, exp.Cast) and not isinstance(node, exp.TryCast):
+            inner = _bare(node.this)
+            if not isinstance(inner, exp.Column) or not self._same_type(inner, node.to, scope):
+                return node
+            node = inner
+        return node
+
+    def _same_type(self, column: exp.Column, to: exp.DataType, scope: Scope) -> bool:
+        resolved = self.resolve(column, scope)
+        use = self.uses.get(resolved[0]) if resolved is not None else None
+        table = self.catalog.table(use.table) if use is not None else None
+        found = table.column(resolved[1]) if table is not None and resolved else None
+        return found is not None and _no_op_cast(found.type, to)
+
     def resolve(self, column: exp.Column, scope: Scope) -> Resolved | None:
         """The base table occurrence and column a column reference reads, if any."""
         found = self.lookup(column, scope)
@@ -196,20 +228,28 @@ class Extractor:
         if isinstance(source, Scope):
             expression = source.expression
             cte = expression.parent if isinstance(expression.parent, exp.CTE) else None
-            if cte is not None and cte.args.get("materialized"):
-                return None  # a MATERIALIZED CTE is computed once: filters stay outside
+            if cte is not None and not _inlined(cte):
+                return None  # a CTE computed once: filters stay outside
             if not isinstance(expression, exp.Select) or expression.args.get("limit"):
                 return None  # a LIMIT stops the push-down; a UNION has no single source
-            for projection in _selects(source):
+            if (id(source), name) in seen:
+                return None
+            seen = seen | {(id(source), name)}
+            selects = _selects(source)
+            for projection in selects:
                 if projection.alias_or_name != name:
                     continue
                 inner = projection.this if isinstance(projection, exp.Alias) else projection
-                if not isinstance(inner, exp.Column) or (id(source), name) in seen:
+                if not isinstance(inner, exp.Column):
                     return None
                 found = self.lookup(inner, source)
                 if found is None or found[0] is not source:
                     return None  # an outer column (LATERAL, correlated): not this table's
-                return self._through(found[1], inner.name, seen | {(id(source), name)})
+                return self._through(found[1], inner.name, seen)
+            # SELECT * / t.*: the column of the one source that has it
+            owners = [s for s in _star_sources(source, selects) if self._source_has(s, name)]
+            if len(owners) == 1:
+                return self._through(owners[0], name, seen)
         return None
 
     # -- statement ------------------------------------------------------------------
@@ -233,7 +273,9 @@ class Extractor:
                 if node.name == target.name and node.db == target.db and id(node) in self.uses:
                     self.uses[id(node)].write = True
                     break
-        for scope in traverse_scope(query):
+        scopes = traverse_scope(query)
+        self.scopes = {id(scope.expression): scope for scope in scopes}
+        for scope in scopes:
             self.scope(scope)
         return [use.access() for use in self.uses.values()]
 
@@ -286,12 +328,18 @@ class Extractor:
         return found
 
     def local(self, node: exp.Expr, scope: Scope) -> bool:
-        """Whether ``node`` reads a column of this scope's own tables (else it is constant
-        for this scope: literals, parameters, outer columns, subqueries)."""
+        """Whether ``node`` reads a column of this scope's own tables, itself or through a
+        correlated subquery (else it is constant for this scope: literals, parameters,
+        outer columns, uncorrelated subqueries, which PostgreSQL runs once)."""
         for column in node.find_all(exp.Column):
-            if column.find_ancestor(exp.Select) is not scope.expression:
-                continue  # inside a subquery of its own
-            found = self.lookup(column, scope)
+            inner = scope
+            select = column.find_ancestor(exp.Select)
+            if select is not scope.expression:
+                found_scope = self.scopes.get(id(select))
+                if found_scope is None:
+                    continue
+                inner = found_scope
+            found = self.lookup(column, inner)
             if found is not None and found[0] is scope:
                 return True
         return False
@@ -323,7 +371,7 @@ class Extractor:
     def equality(self, node: exp.EQ, scope: Scope) -> None:
         left, right = node.this, node.expression
         left_local, right_local = self.local(left, scope), self.local(right, scope)
-        a, b = _bare(left), _bare(right)
+        a, b = self.bare(left, scope), self.bare(right, scope)
         if left_local and right_local:
             if isinstance(a, exp.Column) and isinstance(b, exp.Column):
                 ra, rb = self.resolve(a, scope), self.resolve(b, scope)
@@ -341,7 +389,7 @@ class Extractor:
         if not left_local and not right_local:
             # Correlated: inner.col = outer.col is a join key of both tables.
             for side in (left, right):
-                bare = _bare(side)
+                bare = self.bare(side, scope)
                 if isinstance(bare, exp.Column):
                     self.add(self.resolve(bare, scope), "joins")
             return
@@ -352,7 +400,7 @@ class Extractor:
 
     def in_list(self, node: exp.In, scope: Scope) -> None:
         if node.args.get("query") is not None:
-            bare = _bare(node.this)
+            bare = self.bare(node.this, scope)
             if isinstance(bare, exp.Column):
                 self.add(self.resolve(bare, scope), "joins")
             query = node.args["query"]
@@ -371,10 +419,12 @@ class Extractor:
 
     def like(self, node: exp.Like | exp.ILike, scope: Scope) -> None:
         pattern = node.expression
-        if not isinstance(pattern, exp.Literal) or not pattern.is_string:
+        if node.args.get("negate") or not isinstance(pattern, exp.Literal):
+            return  # NOT LIKE: a negation no index serves (nor a pg_trgm one)
+        if not pattern.is_string:
             return
         text = pattern.this
-        column = _bare(node.this)
+        column = self.bare(node.this, scope)
         if not isinstance(column, exp.Column):
             return
         resolved = self.resolve(column, scope)
@@ -403,7 +453,7 @@ class Extractor:
                 return
             if isinstance(branch, exp.In) and branch.args.get("query") is not None:
                 return
-            left = _bare(branch.this)
+            left = self.bare(branch.this, scope)
             values = [branch.expression] if isinstance(branch, exp.EQ) else branch.expressions
             if any(self.local(v, scope) for v in values) or not isinstance(left, exp.Column):
                 return
@@ -423,18 +473,22 @@ class Extractor:
         unservable: bool = True,
     ) -> None:
         """Record ``kind`` on the column ``side`` is; a function of one column is unservable."""
-        bare = _bare(side)
+        bare = self.bare(side, scope)
         if isinstance(bare, exp.Column):
             self.add(self.resolve(bare, scope), kind)
             return
-        if not unservable:
-            return
+        if not unservable or side.find(exp.Query, exp.Subquery):
+            return  # PostgreSQL refuses a subquery in an index expression
         columns = self.columns_in(side, scope)
         if len({c[0] for c in columns}) != 1 or columns[0][0] not in self.uses:
             return
         key, name = columns[0]
         table = self.uses[key].table
-        expression = side.sql(dialect="postgres")
+        unqualified = side.copy()
+        for column in unqualified.find_all(exp.Column):
+            for part in ("table", "db", "catalog"):
+                column.set(part, None)  # CREATE INDEX names the table once, no alias
+        expression = unqualified.sql(dialect="postgres")
         remedy = f"CREATE INDEX CONCURRENTLY ON {table} (({expression}));"
         self.uses[key].unservable.append(
             Unservable(name, node.sql(dialect="postgres"), Reason.function, remedy)
@@ -446,14 +500,17 @@ class Extractor:
         order = select.args.get("order")
         if order is None:
             return
+        grouped = self._grouped(select, scope)
         keys: list[tuple[Resolved, SortKey]] = []
         for ordered in order.expressions:
-            column = _bare(ordered.this)
+            column = self.bare(ordered.this, scope)
+            if isinstance(column, exp.Column) and not column.table:
+                column = self._output(column, select, scope)
             if not isinstance(column, exp.Column):
                 return
-            resolved = self.resolve(column, scope) or self._by_alias(column, select, scope)
-            if resolved is None:
-                return
+            resolved = self.resolve(column, scope)
+            if resolved is None or (grouped is not None and resolved not in grouped):
+                return  # after an aggregate, only a grouping column's order is the input's
             nulls_first = ordered.args.get("nulls_first")
             keys.append(
                 (resolved, SortKey(resolved[1], bool(ordered.args.get("desc")), nulls_first))
@@ -465,15 +522,32 @@ class Extractor:
             use.sort = tuple(sort for _, sort in keys)
             use.limit = select.args.get("limit") is not None or select.args.get("fetch") is not None
 
-    def _by_alias(self, column: exp.Column, select: exp.Select, scope: Scope) -> Resolved | None:
-        if column.table:
-            return None
+    def _output(self, column: exp.Column, select: exp.Select, scope: Scope) -> exp.Expr:
+        """What an unqualified ORDER BY name sorts by: the output column of that name
+        first (as PostgreSQL resolves it), else the input column."""
         for projection in select.selects:
             if isinstance(projection, exp.Alias) and projection.alias == column.name:
-                inner = _bare(projection.this)
-                if isinstance(inner, exp.Column):
-                    return self.resolve(inner, scope)
-        return None
+                return self.bare(projection.this, scope)
+        return column
+
+    def _grouped(self, select: exp.Select, scope: Scope) -> set[Resolved] | None:
+        """The grouping columns when ``select`` aggregates (GROUP BY, or an aggregate
+        outside a window: then an empty set, one row), else None."""
+        group = select.args.get("group")
+        aggregates = any(
+            not isinstance(agg.parent, exp.Window) and agg.find_ancestor(exp.Select) is select
+            for projection in select.selects
+            for agg in projection.find_all(exp.AggFunc)
+        )
+        if group is None and not aggregates and select.args.get("having") is None:
+            return None
+        found = set()
+        for node in group.expressions if group is not None else []:
+            column = self.bare(node, scope)
+            resolved = self.resolve(column, scope) if isinstance(column, exp.Column) else None
+            if resolved is not None:
+                found.add(resolved)
+        return found
 
     def grouping(self, select: exp.Select, scope: Scope) -> None:
         group = select.args.get("group")
@@ -481,7 +555,7 @@ class Extractor:
             return
         resolved = []
         for node in group.expressions:
-            column = _bare(node)
+            column = self.bare(node, scope)
             if not isinstance(column, exp.Column):
                 return
             found = self.resolve(column, scope)
@@ -502,6 +576,82 @@ def _selects(scope: Scope) -> list[exp.Expr]:
         left = expression.left
         return list(left.selects) if isinstance(left, exp.Select) else []
     return []
+
+
+_TEXT_TYPES = frozenset({exp.DataType.Type.TEXT, exp.DataType.Type.VARCHAR})
+
+
+def _no_op_cast(column_type: str, to: exp.DataType) -> bool:
+    """Whether casting a column of ``column_type`` (as ``format_type`` prints it) to ``to``
+    is a no-op or a binary-coercible relabelling, which the planner looks through."""
+    own = _data_type(column_type)
+    if own is None:
+        return False
+    if to.expressions and to.expressions != own.expressions:
+        return False  # a typmod change (varchar(10)) is a length-coercion call
+    if own.this == to.this:
+        if own.this == exp.DataType.Type.USERDEFINED:
+            return own.sql(dialect="postgres").lower() == to.sql(dialect="postgres").lower()
+        return True
+    return own.this in _TEXT_TYPES and to.this in _TEXT_TYPES
+
+
+@functools.cache
+def _data_type(name: str) -> exp.DataType | None:
+    try:
+        return exp.DataType.build(name, dialect="postgres")
+    except (ValueError, sqlglot.errors.ParseError):
+        return None
+
+
+def _star_sources(scope: Scope, selects: list[exp.Expr]) -> list[Any]:
+    """The sources whose columns a ``*`` or ``t.*`` among ``selects`` projects."""
+    found: list[Any] = []
+    for projection in selects:
+        if isinstance(projection, exp.Star):
+            found += [source for _, source in scope.selected_sources.values()]
+        elif isinstance(projection, exp.Column) and isinstance(projection.this, exp.Star):
+            source = scope.sources.get(projection.table)
+            found += [source] if source is not None else []
+    return list({id(source): source for source in found}.values())
+
+
+# Functions PostgreSQL marks volatile that queries commonly call: a CTE calling one is
+# not inlined (contain_volatile_functions), so it is computed apart from the outer filter.
+VOLATILE = frozenset(
+    {
+        "random", "random_normal", "nextval", "setval", "currval", "lastval",
+        "clock_timestamp", "timeofday", "statement_timestamp", "gen_random_uuid",
+        "uuid_generate_v1", "uuid_generate_v4", "uuidv4", "uuidv7", "txid_current",
+        "pg_advisory_lock", "pg_try_advisory_lock", "setseed", "dblink",
+    }
+)  # fmt: skip
+
+
+def _inlined(cte: exp.CTE) -> bool:
+    """Whether PostgreSQL (12+) inlines this CTE into the query that reads it: not
+    recursive, without side effects (no data-modifying statement, no volatile function),
+    and either ``NOT MATERIALIZED`` or, by default, referenced once."""
+    materialized = cte.args.get("materialized")
+    if materialized:
+        return False
+    body = cte.this
+    if not isinstance(body, exp.Select) or body.find(exp.Insert, exp.Update, exp.Delete):
+        return False
+    for call in body.find_all(exp.Func):
+        name = call.name if isinstance(call, exp.Anonymous) else call.sql_name()
+        if name.lower() in VOLATILE or isinstance(call, exp.Rand):
+            return False
+    if any(t.name == cte.alias and not t.db for t in body.find_all(exp.Table)):
+        return False  # recursive: it reads itself
+    if materialized is None:
+        with_ = cte.parent
+        query = with_.parent if with_ is not None else None
+        if query is None:
+            return False
+        refs = sum(1 for t in query.find_all(exp.Table) if t.name == cte.alias and not t.db)
+        return refs == 1
+    return True
 
 
 def _scope_of(select: exp.Select, scope: Scope) -> Scope | None:

@@ -127,3 +127,28 @@ def test_a_column_the_catalog_does_not_know_ends_without_recursion() -> None:
     )
     pattern = analyze_one(Statement(sql, "regress.sql", 1), catalog)
     assert _describe_pattern(pattern) == ["public.onek"]
+
+
+def test_an_expression_remedy_names_columns_without_the_alias() -> None:
+    """CREATE INDEX names its table once: ``c.email`` there is a missing FROM entry."""
+    sql = "SELECT * FROM customers c WHERE lower(c.email) = $1"
+    (access,) = analyze_one(Statement(sql, "x"), CATALOG).accesses
+    (unservable,) = access.unservable
+    assert unservable.remedy == "CREATE INDEX CONCURRENTLY ON public.customers ((LOWER(email)));"
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT * FROM customers c WHERE (SELECT count(*) FROM orders o "
+        "WHERE o.customer_id = c.id) > 12",
+        "SELECT * FROM customers c WHERE coalesce((SELECT max(o.total_cents) FROM orders o "
+        "WHERE o.customer_id = c.id), 0) > 5",
+        "SELECT * FROM customers c WHERE EXISTS (SELECT 1 FROM orders o "
+        "WHERE o.customer_id = c.id) = true",
+    ],
+)
+def test_a_subquery_never_becomes_an_index_expression(sql: str) -> None:
+    """PostgreSQL: 'cannot use subquery in index expression'."""
+    pattern = analyze_one(Statement(sql, "x"), CATALOG)
+    assert all(not a.unservable for a in pattern.accesses)
