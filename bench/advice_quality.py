@@ -101,6 +101,8 @@ def advise(case: Case, mode: str, server: str, folder: Path, schema: Path) -> li
         command += ["--database-url", database_url(server)]
     if mode == "validate":
         command.append("--validate")
+    elif mode == "live":  # validation is the default on a live database since issue 12
+        command.append("--no-validate")
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DBCTL_DATABASE_URL")}
     env["DBCTL_STATE_DIR"] = str(folder / "state")  # never a sandbox in the repository
     run = subprocess.run(command, check=False, capture_output=True, text=True, env=env, cwd=folder)

@@ -47,6 +47,7 @@ class _Use:
     group: tuple[str, ...] = ()
     unservable: list[Unservable] = field(default_factory=list)
     write: bool = False
+    prefixes: list[str] = field(default_factory=list)
 
     def access(self) -> TableAccess:
         def unique(items: Iterable[str]) -> tuple[str, ...]:
@@ -64,6 +65,7 @@ class _Use:
             group=self.group,
             unservable=tuple(dict.fromkeys(self.unservable)),
             write=self.write,
+            prefixes=unique(c for c in self.prefixes if c not in self.equality),
         )
 
 
@@ -441,8 +443,9 @@ class Extractor:
                     resolved[1], node.sql(dialect="postgres"), Reason.leading_wildcard, remedy
                 )
             )
-        else:
+        else:  # a prefix: a range a btree serves under the C collation or a pattern opclass
             self.add(resolved, "ranges")
+            self.add(resolved, "prefixes")
 
     def disjunction(self, node: exp.Or, scope: Scope) -> None:
         """``a = 1 OR a = 2`` (an IN list written out) is equality on ``a``."""

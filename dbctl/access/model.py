@@ -81,6 +81,7 @@ class TableAccess:
     group: tuple[str, ...] = ()
     unservable: tuple[Unservable, ...] = ()
     write: bool = False  # the UPDATE or DELETE target (its WHERE is the filter)
+    prefixes: tuple[str, ...] = ()  # LIKE 'abc%' columns (also in ranges)
 
 
 @dataclass(frozen=True, slots=True)

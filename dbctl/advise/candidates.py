@@ -139,7 +139,7 @@ def pattern_opclass(table: Table | None, column: str) -> str | None:
 
 
 def _range_part(access: TableAccess, column: str, table: Table | None) -> Part:
-    if column not in getattr(access, "prefixes", ()):
+    if column not in access.prefixes:
         return Part(column)
     opclass = pattern_opclass(table, column)
     return Part(column, opclass=opclass, pattern=opclass is not None)

@@ -64,7 +64,7 @@ _SERVER_SETTINGS = {
     "max_connections": "200",
     "shared_preload_libraries": "pg_stat_statements",
     "pg_stat_statements.track": "top",
-    "pg_stat_statements.max": "5000",
+    "pg_stat_statements.max": "10000",  # room for a test run or a busy dev workload
     "track_io_timing": "on",
     "logging_collector": "off",
 }
