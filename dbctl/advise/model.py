@@ -69,6 +69,7 @@ class Suggestion:
     target: str = ""  # the table as SQL: public.orders, quoted where needed
     partitioned: bool = False  # on a partitioned table: no CONCURRENTLY
     costs: tuple[PlanCost, ...] = ()  # set by --validate
+    size_bytes: int | None = None  # HypoPG's estimate, set by --validate
     notes: tuple[str, ...] = ()
 
     @property
@@ -120,6 +121,8 @@ def missing_index(suggestion: Suggestion) -> Finding:
         evidence["cost_before"] = round(best.before, 2)
         evidence["cost_after"] = round(best.after, 2)
         evidence["savings"] = round(best.savings, 3)
+        if suggestion.size_bytes is not None:
+            evidence["size_bytes"] = suggestion.size_bytes
         evidence["costs"] = [
             {
                 "statement": shorten(c.statement.text),

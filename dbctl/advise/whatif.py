@@ -230,15 +230,19 @@ def _validate(
 
     before = plan_all()
     oids: dict[int, Suggestion] = {}
+    sizes: dict[int, int] = {}
     for suggestion in advice.suggestions:
         try:
             with pg.transaction():
                 sql = f"CREATE INDEX ON {suggestion.target} ({suggestion.key})"
                 row = pg.execute(
-                    f"SELECT indexrelid FROM {hypopg}.hypopg_create_index(%s)".encode(), [sql]
+                    f"SELECT indexrelid, {hypopg}.hypopg_relation_size(indexrelid) "
+                    f"FROM {hypopg}.hypopg_create_index(%s)".encode(),
+                    [sql],
                 ).fetchone()
                 assert row is not None
                 oids[int(row[0])] = suggestion
+                sizes[int(row[0])] = int(row[1])
         except psycopg.Error as exc:
             notes.append(_not_validated(suggestion, f"HypoPG cannot create it: {_first_line(exc)}"))
     after = plan_all()
@@ -263,7 +267,7 @@ def _validate(
             notes.append(_not_validated(suggestion, "; ".join(sorted(errors))))
             kept.append(suggestion)
             continue
-        verdict = replace(suggestion, costs=costs)
+        verdict = replace(suggestion, costs=costs, size_bytes=sizes.get(oid))
         if any(_pays(c, min_savings) for c in costs):
             kept.append(verdict)
         else:

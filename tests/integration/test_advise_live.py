@@ -263,6 +263,7 @@ def test_validate_prices_the_suggestions(conn: psycopg.Connection[Any], catalog:
     assert [c.used for c in orders.costs] == [True, True]
     finding = next(f for f in validated.findings() if f.suggestion == orders.sql)
     assert finding.evidence["cost_before"] > finding.evidence["cost_after"] > 0
+    assert finding.evidence["size_bytes"] > 8192  # HypoPG's estimate of the index's size
     dropped = {f.evidence["index"]: f for f in validated.notes if f.rule == "index-not-used"}
     assert set(dropped) == {"ix_customers_tier_deleted_at", "ix_orders_active"}
     assert "the planner does not use it" in dropped["ix_orders_active"].message
