@@ -155,6 +155,11 @@ def _after_equality(
         part = _range_part(access, ranges[0], table)
         if sort_usable and sort[0].column == ranges[0] and not part.pattern:
             return sort
+        if sort_usable and access.limit and equal and sort[0].column != ranges[0]:
+            # equality, then the ORDER BY under a LIMIT: the scan stops after LIMIT rows in
+            # order (the range filters them on the way); equality + range would read every
+            # matching row and sort them (rating = 'PG' AND length > 170 ORDER BY title LIMIT 10)
+            return sort
         return (part,)
     return sort if sort_usable else ()
 

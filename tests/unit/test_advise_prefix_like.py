@@ -86,6 +86,14 @@ def test_pattern_part_does_not_take_the_sort(tables: dict[str, Table]) -> None:
         prefixes=("title",),
     )  # fmt: skip
     assert _keys(like, tables["film"]) == ["rating, title text_pattern_ops"]
+    other = PrefixAccess(
+        "public.film",
+        equality=("rating",),
+        ranges=("title",),
+        sort=(SortKey("id"),),
+        prefixes=("title",),
+    )  # fmt: skip  (no LIMIT: the prefix range is kept, and a pattern part never sorts)
+    assert _keys(other, tables["film"]) == ["rating, title text_pattern_ops"]
     ranged = TableAccess("public.film", equality=("rating",), ranges=("title",), sort=sort)
     assert _keys(ranged, tables["film"]) == ["rating, title"]
 
