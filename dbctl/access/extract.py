@@ -367,6 +367,8 @@ class Extractor:
                 self.on_column(node.this, node, scope, "ranges")
         elif isinstance(node, exp.Like | exp.ILike):
             self.like(node, scope)
+        elif isinstance(node, exp.ArrayContainsAll):
+            self.containment(node, scope)
         elif isinstance(node, exp.Or):
             self.disjunction(node, scope)
 
@@ -446,6 +448,34 @@ class Extractor:
         else:  # a prefix: a range a btree serves under the C collation or a pattern opclass
             self.add(resolved, "ranges")
             self.add(resolved, "prefixes")
+
+    def containment(self, node: exp.ArrayContainsAll, scope: Scope) -> None:
+        """``col @> constant`` (jsonb or an array): no btree serves it, a GIN index does
+        (``jsonb_path_ops`` for jsonb: smaller, and made for ``@>``)."""
+        if self.local(node.expression, scope):
+            return
+        column = self.bare(node.this, scope)
+        if not isinstance(column, exp.Column):
+            return
+        resolved = self.resolve(column, scope)
+        if resolved is None or resolved[0] not in self.uses:
+            return
+        use = self.uses[resolved[0]]
+        table = self.catalog.table(use.table)
+        found = table.column(resolved[1]) if table is not None else None
+        if found is None:
+            return  # the type decides the operator class: unknown, no advice
+        kind = found.type.lower()
+        if kind == "jsonb":
+            key = f"{quote_ident(resolved[1])} jsonb_path_ops"
+        elif kind.endswith("[]"):
+            key = quote_ident(resolved[1])
+        else:
+            return
+        remedy = f"CREATE INDEX CONCURRENTLY ON {use.table} USING gin ({key});"
+        use.unservable.append(
+            Unservable(resolved[1], node.sql(dialect="postgres"), Reason.containment, remedy)
+        )
 
     def disjunction(self, node: exp.Or, scope: Scope) -> None:
         """``a = 1 OR a = 2`` (an IN list written out) is equality on ``a``."""

@@ -39,6 +39,7 @@ class Reason(StrEnum):
     function = "function"  # lower(email) = $1 with no matching expression index
     leading_wildcard = "leading-wildcard"  # name LIKE '%son'
     negation = "negation"  # status <> 'x', NOT IN: a btree rarely helps
+    containment = "containment"  # data @> '{"k": 1}', tags @> ARRAY['a']: a GIN index
 
 
 @dataclass(frozen=True, slots=True)

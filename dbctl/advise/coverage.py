@@ -75,6 +75,20 @@ def _trigram(index: Index, column: str) -> bool:
     )
 
 
+def _gin_on(index: Index, column: str) -> bool:
+    """A GIN index on ``column`` (any operator class; the DDL reader keeps "col opclass")."""
+    return index.method == "gin" and any(
+        key == column or key.split(" ", 1)[0] == column for key in index.columns
+    )
+
+
+def _gin_serves(index: Index, item: Unservable) -> bool:
+    """A trigram index for a leading wildcard, a GIN index for containment."""
+    if item.reason is Reason.leading_wildcard:
+        return _trigram(index, item.column)
+    return item.reason is Reason.containment and _gin_on(index, item.column)
+
+
 def unservable_covered_by(
     table: Table, item: Unservable, access: TableAccess, statement: str
 ) -> Index | None:
@@ -86,7 +100,7 @@ def unservable_covered_by(
             expression = index.method in ("btree", "hash") and index.expressions[0]
             if expression and expression_matches(index.columns[0], item.expression):
                 return index
-        elif item.reason is Reason.leading_wildcard and _trigram(index, item.column):
+        elif _gin_serves(index, item):
             return index
     return None
 

@@ -152,3 +152,36 @@ def test_a_subquery_never_becomes_an_index_expression(sql: str) -> None:
     """PostgreSQL: 'cannot use subquery in index expression'."""
     pattern = analyze_one(Statement(sql, "x"), CATALOG)
     assert all(not a.unservable for a in pattern.accesses)
+
+
+@pytest.mark.parametrize(
+    ("where", "remedy"),
+    [
+        ("data @> '{\"a\": 1}'", "USING gin (data jsonb_path_ops);"),
+        ("p.tags @> ARRAY['x']", "USING gin (tags);"),
+    ],
+)
+def test_containment_is_a_gin_remedy(where: str, remedy: str) -> None:
+    """Issue 12: ``@>`` on jsonb or an array is served by GIN, never a btree."""
+    from dbctl.access.ddl import catalog_from_ddl
+    from dbctl.access.model import Reason
+    from dbctl.advise.advisor import advise
+
+    catalog, _ = catalog_from_ddl(
+        "CREATE TABLE posts (id int PRIMARY KEY, data jsonb, tags text[], note text);"
+    )
+    pattern = analyze_one(Statement(f"SELECT id FROM posts p WHERE {where}", "q.sql", 1), catalog)
+    [item] = [u for a in pattern.accesses for u in a.unservable]
+    assert item.reason is Reason.containment
+    assert item.remedy.endswith(remedy)
+    assert not [a.ranges or a.equality for a in pattern.accesses if a.ranges or a.equality]
+    advice = advise([pattern], catalog)
+    assert not advice.suggestions  # no btree
+    covered, _ = catalog_from_ddl(
+        "CREATE TABLE posts (id int PRIMARY KEY, data jsonb, tags text[], note text);"
+        "CREATE INDEX ix_data ON posts USING gin (data jsonb_path_ops);"
+        "CREATE INDEX ix_tags ON posts USING gin (tags);"
+    )
+    again = analyze_one(Statement(f"SELECT id FROM posts p WHERE {where}", "q.sql", 1), covered)
+    notes = advise([again], covered).notes
+    assert not [f for f in notes if f.rule == "unservable-predicate"]
