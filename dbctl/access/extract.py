@@ -26,6 +26,7 @@ from sqlglot.optimizer.scope import Scope, traverse_scope
 from dbctl.access.model import Reason, SortKey, TableAccess, Unservable
 from dbctl.pg.catalog import Catalog, Table
 from dbctl.pg.identifiers import quote_ident
+from dbctl.rules.indexing import qualified_sql
 
 Resolved = tuple[int, str]  # (id of the base table's exp.Table node, column name)
 _RANGE = (exp.GT, exp.GTE, exp.LT, exp.LTE)
@@ -428,14 +429,11 @@ class Extractor:
         if not pattern.is_string:
             return
         text = pattern.this
-        column = self.bare(node.this, scope)
-        if not isinstance(column, exp.Column):
-            return
-        resolved = self.resolve(column, scope)
-        if resolved is None or resolved[0] not in self.uses:
+        resolved = self.operand(node.this, scope)
+        if resolved is None:
             return
         if text[:1] in ("%", "_") or isinstance(node, exp.ILike):
-            table = self.uses[resolved[0]].table
+            table = self.target_sql(self.uses[resolved[0]])
             remedy = (
                 "CREATE EXTENSION IF NOT EXISTS pg_trgm; CREATE INDEX CONCURRENTLY "
                 f"ON {table} USING gin ({quote_ident(resolved[1])} gin_trgm_ops);"
@@ -449,16 +447,27 @@ class Extractor:
             self.add(resolved, "ranges")
             self.add(resolved, "prefixes")
 
+    def operand(self, node: exp.Expr, scope: Scope) -> Resolved | None:
+        """The base-table column an operator's operand is (casts that change nothing and
+        parentheses left out), if it is one of this statement's tables."""
+        column = self.bare(node, scope)
+        if not isinstance(column, exp.Column):
+            return None
+        resolved = self.resolve(column, scope)
+        return resolved if resolved is not None and resolved[0] in self.uses else None
+
+    def target_sql(self, use: _Use) -> str:
+        """The table of a remedy, quoted as PostgreSQL needs it."""
+        table = self.catalog.table(use.table)
+        return use.table if table is None else qualified_sql(table)
+
     def containment(self, node: exp.ArrayContainsAll, scope: Scope) -> None:
         """``col @> constant`` (jsonb or an array): no btree serves it, a GIN index does
         (``jsonb_path_ops`` for jsonb: smaller, and made for ``@>``)."""
         if self.local(node.expression, scope):
             return
-        column = self.bare(node.this, scope)
-        if not isinstance(column, exp.Column):
-            return
-        resolved = self.resolve(column, scope)
-        if resolved is None or resolved[0] not in self.uses:
+        resolved = self.operand(node.this, scope)
+        if resolved is None:
             return
         use = self.uses[resolved[0]]
         table = self.catalog.table(use.table)
@@ -472,7 +481,7 @@ class Extractor:
             key = quote_ident(resolved[1])
         else:
             return
-        remedy = f"CREATE INDEX CONCURRENTLY ON {use.table} USING gin ({key});"
+        remedy = f"CREATE INDEX CONCURRENTLY ON {self.target_sql(use)} USING gin ({key});"
         use.unservable.append(
             Unservable(resolved[1], node.sql(dialect="postgres"), Reason.containment, remedy)
         )
