@@ -161,6 +161,11 @@ def _check_percent(raw: str, what: str) -> None:
 
 
 def _check_hosts(netloc_hosts: str) -> tuple[str, ...]:
+    if "#" in netloc_hosts:  # no host holds one: a password's '@' ended the user info early
+        raise _refuse(
+            f"has a '#' where the host should be (an '@' in the password?): {_ENCODE}, "
+            "'@' is %40, '#' is %23"
+        )
     entries: list[str] = []
     rest = netloc_hosts
     while True:
@@ -251,7 +256,7 @@ def parse_url(url: str) -> Url:
     for part, what in ((path, "database name"), (query, "query")):
         if part is not None:
             _check_percent(part, what)
-    if user is None and path is not None and "@" in path:
+    if path is not None and "@" in path:  # a database name never holds one in practice
         raise _refuse(
             "is ambiguous: it has an '@' after the host and '/' (libpq reads a database name "
             f"there, SQLAlchemy the end of a password): {_ENCODE}, '@' is %40, '/' is %2F"

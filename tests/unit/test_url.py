@@ -189,6 +189,9 @@ def test_libpq_and_sqlalchemy_read_the_same_password(given: str, password: str) 
         ("postgresql://u:S3cr3t@Pw@h/d", "'@' is %40"),
         ("postgresql://u:S3cr3tPw%zz@h/d", "'%' is %25"),
         ("postgresql://u:S3cr3tPw%4@h/d", "'%' is %25"),
+        # '@', '#', '/' and '?' all unencoded: the first '@' ends the user info early
+        ("postgresql://u:S3@cr#3t/Pw?@h:5432/d", "'#' is %23"),
+        ("postgresql://u:S3@cr3t/Pw@h:5432/d", "'@' is %40"),
     ],
 )
 def test_ambiguous_passwords_are_refused_without_showing_them(given: str, names: str) -> None:
