@@ -49,6 +49,8 @@ class _Use:
     unservable: list[Unservable] = field(default_factory=list)
     write: bool = False
     prefixes: list[str] = field(default_factory=list)
+    reads: list[str] = field(default_factory=list)
+    all_columns: bool = False  # a * or a whole-row reference: ``reads`` is unknown
 
     def access(self) -> TableAccess:
         def unique(items: Iterable[str]) -> tuple[str, ...]:
@@ -67,6 +69,7 @@ class _Use:
             unservable=tuple(dict.fromkeys(self.unservable)),
             write=self.write,
             prefixes=unique(c for c in self.prefixes if c not in self.equality),
+            reads=None if self.all_columns or self.write else unique(self.reads),
         )
 
 
@@ -299,6 +302,7 @@ class Extractor:
             self.condition(condition, scope)
         self.order(expression, scope)
         self.grouping(expression, scope)
+        self.reading(expression, scope)
 
     def using(self, join: exp.Join, scope: Scope) -> None:
         names = [ident.name for ident in join.args.get("using") or []]
@@ -608,6 +612,29 @@ class Extractor:
             use = self.uses.get(resolved[0][0])
             if use is not None:
                 use.group = tuple(dict.fromkeys(name for _, name in resolved))
+
+    def reading(self, select: exp.Select, scope: Scope) -> None:
+        """Every column this scope reads, on the base table it comes from (``reads``);
+        a ``*``, ``t.*`` or whole-row reference makes its sources' reads unknown."""
+        for source in _star_sources(scope, list(select.selects)):
+            self._all_columns(source)
+        for column in scope.columns:
+            if isinstance(column.this, exp.Star):
+                continue
+            resolved = self.resolve(column, scope)
+            if resolved is not None:
+                self.add(resolved, "reads")
+            elif not column.table and column.name in scope.sources:
+                self._all_columns(scope.sources[column.name])  # a whole-row reference
+
+    def _all_columns(self, source: Any) -> None:
+        nodes = [source] if isinstance(source, exp.Table) else []
+        if isinstance(source, Scope):
+            nodes = list(source.expression.find_all(exp.Table))
+        for node in nodes:
+            use = self.uses.get(id(node))
+            if use is not None:
+                use.all_columns = True
 
 
 def _selects(scope: Scope) -> list[exp.Expr]:

@@ -68,7 +68,10 @@ class TableAccess:
     (``in_lists``) and ``IS NULL`` (``nulls``) are listed there too and again in their own
     field. ``joins`` are this table's columns in equi-joins with other tables (ON, USING,
     or written in WHERE), whichever side drives. ``sort`` is the ORDER BY when every key is
-    a column of this table; ``limit`` says whether a LIMIT/FETCH bounds it.
+    a column of this table; ``limit`` says whether a LIMIT/FETCH bounds it. ``reads`` is
+    every column of this table the statement reads (select list, filters, joins, sorts,
+    grouping), for a covering index; None when that cannot be told (``*``, a whole-row
+    reference, the target of an UPDATE or DELETE, which visits the heap anyway).
     """
 
     table: str  # qualified: "public.orders"
@@ -83,6 +86,7 @@ class TableAccess:
     unservable: tuple[Unservable, ...] = ()
     write: bool = False  # the UPDATE or DELETE target (its WHERE is the filter)
     prefixes: tuple[str, ...] = ()  # LIKE 'abc%' columns (also in ranges)
+    reads: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)

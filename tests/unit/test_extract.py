@@ -185,3 +185,60 @@ def test_containment_is_a_gin_remedy(where: str, remedy: str) -> None:
     again = analyze_one(Statement(f"SELECT id FROM posts p WHERE {where}", "q.sql", 1), covered)
     notes = advise([again], covered).notes
     assert not [f for f in notes if f.rule == "unservable-predicate"]
+
+
+READS_DDL = """
+CREATE TABLE customer (id int PRIMARY KEY, store_id int, email text, name text);
+CREATE TABLE payment (id int PRIMARY KEY, customer_id int, amount numeric, paid_at date);
+"""
+READS_CATALOG, _ = catalog_from_ddl(READS_DDL)
+
+
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        (
+            "SELECT id FROM customer WHERE id IN "
+            "(SELECT customer_id FROM payment WHERE amount > 10.9)",
+            {"public.customer": ("id",), "public.payment": ("customer_id", "amount")},
+        ),
+        (
+            "SELECT customer_id, sum(amount) FROM payment GROUP BY customer_id "
+            "ORDER BY sum(amount) DESC LIMIT 10",
+            {"public.payment": ("customer_id", "amount")},
+        ),
+        (
+            "SELECT c.email FROM customer c JOIN payment p ON p.customer_id = c.id "
+            "WHERE c.store_id = 1 ORDER BY p.paid_at",
+            {
+                "public.customer": ("email", "id", "store_id"),
+                "public.payment": ("customer_id", "paid_at"),
+            },
+        ),
+        # a * (or t.*) and a whole-row reference read every column: unknown
+        ("SELECT * FROM customer WHERE store_id = 1", {"public.customer": None}),
+        (
+            "SELECT p.*, c.name FROM payment p JOIN customer c ON c.id = p.customer_id",
+            {"public.payment": None, "public.customer": ("name", "id")},
+        ),
+        ("SELECT to_json(c) FROM customer c WHERE store_id = 1", {"public.customer": None}),
+        # a derived table's projection is what the outer query can read
+        (
+            "SELECT d.n FROM (SELECT store_id, name AS n FROM customer) d WHERE d.store_id = 2",
+            {"public.customer": ("store_id", "name")},
+        ),
+        # the target of a write visits the heap: no covering index for it
+        ("UPDATE customer SET name = 'x' WHERE store_id = 1", {"public.customer": None}),
+    ],
+)
+def test_reads_are_the_columns_a_covering_index_needs(
+    sql: str, expected: dict[str, tuple[str, ...] | None]
+) -> None:
+    pattern = analyze_one(Statement(sql, "-"), READS_CATALOG)
+
+    def as_sets(found: dict[str, tuple[str, ...] | None]) -> dict[str, set[str] | None]:
+        return {
+            table: None if columns is None else set(columns) for table, columns in found.items()
+        }
+
+    assert as_sets({a.table: a.reads for a in pattern.accesses}) == as_sets(expected)
