@@ -20,7 +20,7 @@ from dataclasses import replace
 
 from dbctl.access.model import AccessPattern, Statement, TableAccess, Unservable
 from dbctl.advise import unused
-from dbctl.advise.candidates import Candidate, Purpose, candidates
+from dbctl.advise.candidates import Candidate, Purpose, candidates, options
 from dbctl.advise.coverage import Coverage
 from dbctl.advise.filters import Limits, apply_filters
 from dbctl.advise.keys import Shape, key_parts
@@ -53,10 +53,19 @@ CATALOG_RULES: tuple[CatalogRule, ...] = (foreign_keys.check, duplicates.check)
 class _Collector:
     """Walks the patterns once: candidates not yet covered, and the findings on the way."""
 
-    def __init__(self, catalog: Catalog, statistics: Statistics | None, max_columns: int):
+    def __init__(
+        self,
+        catalog: Catalog,
+        statistics: Statistics | None,
+        max_columns: int,
+        with_options: bool = False,
+    ):
         self.catalog = catalog
         self.statistics = statistics
         self.max_columns = max_columns
+        self.with_options = with_options  # the planner chooses: collect the other shapes
+        self.options: list[Candidate] = []
+        self._options: dict[TableAccess, list[Candidate]] = {}
         self.coverage = Coverage()
         self.used: set[tuple[str, str]] = set()  # existing indexes that serve the input
         self.wanted: list[Candidate] = []
@@ -91,6 +100,7 @@ class _Collector:
     def _add(self, pattern: AccessPattern) -> None:
         statement = pattern.statement
         wanted: list[Candidate] = []
+        optional: list[Candidate] = []
         unknown = list(pattern.unknown_tables)
         unservable: list[tuple[tuple[str, str, str], Unservable]] = []
         for access in pattern.accesses:
@@ -98,9 +108,13 @@ class _Collector:
             if table is None:
                 unknown.append(access.table)
             elif table.kind in INDEXABLE_KINDS:
+                before = len(wanted)
                 self._access(table, access, statement, wanted, unservable)
+                if self.with_options:
+                    self._optional(table, access, statement, len(wanted) > before, optional)
         # Kept only once the whole statement went through.
         self.wanted += wanted
+        self.options += optional
         for name in unknown:
             self.unknown.setdefault(name, []).append(statement)
         for key, item in unservable:
@@ -140,6 +154,48 @@ class _Collector:
                 unservable.append(
                     ((table.qualified_name, item.expression, item.reason.value), item)
                 )
+
+    def _optional(
+        self,
+        table: Table,
+        access: TableAccess,
+        statement: Statement,
+        wanting: bool,
+        optional: list[Candidate],
+    ) -> None:
+        """The other shapes of an access that wants an index (or aggregates), for the
+        planner to choose among; none that an existing index already serves."""
+        found = self._options.get(access)
+        if found is None:
+            searched = {
+                *access.equality,
+                *access.ranges,
+                *access.joins,
+                *access.group,
+                *(key.column for key in access.sort),
+            }
+            found = []
+            for shape, purpose in options(
+                access,
+                statistics=self.statistics,
+                max_columns=self.max_columns,
+                table=table,
+            ):
+                covering = tuple(
+                    part.column for part in key_parts(shape) if part.column not in searched
+                )
+                found.append(
+                    Candidate(
+                        access.table, shape, purpose, statement, access.limit, covering=covering
+                    )
+                )
+            self._options[access] = found
+        for option in found:
+            if not wanting and option.purpose is not Purpose.group:
+                continue
+            candidate = replace(option, statement=statement)
+            if self.coverage.index_for(table, candidate, access) is None:
+                optional.append(candidate)
 
     def notes(self) -> list[Finding]:
         found = list(self.findings)
@@ -261,6 +317,28 @@ def _weighed(
     return kept, notes
 
 
+def _alternatives(
+    wanted: list[Candidate],
+    suggestions: list[Suggestion],
+    catalog: Catalog,
+    statistics: Statistics | None,
+    options: AdviceOptions,
+) -> list[Group]:
+    """The other shapes, one group per distinct key (never merged: the planner chooses
+    among them as they are), less those the filters drop or a suggestion already is."""
+    alike: dict[tuple[str, Shape], Group] = {}
+    for candidate in wanted:
+        key = (candidate.table, candidate.shape)
+        group = alike.get(key)
+        if group is None:
+            alike[key] = group = Group(candidate.table, candidate.shape)
+        group.members.append(candidate)
+    suggested = {(s.table, s.columns) for s in suggestions}
+    fresh = [g for g in alike.values() if (g.table, g.columns) not in suggested]
+    kept, _ = _weighed(fresh, catalog, statistics, options)
+    return kept
+
+
 def _catalog_findings(catalog: Catalog, context: RuleContext, kept: list[Group]) -> list[Finding]:
     """The catalog rules, less the foreign keys a suggestion will index."""
     found = []
@@ -288,7 +366,7 @@ def advise(
     the filters and ``unused-index``; without them the advice is structural and says so.
     ``context`` gives the catalog rules the models' locations.
     """
-    collector = _Collector(catalog, statistics, options.max_columns)
+    collector = _Collector(catalog, statistics, options.max_columns, options.alternatives)
     count = 0
     for pattern in patterns:
         count += 1
@@ -301,6 +379,8 @@ def advise(
         notes.append(note("no-statistics", NO_STATISTICS))
     taken = taken_names(catalog)  # tables, views, sequences too: IF NOT EXISTS would skip
     suggestions = [_suggestion(g, catalog.tables[g.table], taken) for g in kept]
+    others = _alternatives(collector.options, suggestions, catalog, statistics, options)
+    alternatives = [_suggestion(g, catalog.tables[g.table], taken) for g in others]
     context = context or RuleContext()
     notes += _catalog_findings(catalog, context, kept)
     if statistics is not None:
@@ -312,4 +392,6 @@ def advise(
             locations=locations,
             used=collector.used,
         )
-    return Advice(suggestions, notes, count, structural=statistics is None)
+    return Advice(
+        suggestions, notes, count, structural=statistics is None, alternatives=alternatives
+    )

@@ -18,6 +18,12 @@ collation: its part asks for ``text_pattern_ops`` (``varchar_pattern_ops``,
 ``bpchar_pattern_ops`` by the column's type), unless the column is C-collated (from the
 catalog; the DDL reader and an unknown database collation are taken as not C). Such a part
 never takes the sort.
+
+``options`` gives, for ``--validate``, the other shapes an access could use, for the
+planner to choose among with HypoPG: the pair's leading column alone, equality then the
+range or then the sort under a LIMIT (whichever the first candidate did not take), the
+key plus the columns the statement reads for an index-only scan (covering), the grouping
+columns of an aggregate with what it reads, and the join column with what is read.
 """
 
 from __future__ import annotations
@@ -26,7 +32,16 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from dbctl.access.model import SortKey, Statement, TableAccess
-from dbctl.advise.keys import C_COLLATIONS, Block, Part, Shape, equality, fixed, key_parts
+from dbctl.advise.keys import (
+    C_COLLATIONS,
+    Block,
+    Part,
+    Shape,
+    equality,
+    fixed,
+    key_parts,
+    width,
+)
 from dbctl.pg.catalog import Table
 from dbctl.pg.stats import Statistics
 
@@ -37,6 +52,7 @@ class Purpose(StrEnum):
     filter = "filter"
     join_key = "join"
     sort = "sort"
+    group = "group"  # an aggregate's grouping columns (an option for the planner only)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +66,7 @@ class Candidate:
     limit: bool = False
     descending_sort: bool = False  # the statement sorts the key's sort parts the other way
     alternatives: tuple[Shape, ...] = ()  # other shapes that serve the access as well
+    covering: tuple[str, ...] = ()  # key columns only read (an index-only scan), not searched
 
     @property
     def coverage_shape(self) -> Shape:
@@ -68,13 +85,23 @@ class Candidate:
 
     def reason(self) -> str:
         """``joined on customer_id``, ``filtered on (status, created_at)``..."""
-        columns = self.columns
+        read = set(self.covering)
+        columns = tuple(column for column in self.columns if column not in read)
+        reads = f" and reads ({', '.join(self.covering)}) from the index alone" * bool(read)
         if self.purpose is Purpose.join_key:
             rest = f" (with a filter on {', '.join(columns[1:])})" if len(columns) > 1 else ""
-            return f"joined on {columns[0]}{rest}"
-        eq = [p.column for b in self.shape if b.free for p in b.parts]
+            return f"joined on {columns[0]}{rest}{reads}"
+        if self.purpose is Purpose.group:
+            return f"grouped by ({', '.join(columns)}){reads}"
+        eq = [p.column for b in self.shape if b.free for p in b.parts if p.column not in read]
         ordered = [p for b in self.shape if not b.free for p in b.parts if p.ordered]
-        ranged = [p.column for b in self.shape if not b.free for p in b.parts if not p.ordered]
+        ranged = [
+            p.column
+            for b in self.shape
+            if not b.free
+            for p in b.parts
+            if not p.ordered and p.column not in read
+        ]
         said = []
         if eq or ranged:
             said.append(f"filtered on ({', '.join([*eq, *ranged])})")
@@ -83,7 +110,7 @@ class Candidate:
                 ordered = [part.flipped() for part in ordered]
             keys = ", ".join(p.column + (" DESC" if p.descending else "") for p in ordered)
             said.append(f"sorted on ({keys})" + (" with a LIMIT" if self.limit else ""))
-        return " and ".join(said)
+        return " and ".join(said) + reads
 
 
 def _unique(columns: tuple[str, ...]) -> tuple[str, ...]:
@@ -170,6 +197,66 @@ def _capped(equal: tuple[str, ...], rest: tuple[Part, ...], max_columns: int) ->
     blocks: list[Block] = [equality(*equal)] if equal else []
     blocks.extend(fixed(part) for part in rest)
     return tuple(blocks)
+
+
+COVERING_EXTRA = 2  # columns a covering option may add past the key
+
+
+def _with_reads(shape: Shape, reads: tuple[str, ...] | None, max_columns: int) -> Shape | None:
+    """``shape`` with the other columns the access reads appended, for an index-only scan;
+    None when the reads are unknown, there is nothing to add, or too much."""
+    if reads is None:
+        return None
+    have = {part.column for part in key_parts(shape)}
+    extra = [column for column in reads if column not in have]
+    if not extra or len(extra) > COVERING_EXTRA or width(shape) + len(extra) > max_columns + 2:
+        return None
+    return (*shape, *(fixed(Part(column)) for column in extra))
+
+
+def options(
+    access: TableAccess,
+    *,
+    statistics: Statistics | None = None,
+    max_columns: int = 3,
+    table: Table | None = None,
+) -> list[tuple[Shape, Purpose]]:
+    """The shapes besides ``candidates``' that may serve ``access`` as well or better, for
+    the planner to price (``--validate``); none for a write target."""
+    if access.write:
+        return []
+    equal = ordered_equality(access, statistics)
+    rest = _after_equality(access, equal, table)
+    primary = _capped(equal, rest, max_columns)
+    found: dict[Shape, Purpose] = {}
+    if primary:
+        purpose = Purpose.filter if equal or access.ranges else Purpose.sort
+        if width(primary) > 1:  # the leading column alone: a pair may not pay for itself
+            first = key_parts(primary)[0]
+            found[(equality(first.column),) if equal else (fixed(first),)] = purpose
+        ranges = [column for column in access.ranges if column not in equal]
+        sort = _sort_parts(access, equal)
+        if equal and ranges and sort and access.limit and not set(access.in_lists):
+            ranged = (_range_part(access, ranges[0], table),)
+            found[_capped(equal, ranged, max_columns)] = Purpose.filter
+            found[_capped(equal, sort, max_columns)] = Purpose.filter
+        covering = _with_reads(primary, access.reads, max_columns)
+        if covering is not None:
+            found[covering] = purpose
+    elif access.group and not access.joins:
+        grouped = (equality(*access.group[:max_columns]),)
+        found[grouped] = Purpose.group
+        covering = _with_reads(grouped, access.reads, max_columns)
+        if covering is not None:
+            found[covering] = Purpose.group
+    for column in _unique(access.joins):
+        covering = _with_reads((equality(column),), access.reads, max_columns)
+        if covering is not None:
+            found.setdefault(covering, Purpose.join_key)
+        if equal and column not in equal:  # the filter, then the join column
+            found.setdefault(_capped((*equal, column), (), max_columns + 1), Purpose.filter)
+    found.pop(primary, None)
+    return list(found.items())
 
 
 def candidates(

@@ -179,18 +179,27 @@ def check_indexes(
                 fingerprints.add(pattern.statement.fingerprint)
                 yield pattern
 
+        auto = request.validate is None and source.name == "database"
+        validating = conn is not None and (request.validate is True or auto)
+        options = replace(request.options, alternatives=validating)
         advice: Advice = advise(
             patterns(),
             catalog,
             statistics=source.statistics,
-            options=request.options,
+            options=options,
             context=source.context,
         )
-        auto = request.validate is None and source.name == "database"
-        if conn is not None and (request.validate is True or auto):
+        if validating:
             from dbctl.advise.whatif import validate
 
-            advice = validate(advice, conn, min_savings=request.min_savings)
+            assert conn is not None
+            advice = validate(
+                advice,
+                conn,
+                min_savings=request.min_savings,
+                max_indexes=options.max_indexes,
+                max_size=options.max_size,
+            )
     finally:
         if conn is not None:
             conn.close()

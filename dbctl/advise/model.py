@@ -29,6 +29,9 @@ class AdviceOptions:
     max_selectivity: float = 0.1  # with statistics: an equality keeping more is dropped
     enough_rows: float = 50.0  # with statistics: an existing index narrowing to this suffices
     unused_min_bytes: int = 1024 * 1024  # unused-index: smaller indexes are not reported
+    alternatives: bool = False  # collect the other shapes of each access (for --validate)
+    max_indexes: int | None = None  # --validate: at most this many suggestions
+    max_size: int | None = None  # --validate: at most this many bytes of new indexes
     # Row-count hints, "table" or "schema.table" -> rows: a table under min_rows gets a
     # small-table note instead of a suggestion, with or without statistics.
     table_rows: Mapping[str, int] = FrozenMap()
@@ -182,6 +185,9 @@ class Advice:
     statements: int = 0  # access patterns analysed
     structural: bool = True  # no statistics: table sizes and selectivity not weighed
     validated: bool = False  # costs from the planner with HypoPG
+    # The other shapes the accesses could use (AdviceOptions.alternatives): --validate
+    # prices them beside the suggestions and keeps what the planner prefers.
+    alternatives: list[Suggestion] = field(default_factory=list)
 
     def findings(self) -> list[Finding]:
         return [missing_index(s) for s in self.suggestions] + list(self.notes)

@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING, Any
 from dbctl.access.model import Statement
 from dbctl.advise.explainable import NotExplainable, explainable
 from dbctl.advise.model import Advice, PlanCost, Suggestion, note
+from dbctl.advise.select import Option, Priced, Selection, select
 from dbctl.pg.catalog_loader import psycopg_connection
 from dbctl.pg.identifiers import quote_ident
 from dbctl.report import Finding
@@ -178,9 +179,11 @@ def validate(
     *,
     min_savings: float = 0.30,
     statement_timeout: str = STATEMENT_TIMEOUT,
+    max_indexes: int | None = None,
+    max_size: int | None = None,
 ) -> Advice:
     """``advice`` with the suggestions the planner would use and that pay, with their costs."""
-    if not advice.suggestions:
+    if not advice.suggestions and not advice.alternatives:
         return advice
     pg = psycopg_connection(conn)
     with pg.transaction(force_rollback=True):
@@ -197,9 +200,85 @@ def validate(
         hypopg = quote_ident(schema)
         pg.execute(f"SELECT {hypopg}.hypopg_reset()".encode())
         try:
-            return _validate(advice, pg, _Planner(pg, version), hypopg, min_savings)
+            planner = _Planner(pg, version)
+            return _validate(
+                advice,
+                pg,
+                planner,
+                hypopg,
+                min_savings=min_savings,
+                budget=Budget(max_indexes, max_size),
+            )
         finally:
             pg.execute(f"SELECT {hypopg}.hypopg_reset()".encode())
+
+
+class _Hypothetical:
+    """The pool's hypothetical indexes, created and dropped so that a statement is planned
+    with exactly the chosen ones on its tables (``select.Planner``)."""
+
+    def __init__(
+        self,
+        pg: psycopg.Connection[Any],
+        planner: _Planner,
+        hypopg: str,
+        pool: list[Suggestion],
+        statements: dict[str, Statement],
+    ) -> None:
+        self.pg = pg
+        self.planner = planner
+        self.hypopg = hypopg
+        self.pool = pool
+        self.statements = statements
+        self.present: dict[int, int] = {}  # pool id -> oid
+        self.failed: dict[str, str] = {}  # statement key -> why it could not be planned
+        self.tables: dict[str, set[str]] = {}  # statement key -> the pool's tables it reads
+
+    def create(self, option: int) -> tuple[int, int]:
+        """Create one, returning its oid and HypoPG's size estimate."""
+        suggestion = self.pool[option]
+        sql = f"CREATE INDEX ON {suggestion.target} ({suggestion.key})"
+        with self.pg.transaction():
+            row = self.pg.execute(
+                f"SELECT indexrelid, {self.hypopg}.hypopg_relation_size(indexrelid) "
+                f"FROM {self.hypopg}.hypopg_create_index(%s)".encode(),
+                [sql],
+            ).fetchone()
+        assert row is not None
+        self.present[option] = int(row[0])
+        return int(row[0]), int(row[1])
+
+    def drop(self, option: int) -> None:
+        oid = self.present.pop(option)
+        self.pg.execute(f"SELECT {self.hypopg}.hypopg_drop_index(%s)".encode(), [oid])
+
+    def __call__(self, key: str, chosen: frozenset[int]) -> Priced | None:
+        import psycopg
+
+        if key in self.failed:
+            return None
+        tables = self.tables.get(key, set())
+        for option in [o for o in self.present if self.pool[o].table in tables]:
+            if option not in chosen:
+                self.drop(option)
+        for option in chosen:
+            if option not in self.present:
+                self.create(option)
+        try:
+            plan = self.planner.explain(self.statements[key].text)
+        except NotExplainable as exc:
+            self.failed[key] = f"not sent to the server: {exc}"
+            return None
+        except psycopg.Error as exc:
+            self.failed[key] = _first_line(exc)
+            return None
+        by_oid = {oid: option for option, oid in self.present.items()}
+        used = {
+            by_oid[int(m.group(1))]
+            for name in plan.indexes
+            if (m := _HYPOTHETICAL.match(name)) and int(m.group(1)) in by_oid
+        }
+        return Priced(plan.cost, frozenset(used))
 
 
 def _validate(
@@ -207,89 +286,121 @@ def _validate(
     pg: psycopg.Connection[Any],
     planner: _Planner,
     hypopg: str,
+    *,
     min_savings: float,
+    budget: Budget,
 ) -> Advice:
     import psycopg
 
     notes: list[Finding] = []
-    statements = {_key(s): s for g in advice.suggestions for s in g.statements}
-    failed: dict[str, str] = {}
-
-    def plan_all() -> dict[str, Plan]:
-        plans: dict[str, Plan] = {}
-        for key, statement in statements.items():
-            if key in failed:
-                continue
-            try:
-                plans[key] = planner.explain(statement.text)
-            except NotExplainable as exc:
-                failed[key] = f"not sent to the server: {exc}"
-            except psycopg.Error as exc:
-                failed[key] = _first_line(exc)
-        return plans
-
-    before = plan_all()
-    oids: dict[int, Suggestion] = {}
+    pool = [*advice.suggestions, *advice.alternatives]
+    statements = {_key(s): s for g in pool for s in g.statements}
+    hypothetical = _Hypothetical(pg, planner, hypopg, pool, statements)
     sizes: dict[int, int] = {}
-    for suggestion in advice.suggestions:
+    for option, suggestion in enumerate(pool):
         try:
-            with pg.transaction():
-                sql = f"CREATE INDEX ON {suggestion.target} ({suggestion.key})"
-                row = pg.execute(
-                    f"SELECT indexrelid, {hypopg}.hypopg_relation_size(indexrelid) "
-                    f"FROM {hypopg}.hypopg_create_index(%s)".encode(),
-                    [sql],
-                ).fetchone()
-                assert row is not None
-                oids[int(row[0])] = suggestion
-                sizes[int(row[0])] = int(row[1])
+            _, sizes[option] = hypothetical.create(option)
+            hypothetical.drop(option)
         except psycopg.Error as exc:
-            notes.append(_not_validated(suggestion, f"HypoPG cannot create it: {_first_line(exc)}"))
-    after = plan_all()
-    used: dict[str, set[int]] = {
-        key: {int(m.group(1)) for n in plan.indexes if (m := _HYPOTHETICAL.match(n))}
-        for key, plan in after.items()
-    }
-    kept: list[Suggestion] = []
-    by_suggestion = {id(s): oid for oid, s in oids.items()}
-    for suggestion in advice.suggestions:
-        oid = by_suggestion.get(id(suggestion))
-        if oid is None:
-            kept.append(suggestion)  # HypoPG could not take it: the static advice stands
-            continue
-        costs = tuple(
-            PlanCost(s, before[_key(s)].cost, after[_key(s)].cost, oid in used[_key(s)])
-            for s in suggestion.statements
-            if _key(s) in before and _key(s) in after
+            if option < len(advice.suggestions):
+                why = f"HypoPG cannot create it: {_first_line(exc)}"
+                notes.append(_not_validated(suggestion, why))
+    on_table: dict[str, set[str]] = {}
+    for option, suggestion in enumerate(pool):
+        if option in sizes:
+            on_table.setdefault(suggestion.table, set()).update(map(_key, suggestion.statements))
+    for table, keys in on_table.items():
+        for key in keys:
+            hypothetical.tables.setdefault(key, set()).add(table)
+    options = [
+        Option(
+            option,
+            suggestion.table,
+            sizes[option],
+            tuple(sorted(on_table[suggestion.table])),
+            primary=option < len(advice.suggestions),
         )
-        if not costs:
+        for option, suggestion in enumerate(pool)
+        if option in sizes
+    ]
+    chosen = select(
+        options,
+        statements,
+        hypothetical,
+        min_savings=min_savings,
+        max_indexes=budget.max_indexes,
+        max_size=budget.max_size,
+    )
+    return _verdicts(
+        advice,
+        pool,
+        chosen,
+        sizes=sizes,
+        failed=hypothetical.failed,
+        notes=notes,
+        min_savings=min_savings,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    max_indexes: int | None = None
+    max_size: int | None = None  # bytes
+
+
+def _verdicts(
+    advice: Advice,
+    pool: list[Suggestion],
+    chosen: Selection,
+    *,
+    sizes: dict[int, int],
+    failed: dict[str, str],
+    notes: list[Finding],
+    min_savings: float,
+) -> Advice:
+    """The chosen indexes with their costs; a note for each suggestion left out."""
+
+    def costs(option: int) -> tuple[PlanCost, ...]:
+        return tuple(
+            PlanCost(
+                s,
+                chosen.baseline[_key(s)].cost,
+                chosen.costs[_key(s)].cost,
+                option in chosen.costs[_key(s)].used,
+            )
+            for s in pool[option].statements
+            if _key(s) in chosen.baseline and _key(s) in chosen.costs
+        )
+
+    kept: list[Suggestion] = []
+    picked = set(chosen.chosen)
+    for option, suggestion in enumerate(pool):
+        primary = option < len(advice.suggestions)
+        if option not in sizes:
+            if primary:
+                kept.append(suggestion)  # HypoPG could not take it: the static advice stands
+            continue
+        found = costs(option)
+        if primary and not found:
             errors = {failed[_key(s)] for s in suggestion.statements if _key(s) in failed}
             notes.append(_not_validated(suggestion, "; ".join(sorted(errors))))
             kept.append(suggestion)
             continue
-        verdict = replace(suggestion, costs=costs, size_bytes=sizes.get(oid))
-        if any(_pays(c, min_savings) for c in costs):
+        verdict = replace(suggestion, costs=found, size_bytes=sizes[option])
+        if option in picked:
             kept.append(verdict)
-        else:
-            notes.append(_not_used(verdict, min_savings))
-    return replace(advice, suggestions=kept, notes=[*advice.notes, *notes], validated=True)
-
-
-HEAVY_SHARE = 0.10  # a statement taking this share of all the time is worth a smaller cut
-HEAVY_MIN_SAVINGS = 0.05
-
-
-def _pays(cost: PlanCost, min_savings: float) -> bool:
-    """Used, and saving ``min_savings`` of the statement's planner cost; or, for a statement
-    that takes a large share of the workload's time (pg_stat_statements, a log), a smaller
-    but real cut: planner cost understates what an index saves a heavy statement (a 30%
-    cost cut on a date range was a 4x runtime gain)."""
-    if not cost.used:
-        return False
-    if cost.savings >= min_savings:
-        return True
-    share = cost.statement.share or 0.0
-    return share >= HEAVY_SHARE and cost.savings >= min(HEAVY_MIN_SAVINGS, min_savings)
+        elif primary:
+            notes.append(_not_chosen(option, min_savings, chosen, pool))
+    over = [pool[o] for o in dict.fromkeys(chosen.over_budget) if pool[o].name]
+    if over:
+        notes.append(_over_budget(over))
+    return replace(
+        advice,
+        suggestions=kept,
+        notes=[*advice.notes, *notes],
+        validated=True,
+        alternatives=[],
+    )
 
 
 def _not_validated(suggestion: Suggestion, why: str) -> Finding:
@@ -304,26 +415,56 @@ def _not_validated(suggestion: Suggestion, why: str) -> Finding:
     )
 
 
-def _not_used(suggestion: Suggestion, min_savings: float) -> Finding:
-    best = suggestion.best_cost()
-    assert best is not None
-    if not any(cost.used for cost in suggestion.costs):
+def _not_chosen(
+    option: int, min_savings: float, chosen: Selection, pool: list[Suggestion]
+) -> Finding:
+    """Why a suggestion of the static advice is left out: another index serves its
+    statements, the planner does not use it, or it saves too little."""
+    suggestion = pool[option]
+    keys = {_key(s) for s in suggestion.statements}
+    others = [
+        pool[o].name
+        for o in chosen.chosen
+        if pool[o].table == suggestion.table and keys & {_key(s) for s in pool[o].statements}
+    ]
+    pairs = list(chosen.left_out.get(option, {}).values())
+    best = max(pairs, key=lambda p: p[0].cost - p[1].cost, default=None)
+    evidence: dict[str, Any] = {"index": suggestion.name}
+    cost = ""
+    if best is not None:
+        before, after = best
+        cut = 0.0 if before.cost <= 0 else (before.cost - after.cost) / before.cost
+        evidence |= {
+            "cost_before": round(before.cost, 2),
+            "cost_after": round(after.cost, 2),
+            "savings": round(cut, 3),
+        }
+        cost = f" (cost {before.cost:,.1f} -> {after.cost:,.1f})"
+    if others:
+        why = f"{', '.join(others)} serves its statements as well or better"
+        evidence["instead"] = others
+    elif not any(option in after.used for _, after in pairs):
         why = "the planner does not use it"
     else:
-        why = f"it saves at most {best.savings:.0%} of the planner's cost (< {min_savings:.0%})"
+        why = f"it saves less than {min_savings:.0%} of the planner's cost"
     served = len(suggestion.statements)
     return note(
         "index-not-used",
         f"{suggestion.name} on {suggestion.table} ({', '.join(suggestion.columns)}) is dropped: "
-        f"{why} for the {served} statement{'s' * (served > 1)} it serves "
-        f"(cost {best.before:,.1f} -> {best.after:,.1f})",
+        f"{why} for the {served} statement{'s' * (served > 1)} it serves{cost}",
         statement=suggestion.statement,
         table=suggestion.table,
         columns=suggestion.columns,
-        evidence={
-            "index": suggestion.name,
-            "cost_before": round(best.before, 2),
-            "cost_after": round(best.after, 2),
-            "savings": round(best.savings, 3),
-        },
+        evidence=evidence,
+    )
+
+
+def _over_budget(over: list[Suggestion]) -> Finding:
+    names = ", ".join(f"{s.name} on {s.table}" for s in over[:5])
+    more = f" and {len(over) - 5} more" if len(over) > 5 else ""
+    return note(
+        "over-budget",
+        f"{len(over)} more index(es) would pay but exceed --max-indexes / --max-size: "
+        f"{names}{more}",
+        evidence={"indexes": [s.sql for s in over]},
     )

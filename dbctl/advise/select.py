@@ -1,0 +1,259 @@
+"""Workload-level selection: the fewest indexes for the most time saved, by the planner.
+
+The pool is every suggestion and every other shape an access could use (``Advice.
+alternatives``), each a hypothetical index the planner can price. The selection is a greedy
+set cover in the manner of pganalyze's indexing engine:
+
+1. each round prices, for every index not yet chosen, the workload with the chosen ones
+   plus that one (only the statements on its table are planned again, and only when a
+   choice changed one of them: the other prices are exact, not bounds);
+2. the best is the one that removes the most workload cost, net of its write overhead;
+   any index leaving at most ``tolerance`` more cost than the best leaves on the
+   statements it serves is *good enough*, and the smallest of those is taken
+   (a single column the planner uses almost as well as a pair, ``(amount)`` when the
+   covering ``(amount, customer_id)`` saves nearly nothing more);
+3. an index is taken only when it *pays*: the planner uses it and it cuts at least
+   ``min_savings`` of one statement's cost, or a smaller cut of a statement that takes a
+   large share of the workload's time (planner cost understates that gain);
+4. it stops when nothing pays or a budget is reached (``max_indexes``, ``max_size``:
+   a candidate that does not fit is passed over for a smaller one).
+
+A statement's cost is its planner cost, in time when the statement carries it (calls x mean
+time from pg_stat_statements or a log: the planner's cost cut, as a share, of its time).
+The write overhead of an index (timed workloads only) is the time its table's writes take
+in the window, scaled by the index's size against the table's: a bigger entry per row
+costs more per write.
+
+Pure: the planner is behind ``Planner``, so the selection is tested without a server and
+``whatif`` runs it with HypoPG.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from dbctl.access.model import Statement
+
+TOLERANCE = 0.05  # good enough: within 5% of the best choice's remaining workload cost
+HEAVY_SHARE = 0.10  # a statement taking this share of all the time is worth a smaller cut
+HEAVY_MIN_SAVINGS = 0.05
+NEGLIGIBLE = 1e-9
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """One index the planner may use: its statements are those on its table."""
+
+    id: int
+    table: str
+    size_bytes: int
+    statements: tuple[str, ...]  # keys of the statements it may serve
+    primary: bool  # a suggestion of the static advice (else another shape)
+    overhead: float = 0.0  # write overhead, in the workload's cost unit
+
+
+@dataclass(frozen=True, slots=True)
+class Priced:
+    cost: float
+    used: frozenset[int]  # the options the plan uses
+
+
+# Plans ``statement`` with exactly the options ``chosen`` (hypothetically) present.
+Planner = Callable[[str, frozenset[int]], Priced | None]
+
+
+@dataclass
+class Selection:
+    chosen: list[int] = field(default_factory=list)
+    costs: dict[str, Priced] = field(default_factory=dict)  # with the chosen set
+    baseline: dict[str, Priced] = field(default_factory=dict)  # with no option
+    over_budget: list[int] = field(default_factory=list)  # would pay, did not fit
+    # For each primary left out: its statements' costs with the chosen set, then with it too.
+    left_out: dict[int, dict[str, tuple[Priced, Priced]]] = field(default_factory=dict)
+    priced: int = 0  # plans asked of the planner
+
+
+def weight(statement: Statement, baseline: float) -> float:
+    """What one unit of planner cost is worth: the statement's time per unit of its baseline
+    cost when it is timed, else 1 (planner cost is the planner's time estimate)."""
+    total = statement.total_time_ms
+    if total is None or baseline <= 0:
+        return 1.0
+    return total / baseline
+
+
+def timed(statements: Sequence[Statement]) -> bool:
+    return bool(statements) and all(s.total_time_ms is not None for s in statements)
+
+
+class _Workload:
+    def __init__(
+        self,
+        options: Sequence[Option],
+        statements: Mapping[str, Statement],
+        planner: Planner,
+    ) -> None:
+        self.options = {option.id: option for option in options}
+        self.statements = statements
+        self.planner = planner
+        self.on_table: dict[str, list[int]] = {}
+        for option in options:
+            self.on_table.setdefault(option.table, []).append(option.id)
+        self.tables_of: dict[str, set[str]] = {}
+        for option in options:
+            for key in option.statements:
+                self.tables_of.setdefault(key, set()).add(option.table)
+        self.cache: dict[tuple[str, frozenset[int]], Priced | None] = {}
+        self.asked = 0
+        self.timed = timed(list(statements.values()))
+
+    def relevant(self, key: str, chosen: frozenset[int]) -> frozenset[int]:
+        tables = self.tables_of.get(key, set())
+        return frozenset(i for i in chosen if self.options[i].table in tables)
+
+    def price(self, key: str, chosen: frozenset[int]) -> Priced | None:
+        cache_key = (key, self.relevant(key, chosen))
+        if cache_key not in self.cache:
+            self.asked += 1
+            self.cache[cache_key] = self.planner(key, cache_key[1])
+        return self.cache[cache_key]
+
+
+def _pays(
+    statement: Statement,
+    current: Priced,
+    after: Priced,
+    option: int,
+    min_savings: float,
+) -> bool:
+    if option not in after.used or current.cost <= 0:
+        return False
+    cut = (current.cost - after.cost) / current.cost
+    if cut >= min_savings:
+        return True
+    share = statement.share or 0.0
+    return share >= HEAVY_SHARE and cut >= min(HEAVY_MIN_SAVINGS, min_savings)
+
+
+class _Greedy:
+    """The chosen set, the statements' costs with it, and each option's effect on them
+    (workload cost removed net of overhead, whether it pays, the new costs), cached until
+    a choice changes one of its statements."""
+
+    def __init__(self, work: _Workload, baseline: dict[str, Priced], min_savings: float):
+        self.work = work
+        self.min_savings = min_savings
+        self.current = dict(baseline)
+        self.scale = {k: weight(work.statements[k], p.cost) for k, p in baseline.items()}
+        self.chosen: frozenset[int] = frozenset()
+        self.effects: dict[int, tuple[float, bool, dict[str, Priced]]] = {}
+
+    def effect(self, option: Option) -> tuple[float, bool, dict[str, Priced]]:
+        found = self.effects.get(option.id)
+        if found is not None:
+            return found
+        removed, pays, after = 0.0, False, {}
+        for key in option.statements:
+            if key not in self.current:
+                continue
+            priced = self.work.price(key, self.chosen | {option.id})
+            if priced is None:
+                continue
+            after[key] = priced
+            removed += (self.current[key].cost - priced.cost) * self.scale[key]
+            statement = self.work.statements[key]
+            pays = pays or _pays(statement, self.current[key], priced, option.id, self.min_savings)
+        found = self.effects[option.id] = (removed - option.overhead, pays, after)
+        return found
+
+    def paying(self, options: list[Option]) -> list[Option]:
+        return [o for o in options if self.effect(o)[1] and self.effect(o)[0] > NEGLIGIBLE]
+
+    def pick(self, fits: list[Option], tolerance: float) -> Option:
+        """The smallest option within ``tolerance`` of the best."""
+        top = max(fits, key=lambda o: self.effect(o)[0])
+        best, _, best_after = self.effect(top)
+        # What the best leaves of the statements it serves: another option is good enough
+        # when it leaves at most ``tolerance`` more of that.
+        left = sum(priced.cost * self.scale[key] for key, priced in best_after.items())
+        good = [o for o in fits if best - self.effect(o)[0] <= tolerance * left + NEGLIGIBLE]
+        return min(good, key=lambda o: (o.size_bytes, not o.primary, -self.effect(o)[0], o.id))
+
+    def take(self, option: Option, remaining: list[Option]) -> None:
+        after = self.effect(option)[2]
+        self.chosen = self.chosen | {option.id}
+        self.current.update(after)
+        for other in remaining:
+            if set(after).intersection(other.statements):
+                self.effects.pop(other.id, None)
+
+
+def select(
+    options: Sequence[Option],
+    statements: Mapping[str, Statement],
+    planner: Planner,
+    *,
+    min_savings: float = 0.30,
+    tolerance: float = TOLERANCE,
+    max_indexes: int | None = None,
+    max_size: int | None = None,
+) -> Selection:
+    """The options to create, greedily, with every statement's cost with them."""
+    work = _Workload(options, statements, planner)
+    result = Selection()
+    for key in statements:
+        found = work.price(key, frozenset())
+        if found is not None:
+            result.baseline[key] = found
+    greedy = _Greedy(work, result.baseline, min_savings)
+    remaining = list(options)
+    size = 0
+    while remaining:
+        paying = greedy.paying(remaining)
+        if not paying:
+            break
+        if max_indexes is not None and len(result.chosen) >= max_indexes:
+            result.over_budget += [o.id for o in paying]
+            break
+        fits = [o for o in paying if max_size is None or size + o.size_bytes <= max_size]
+        if not fits:
+            result.over_budget += [o.id for o in paying]
+            break
+        pick = greedy.pick(fits, tolerance)
+        result.chosen.append(pick.id)
+        size += pick.size_bytes
+        remaining = [o for o in remaining if o.id != pick.id]
+        greedy.take(pick, remaining)
+    result.chosen = _still_used(work, result.chosen, greedy.current)
+    final = frozenset(result.chosen)
+    greedy.chosen = final
+    greedy.current = {k: p for k in result.baseline if (p := work.price(k, final)) is not None}
+    greedy.effects.clear()
+    for option in options:
+        if option.primary and option.id not in final:
+            after = greedy.effect(option)[2]
+            result.left_out[option.id] = {k: (greedy.current[k], p) for k, p in after.items()}
+    for key in result.baseline:
+        priced = work.price(key, final)
+        if priced is not None:
+            result.costs[key] = priced
+    result.priced = work.asked
+    return result
+
+
+def _still_used(work: _Workload, chosen: list[int], current: dict[str, Priced]) -> list[int]:
+    """The chosen options some final plan uses (a later choice may have taken over)."""
+    kept = list(chosen)
+    for _ in range(len(chosen)):
+        final = frozenset(kept)
+        used: set[int] = set()
+        for key in current:
+            priced = work.price(key, final)
+            if priced is not None:
+                used |= priced.used
+        unused = [i for i in kept if i not in used]
+        if not unused:
+            break
+        kept = [i for i in kept if i in used]
+    return kept
