@@ -70,6 +70,20 @@ def _table_rows(values: list[str]) -> dict[str, int]:
         ) from None
 
 
+def _size(value: str | None) -> int | None:
+    """``--max-size 500MB`` in bytes; a bad one is a usage error (exit 2)."""
+    from dbctl.config import parse_size
+
+    if value is None:
+        return None
+    try:
+        return parse_size(value)
+    except ValueError:
+        raise typer.BadParameter(
+            f"expected a size such as 500MB, 2GB or 100kB, got {value!r}", param_hint="--max-size"
+        ) from None
+
+
 def _usage_error(exc: BaseException) -> bool:
     """A click ``ClickException`` (typer may vendor click: matched by class name)."""
     names = {cls.__name__ for cls in type(exc).__mro__}
@@ -505,6 +519,20 @@ def check_indexes(
             help="A table's row count, where no statistics say it (repeatable).",
         ),
     ] = None,
+    max_indexes: Annotated[
+        int | None,
+        typer.Option(
+            "--max-indexes", min=1, help="With --validate: suggest at most this many indexes."
+        ),
+    ] = None,
+    max_size: Annotated[
+        str | None,
+        typer.Option(
+            "--max-size",
+            metavar="SIZE",
+            help="With --validate: new indexes' total size at most this (500MB, 2GB).",
+        ),
+    ] = None,
     output: ReportFormat = Format.text,
     fail_on: FailOnOption = FailOn.error,
 ) -> None:
@@ -531,6 +559,8 @@ def check_indexes(
             max_columns=max_columns,
             min_rows=min_rows,
             table_rows={**settings.table_rows, **_table_rows(rows or [])},
+            max_indexes=max_indexes,
+            max_size=_size(max_size),
         ),
     )
     result = run(settings, request, stdin=sys.stdin, notify=_note)

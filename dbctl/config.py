@@ -8,6 +8,7 @@ variable the service itself reads.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -158,6 +159,19 @@ def parse_table_rows(value: Any) -> FrozenMap[int]:
         if rows[name.strip()] < 0:
             raise ValueError(value)
     return FrozenMap(rows)
+
+
+_SIZE_UNITS = {"": 1, "b": 1, "kb": 1024, "mb": 1024**2, "gb": 1024**3, "tb": 1024**4}
+
+
+def parse_size(value: str) -> int:
+    """A size as PostgreSQL writes it (``500MB``, ``2 GB``, ``100kB``, ``4096``: 1024-based
+    units, case-insensitive) in bytes; ValueError for anything else."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", value)
+    unit = match.group(2).lower() if match else ""
+    if match is None or unit not in _SIZE_UNITS:
+        raise ValueError(value)
+    return int(float(match.group(1)) * _SIZE_UNITS[unit])
 
 
 def _from_pyproject(root: Path) -> dict[str, Any]:

@@ -59,10 +59,18 @@ def _note(rule: str, message: str) -> Finding:
     return Finding(rule=rule, severity=Severity.info, message=message)
 
 
-def _from_stats(conn: psycopg.Connection[Any], limit: int, collected: Collected) -> None:
+def _from_stats(conn: psycopg.Connection[Any], limit: int, collected: Collected) -> float:
+    """The top statements by total time into ``collected``; the seconds their counters
+    cover (since pg_stat_statements' reset, else the server's start)."""
     from dbctl.stats.statements import read_statements
 
     read = read_statements(conn, limit=limit, sort="total")
+    row = conn.execute(
+        "SELECT extract(epoch FROM now() - coalesce(%s::timestamptz, pg_postmaster_start_time()))"
+        "::float8",
+        [read.stats_reset],
+    ).fetchone()
+    window = float(row[0]) if row is not None and row[0] is not None else 0.0
     for row in read.rows:
         if not row.query.strip():
             collected.skip("statements whose text pg_stat_statements no longer has")
@@ -79,6 +87,7 @@ def _from_stats(conn: psycopg.Connection[Any], limit: int, collected: Collected)
         )
     if read.hidden:
         collected.skip("statements of other roles (grant pg_read_all_stats)", read.hidden)
+    return window
 
 
 def models_catalog(
@@ -169,8 +178,9 @@ def check_indexes(
     try:
         source = _catalog(settings, request, conn, notify)
         catalog = source.catalog
+        window: float | None = None
         if request.from_stats and conn is not None:
-            _from_stats(conn, request.stats_limit, collected)
+            window = _from_stats(conn, request.stats_limit, collected) or None
         fingerprints: set[str] = set()
 
         def patterns() -> Iterator[AccessPattern]:
@@ -199,6 +209,7 @@ def check_indexes(
                 min_savings=request.min_savings,
                 max_indexes=options.max_indexes,
                 max_size=options.max_size,
+                window_seconds=window,
             )
     finally:
         if conn is not None:

@@ -73,6 +73,10 @@ class Suggestion:
     partitioned: bool = False  # on a partitioned table: no CONCURRENTLY
     costs: tuple[PlanCost, ...] = ()  # set by --validate
     size_bytes: int | None = None  # HypoPG's estimate, set by --validate
+    # --validate, with pg_stat_statements' times and window: the time its statements save
+    saved_ms_per_day: float | None = None
+    writes_per_day: float | None = None  # its table's inserts and non-HOT updates a day
+    overhead_ms_per_day: float | None = None  # what it adds to those writes
     notes: tuple[str, ...] = ()
 
     @property
@@ -100,12 +104,37 @@ def _served(statement: Statement) -> dict[str, Any]:
     return {"statement": shorten(statement.text), "location": where, "queryid": statement.queryid}
 
 
+def _size(size: int) -> str:
+    value = float(size)
+    for unit in ("bytes", "kB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "bytes" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError  # unreachable
+
+
+def _duration(ms: float) -> str:
+    if ms < 1000:
+        return f"{ms:.0f} ms"
+    if ms < 120_000:
+        return f"{ms / 1000:.1f} s"
+    return f"{ms / 60_000:.0f} min"
+
+
 def missing_index(suggestion: Suggestion) -> Finding:
     first = suggestion.statement
     served = "leads with it" if suggestion.join else "serves it"
     message = f"{suggestion.table} is {suggestion.reasons[0]} but no index {served}"
     if len(suggestion.reasons) > 1:
         message += f"; the index also serves: {'; '.join(suggestion.reasons[1:])}"
+    best = suggestion.best_cost()
+    if best is not None:  # priced by the planner (--validate)
+        figures = [f"planner cost {best.before:,.0f} -> {best.after:,.0f}"]
+        if suggestion.size_bytes is not None:
+            figures.append(f"about {_size(suggestion.size_bytes)}")
+        if suggestion.saved_ms_per_day is not None:
+            figures.append(f"saves about {_duration(suggestion.saved_ms_per_day)} a day")
+        message += f" ({', '.join(figures)})"
     evidence: dict[str, Any] = {
         "index": suggestion.name,
         "statements": len(suggestion.statements),
@@ -119,13 +148,16 @@ def missing_index(suggestion: Suggestion) -> Finding:
     calls = [s.calls for s in suggestion.statements if s.calls is not None]
     if calls:
         evidence["calls"] = sum(calls)
-    best = suggestion.best_cost()
     if best is not None:
         evidence["cost_before"] = round(best.before, 2)
         evidence["cost_after"] = round(best.after, 2)
         evidence["savings"] = round(best.savings, 3)
         if suggestion.size_bytes is not None:
             evidence["size_bytes"] = suggestion.size_bytes
+        for name in ("saved_ms_per_day", "writes_per_day", "overhead_ms_per_day"):
+            value = getattr(suggestion, name)
+            if value is not None:
+                evidence[name] = round(value, 1)
         evidence["costs"] = [
             {
                 "statement": shorten(c.statement.text),
