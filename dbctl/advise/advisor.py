@@ -170,7 +170,6 @@ class _Collector:
             searched = {
                 *access.equality,
                 *access.ranges,
-                *access.joins,
                 *access.group,
                 *(key.column for key in access.sort),
             }
@@ -181,9 +180,11 @@ class _Collector:
                 max_columns=self.max_columns,
                 table=table,
             ):
-                covering = tuple(
-                    part.column for part in key_parts(shape) if part.column not in searched
-                )
+                # A join column searches when it leads (a nested loop's inner side); after
+                # the filter it is only read (a hash join's key, a semi-join's output).
+                parts = key_parts(shape)
+                lead = {parts[0].column} if parts[0].column in access.joins else set()
+                covering = tuple(p.column for p in parts if p.column not in searched | lead)
                 found.append(
                     Candidate(
                         access.table, shape, purpose, statement, access.limit, covering=covering

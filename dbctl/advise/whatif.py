@@ -212,7 +212,7 @@ def validate(
                 planner,
                 hypopg,
                 min_savings=min_savings,
-                budget=Budget(max_indexes, max_size),
+                budget=Budget(max_indexes, max_size, window_seconds),
             )
         finally:
             pg.execute(f"SELECT {hypopg}.hypopg_reset()".encode())
@@ -374,6 +374,7 @@ class Budget:
 # 4.5 us with: 3 us an entry, scaled by the entry's size against the row's.
 INDEX_ENTRY_MS = 0.003
 DAY = 86400.0
+MIN_WRITES_WINDOW = 3600.0  # seconds of table statistics before a write rate is believed
 
 _WRITES_SQL = """
 SELECT n.nspname || '.' || c.relname,
@@ -407,7 +408,9 @@ class Writes:
 def _writes(pg: psycopg.Connection[Any], tables: list[str]) -> dict[str, Writes]:
     found: dict[str, Writes] = {}
     for name, writes, size, rows, seconds in pg.execute(_WRITES_SQL, [tables]).fetchall():
-        per_day = float(writes) * DAY / max(float(seconds or 0.0), 1.0)
+        if float(seconds or 0.0) < MIN_WRITES_WINDOW:
+            continue  # a bulk load just after a restart or a reset is not a write rate
+        per_day = float(writes) * DAY / float(seconds)
         found[str(name)] = Writes(per_day, float(size), float(rows))
     return found
 
@@ -468,16 +471,31 @@ def _verdicts(
             kept.append(verdict)
         elif primary:
             notes.append(_not_chosen(option, min_savings, chosen, pool))
+    notes = [*_still_unindexed(advice.notes, kept), *notes]
     over = [pool[o] for o in dict.fromkeys(chosen.over_budget) if pool[o].name]
     if over:
         notes.append(_over_budget(over))
     return replace(
         advice,
         suggestions=kept,
-        notes=[*advice.notes, *notes],
+        notes=notes,
         validated=True,
         alternatives=[],
     )
+
+
+def _still_unindexed(notes: list[Finding], kept: list[Suggestion]) -> list[Finding]:
+    """The notes, less the unindexed foreign keys a chosen index now leads with (one the
+    planner chose among the other shapes)."""
+
+    def led(finding: Finding) -> bool:
+        width = len(finding.columns)
+        return any(
+            s.table == finding.table and set(s.columns[:width]) == set(finding.columns)
+            for s in kept
+        )
+
+    return [n for n in notes if n.rule != "unindexed-foreign-key" or not led(n)]
 
 
 def _saved(costs: tuple[PlanCost, ...], chosen: Selection, option: int) -> float:

@@ -183,3 +183,14 @@ def test_prices_are_cached_per_relevant_set() -> None:
     chosen = select(options, _statements("q1", "q2"), plan)
     assert chosen.chosen == [0, 1]
     assert len(asked) == len(set(asked)) == chosen.priced
+
+
+def test_write_overhead_grows_with_the_write_rate_and_the_entry_size() -> None:
+    from dbctl.advise.whatif import INDEX_ENTRY_MS, Writes
+
+    writes = Writes(per_day=1_000_000, table_bytes=100 * 1024**2, rows=1_000_000)
+    small = writes.overhead_ms_per_day(10 * 1024**2)  # an entry a tenth of the row
+    large = writes.overhead_ms_per_day(50 * 1024**2)
+    assert small == pytest.approx(1_000_000 * INDEX_ENTRY_MS * 1.1)
+    assert large > small
+    assert Writes(0, 1, 1).overhead_ms_per_day(1024) == 0

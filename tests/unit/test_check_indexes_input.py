@@ -104,3 +104,13 @@ def test_a_row_count_hint_says_a_table_is_small(tmp_path: Path) -> None:
     bad = run(tmp_path, "--rows", "customers=many", str(query))
     assert bad.exit_code == 2
     assert "--rows" in bad.stderr
+
+
+@pytest.mark.parametrize("size", ["lots", "5XB", "-1MB", "1.5.2GB", ""])
+def test_a_bad_size_budget_is_a_usage_error(tmp_path: Path, size: str) -> None:
+    query = tmp_path / "q.sql"
+    query.write_text(QUERY + ";\n")
+    result = run(tmp_path, "--max-size", size, str(query))
+    assert result.exit_code == 2
+    assert "--max-size" in result.stderr
+    assert "Traceback" not in result.output

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from dbctl.config import load_settings
+from dbctl.config import load_settings, parse_size
 from dbctl.errors import ConfigError
 
 pytestmark = pytest.mark.unit
@@ -49,3 +49,18 @@ def test_bad_values(tmp_path: Path, body: str) -> None:
 def test_bad_environment(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="DBCTL_TABLE_ROWS"):
         load_settings(cwd=tmp_path, environ={"DBCTL_TABLE_ROWS": "country"})
+
+
+@pytest.mark.parametrize(
+    ("text", "size"),
+    [("4096", 4096), ("500MB", 500 * 1024**2), ("2 GB", 2 * 1024**3), ("100kB", 102400),
+     ("1.5gb", int(1.5 * 1024**3)), ("12 B", 12)],
+)  # fmt: skip
+def test_sizes_read_as_postgresql_writes_them(text: str, size: int) -> None:
+    assert parse_size(text) == size
+
+
+@pytest.mark.parametrize("text", ["", "MB", "5 XB", "-1MB", "1.5.2GB", "1e3"])
+def test_a_bad_size_is_refused(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_size(text)
