@@ -65,6 +65,8 @@ class _Collector:
         self.max_columns = max_columns
         self.with_options = with_options  # the planner chooses: collect the other shapes
         self.options: list[Candidate] = []
+        # statement (fingerprint) -> the (table, column) pairs it searches, sorts or groups on
+        self.searched: dict[str, frozenset[tuple[str, str]]] = {}
         self._options: dict[TableAccess, list[Candidate]] = {}
         self.coverage = Coverage()
         self.used: set[tuple[str, str]] = set()  # existing indexes that serve the input
@@ -115,6 +117,18 @@ class _Collector:
         # Kept only once the whole statement went through.
         self.wanted += wanted
         self.options += optional
+        if self.with_options:
+            self.searched[statement.fingerprint or statement.text] = frozenset(
+                (access.table, column)
+                for access in pattern.accesses
+                for column in (
+                    *access.equality,
+                    *access.ranges,
+                    *access.joins,
+                    *access.group,
+                    *(key.column for key in access.sort),
+                )
+            )
         for name in unknown:
             self.unknown.setdefault(name, []).append(statement)
         for key, item in unservable:
@@ -394,5 +408,10 @@ def advise(
             used=collector.used,
         )
     return Advice(
-        suggestions, notes, count, structural=statistics is None, alternatives=alternatives
+        suggestions,
+        notes,
+        count,
+        structural=statistics is None,
+        alternatives=alternatives,
+        searched=collector.searched,
     )

@@ -259,6 +259,23 @@ def options(
     return list(found.items())
 
 
+def _covered(
+    access: TableAccess, shape: Shape, rest: tuple[Part, ...], max_columns: int
+) -> tuple[str, ...]:
+    """The columns to append for an index-only scan: a key ending with a range reads many
+    rows, and when the statement reads one or two more columns of the table (and the key
+    stays within ``max_columns``), the heap need not be visited (``amount > 10`` reading
+    ``customer_id``: ``(amount, customer_id)``). None for a point lookup, a sort, a LIKE
+    prefix, a write, or unknown reads (``*``)."""
+    if not rest or rest[-1].ordered or rest[-1].pattern or access.reads is None:
+        return ()
+    have = {part.column for part in key_parts(shape)}
+    extra = tuple(column for column in access.reads if column not in have)
+    if not extra or len(extra) > COVERING_EXTRA or width(shape) + len(extra) > max_columns:
+        return ()
+    return extra
+
+
 def candidates(
     access: TableAccess,
     statement: Statement,
@@ -273,6 +290,10 @@ def candidates(
     rest = _after_equality(access, equal, table)
     found: list[Candidate] = []
     shape = _capped(equal, rest, max_columns)
+    covered = _covered(access, shape, rest, max_columns)
+    bare = shape
+    if covered:
+        shape = (*shape, *(fixed(Part(column)) for column in covered))
     if shape:
         purpose = Purpose.filter if equal or access.ranges else Purpose.sort
         first = next((key for key in access.sort if key.column not in equal), None)
@@ -285,10 +306,23 @@ def candidates(
             for column in _unique(access.joins)
             if sorted_ and column not in equal
         )
+        if covered:  # an existing index on the bare key serves it well enough
+            alternatives = (bare, *alternatives)
         found.append(
-            Candidate(access.table, shape, purpose, statement, access.limit, flipped, alternatives)
+            Candidate(
+                access.table,
+                shape,
+                purpose,
+                statement,
+                access.limit,
+                flipped,
+                alternatives,
+                covering=covered,
+            )
         )
     for column in _unique(access.joins):
+        if column in covered:
+            continue  # the covering index hands it to the join (a semi-join's output)
         others = tuple(c for c in equal if c != column)[: max(0, max_columns - 1)]
         blocks: Shape = (equality(column), equality(*others)) if others else (equality(column),)
         found.append(Candidate(access.table, blocks, Purpose.join_key, statement))

@@ -220,6 +220,10 @@ class Advice:
     # The other shapes the accesses could use (AdviceOptions.alternatives): --validate
     # prices them beside the suggestions and keeps what the planner prefers.
     alternatives: list[Suggestion] = field(default_factory=list)
+    # With the alternatives: each statement (by fingerprint) -> the (table, column) pairs it
+    # searches, sorts or groups on; an index whose leading column is not among them cannot
+    # serve it, and is not priced for it.
+    searched: Mapping[str, frozenset[tuple[str, str]]] = field(default_factory=dict)
 
     def findings(self) -> list[Finding]:
         return [missing_index(s) for s in self.suggestions] + list(self.notes)

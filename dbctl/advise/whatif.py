@@ -101,6 +101,7 @@ class _Planner:
         self.pg = pg
         self.version = version
         self.prepared = 0
+        self.texts: dict[str, tuple[str, int]] = {}  # statement -> explainable's text, $n
 
     def _send(self, sql: str) -> Any:
         return self.pg.cursor(binary=True).execute(sql.encode(), prepare=False)
@@ -111,7 +112,10 @@ class _Planner:
         return row[0]
 
     def explain(self, text: str) -> Plan:
-        sql, count = explainable(text)
+        found = self.texts.get(text)
+        if found is None:
+            found = self.texts[text] = explainable(text)  # may raise NotExplainable
+        sql, count = found
         with self.pg.transaction():
             if count == 0:
                 return _plan(self._one(f"EXPLAIN (FORMAT JSON) {sql}"))
@@ -329,12 +333,22 @@ def _validate(
             return 0.0
         return found.overhead_ms_per_day(sizes[option]) * window_days
 
+    def served(suggestion: Suggestion) -> tuple[str, ...]:
+        """The statements on its table that search on its leading column (or all of them
+        when the advice does not say)."""
+        lead = (suggestion.table, suggestion.columns[0])
+        return tuple(
+            key
+            for key in sorted(on_table[suggestion.table])
+            if key not in advice.searched or lead in advice.searched[key]
+        )
+
     options = [
         Option(
             option,
             suggestion.table,
             sizes[option],
-            tuple(sorted(on_table[suggestion.table])),
+            served(suggestion),
             primary=option < len(advice.suggestions),
             overhead=overhead(option),
         )

@@ -107,6 +107,7 @@ def _pattern(line: str, number: int) -> AccessPattern:
         limit="limit" in flags,
         unservable=tuple(unservable),
         write="write" in flags,
+        reads=get("reads") if "reads" in values else None,
     )
     fingerprint = _fingerprint(text) if text else f"line {number}"
     text = text or f"SELECT * FROM {table} -- line {number}"
