@@ -99,7 +99,9 @@ def _analyze(statement: Statement, catalog: Catalog) -> AccessPattern:
 
     from dbctl.access.extract import Extractor
 
-    text, _ = to_dollar_params(statement.text)
+    text = statement.text
+    if "%" in text or ":" in text:  # else no %s, %(name)s or :name to rewrite as $n
+        text, _ = to_dollar_params(text)
     trees = [tree for tree in _parse(text) if tree is not None]
     if not trees:
         return AccessPattern(statement, Kind.other, error="empty statement")
@@ -119,7 +121,7 @@ def _analyze(statement: Statement, catalog: Catalog) -> AccessPattern:
             break
     shared = _lookups(catalog)
     extractor = Extractor(catalog, tables=shared.tables, has_views=shared.has_views)
-    accesses = extractor.run(tree)
+    accesses = extractor.run(tree, text)
     unknown = tuple(dict.fromkeys(extractor.unknown))
     return AccessPattern(statement, kind, tuple(accesses), unknown)
 
@@ -148,6 +150,7 @@ def _analyze_range(bounds: tuple[int, int]) -> list[Result]:
 
 def _parallel(unique: list[Statement], catalog: Catalog, workers: int) -> Iterator[AccessPattern]:
     """The patterns of ``unique`` in order, yielded as the forked workers finish chunks."""
+    import gc
     import multiprocessing
 
     import sqlglot.optimizer.scope  # noqa: F401  (imported once, before the fork)
@@ -158,6 +161,10 @@ def _parallel(unique: list[Statement], catalog: Catalog, workers: int) -> Iterat
     _shared = (unique, catalog)
     size = max(50, len(unique) // (workers * 6))
     bounds = [(i, min(i + size, len(unique))) for i in range(0, len(unique), size)]
+    # What exists now (modules, statements, catalog) lives to the end: out of the
+    # collector's sight, in the workers (whose collections would otherwise touch, and so
+    # copy, every page they inherit) and here while the caller consumes the patterns.
+    gc.freeze()
     try:
         context = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(workers, context) as pool:
@@ -166,6 +173,7 @@ def _parallel(unique: list[Statement], catalog: Catalog, workers: int) -> Iterat
                 for offset, result in enumerate(chunk):
                     yield AccessPattern(unique[start + offset], *result)
     finally:
+        gc.unfreeze()
         _shared = None
 
 

@@ -15,12 +15,14 @@ sources of statements are in ``dbctl.access.analyze``.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import sqlglot
 from sqlglot import exp
+from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 from sqlglot.optimizer.scope import Scope, traverse_scope
 
 from dbctl.access.model import Reason, SortKey, TableAccess, Unservable
@@ -260,7 +262,12 @@ class Extractor:
 
     # -- statement ------------------------------------------------------------------
 
-    def run(self, tree: exp.Expr) -> list[TableAccess]:
+    def run(self, tree: exp.Expr, text: str | None = None) -> list[TableAccess]:
+        """The accesses of ``tree`` (parsed from ``text``, when given: it tells cheaply
+        whether any unquoted name is written in upper case)."""
+        if text is None or _may_fold(text):
+            # PostgreSQL folds unquoted names to lower case: SELECT ID FROM T is t.id
+            normalize_identifiers(tree, dialect="postgres")
         query, target = as_select(tree)
         if query is None:
             return []
@@ -635,6 +642,35 @@ class Extractor:
             use = self.uses.get(id(node))
             if use is not None:
                 use.all_columns = True
+
+
+_QUOTED_OR_COMMENT = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|/\*.*?\*/", re.S)
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
+
+
+@functools.cache
+def _known_words() -> frozenset[str]:
+    """SQL keywords and function names, which a statement writes in upper case."""
+    from sqlglot.dialects.postgres import Postgres
+
+    words = {w for w in Postgres.Tokenizer.KEYWORDS if w.isidentifier()}
+    words |= set(Postgres.Parser.FUNCTIONS)
+    return frozenset(words)
+
+
+def _may_fold(text: str) -> bool:
+    """Whether ``text`` may hold an unquoted name with an upper-case letter (a word that
+    is not a keyword or function name in upper case, outside strings, quoted names and
+    comments): only then are the tree's names folded."""
+    if text.islower():
+        return False
+    known = _known_words()
+    bare = _QUOTED_OR_COMMENT.sub(" ", text)
+    return any(
+        not word.islower() and not (word.isupper() and word in known)
+        for word in _WORD.findall(bare)
+        if not word.islower()
+    )
 
 
 def _selects(scope: Scope) -> list[exp.Expr]:

@@ -9,7 +9,7 @@ import pytest
 
 from dbctl.access.analyze import analyze, analyze_one
 from dbctl.access.ddl import catalog_from_ddl
-from dbctl.access.model import AccessPattern, Statement, TableAccess
+from dbctl.access.model import AccessPattern, SortKey, Statement, TableAccess
 from dbctl.pg.catalog import Catalog
 
 pytestmark = pytest.mark.unit
@@ -242,3 +242,30 @@ def test_reads_are_the_columns_a_covering_index_needs(
         }
 
     assert as_sets({a.table: a.reads for a in pattern.accesses}) == as_sets(expected)
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT ID FROM CUSTOMER WHERE STORE_ID = $1 ORDER BY NAME LIMIT 5",
+        "select id from Customer c where C.Store_Id = $1 order by c.NAME limit 5",
+        'SELECT id FROM "customer" WHERE store_id = $1 ORDER BY Name LIMIT 5',
+    ],
+)
+def test_unquoted_names_fold_to_lower_case_as_postgresql_does(sql: str) -> None:
+    pattern = analyze_one(Statement(sql, "-"), READS_CATALOG)
+    assert pattern.unknown_tables == ()
+    [access] = pattern.accesses
+    assert (access.table, access.equality, access.sort) == (
+        "public.customer",
+        ("store_id",),
+        (SortKey("name", nulls_first=False),),
+    )
+
+
+def test_a_quoted_upper_case_name_stays_as_written() -> None:
+    catalog, _ = catalog_from_ddl('CREATE TABLE "Orders" ("Total" int, total int);')
+    pattern = analyze_one(Statement('SELECT * FROM "Orders" WHERE "Total" > 5', "-"), catalog)
+    assert [(a.table, a.ranges) for a in pattern.accesses] == [("public.Orders", ("Total",))]
+    unknown = analyze_one(Statement('SELECT * FROM Orders WHERE "Total" > 5', "-"), catalog)
+    assert unknown.unknown_tables == ("orders",)
