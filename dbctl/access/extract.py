@@ -554,6 +554,8 @@ class Extractor:
         if order is None:
             return
         grouped = self._grouped(select, scope)
+        if grouped is not None and len({table for table, _ in grouped}) > 1:
+            return  # grouped over a join: no one table's index order is the groups' order
         keys: list[tuple[Resolved, SortKey]] = []
         for ordered in order.expressions:
             column = self.bare(ordered.this, scope)

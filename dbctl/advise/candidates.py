@@ -83,6 +83,11 @@ class Candidate:
     def columns(self) -> tuple[str, ...]:
         return tuple(part.column for part in key_parts(self.shape))
 
+    @property
+    def bare_shape(self) -> Shape:
+        """The shape without its covering columns (the last block, when there are)."""
+        return self.shape[:-1] if self.covering and len(self.shape) > 1 else self.shape
+
     def reason(self) -> str:
         """``joined on customer_id``, ``filtered on (status, created_at)``..."""
         read = set(self.covering)
@@ -211,7 +216,7 @@ def _with_reads(shape: Shape, reads: tuple[str, ...] | None, max_columns: int) -
     extra = [column for column in reads if column not in have]
     if not extra or len(extra) > COVERING_EXTRA or width(shape) + len(extra) > max_columns + 2:
         return None
-    return (*shape, *(fixed(Part(column)) for column in extra))
+    return (*shape, equality(*extra))
 
 
 def options(
@@ -292,8 +297,8 @@ def candidates(
     shape = _capped(equal, rest, max_columns)
     covered = _covered(access, shape, rest, max_columns)
     bare = shape
-    if covered:
-        shape = (*shape, *(fixed(Part(column)) for column in covered))
+    if covered:  # read columns, in any order: a free block
+        shape = (*shape, equality(*covered))
     if shape:
         purpose = Purpose.filter if equal or access.ranges else Purpose.sort
         first = next((key for key in access.sort if key.column not in equal), None)

@@ -62,7 +62,21 @@ def merge(candidates: Iterable[Candidate]) -> list[Group]:
                 group.members.extend(members)
                 break
         else:
-            group = Group(table, shape, list(members), columns)
-            tables.append(group)
-            result.append(group)
+            # A covering candidate whose read columns differ from a group's: the group
+            # serves its search without them (one index per leading key, not one per
+            # select list).
+            bare = members[0].bare_shape
+            bare_columns = frozenset(part.column for part in key_parts(bare))
+            for group in tables:
+                if bare == shape or not bare_columns <= group.columns_set:
+                    continue
+                narrowed = refine(group.shape, bare)
+                if narrowed is not None:
+                    group.shape = narrowed
+                    group.members.extend(members)
+                    break
+            else:
+                group = Group(table, shape, list(members), columns)
+                tables.append(group)
+                result.append(group)
     return result
