@@ -52,6 +52,7 @@ class _Use:
     write: bool = False
     prefixes: list[str] = field(default_factory=list)
     reads: list[str] = field(default_factory=list)
+    partners: dict[int, list[str]] = field(default_factory=dict)  # joined table -> columns
     all_columns: bool = False  # a * or a whole-row reference: ``reads`` is unknown
 
     def access(self) -> TableAccess:
@@ -72,6 +73,9 @@ class _Use:
             write=self.write,
             prefixes=unique(c for c in self.prefixes if c not in self.equality),
             reads=None if self.all_columns or self.write else unique(self.reads),
+            join_sets=tuple(
+                dict.fromkeys(tuple(sorted(set(columns))) for columns in self.partners.values())
+            ),
         )
 
 
@@ -333,6 +337,17 @@ class Extractor:
         if use is not None:
             getattr(use, kind).append(resolved[1])
 
+    def join(self, one: Resolved | None, other: Resolved | None) -> None:
+        """``one = other``: a join column on each side, each noted against its partner
+        (two columns joined to one table make a composite join key)."""
+        self.add(one, "joins")
+        self.add(other, "joins")
+        if one is not None and other is not None:
+            for this, that in ((one, other), (other, one)):
+                use = self.uses.get(this[0])
+                if use is not None:
+                    use.partners.setdefault(that[0], []).append(this[1])
+
     def columns_in(self, node: exp.Expr, scope: Scope) -> list[Resolved]:
         found = []
         for column in node.find_all(exp.Column):
@@ -392,13 +407,11 @@ class Extractor:
             if isinstance(a, exp.Column) and isinstance(b, exp.Column):
                 ra, rb = self.resolve(a, scope), self.resolve(b, scope)
                 if ra is None or rb is None or ra[0] != rb[0]:  # None: an unknown table
-                    self.add(ra, "joins")
-                    self.add(rb, "joins")
+                    self.join(ra, rb)
             return
         if isinstance(a, exp.Column) and isinstance(b, exp.Column) and (left_local or right_local):
             # Correlated (inner.col = outer.col): a join key on both tables.
-            self.add(self.resolve(a, scope), "joins")
-            self.add(self.resolve(b, scope), "joins")
+            self.join(self.resolve(a, scope), self.resolve(b, scope))
             return
         if right_local and not left_local:
             left, right = right, left

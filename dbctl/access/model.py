@@ -72,6 +72,8 @@ class TableAccess:
     every column of this table the statement reads (select list, filters, joins, sorts,
     grouping), for a covering index; None when that cannot be told (``*``, a whole-row
     reference, the target of an UPDATE or DELETE, which visits the heap anyway).
+    ``join_sets`` are the columns joined to each other table, one set per table (two
+    columns, ``l_partkey = ps_partkey AND l_suppkey = ps_suppkey``, make a composite key).
     """
 
     table: str  # qualified: "public.orders"
@@ -87,6 +89,7 @@ class TableAccess:
     write: bool = False  # the UPDATE or DELETE target (its WHERE is the filter)
     prefixes: tuple[str, ...] = ()  # LIKE 'abc%' columns (also in ranges)
     reads: tuple[str, ...] | None = None
+    join_sets: tuple[tuple[str, ...], ...] = ()  # the columns joined to each other table
 
 
 @dataclass(frozen=True, slots=True)

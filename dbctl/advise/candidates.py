@@ -325,10 +325,20 @@ def candidates(
                 covering=covered,
             )
         )
+    composites = [columns for columns in access.join_sets if len(columns) > 1]
+    composite = {column for columns in composites for column in columns}
+    alone = {columns[0] for columns in access.join_sets if len(columns) == 1}
+    for columns in composites:  # joined to one table on several columns: one key
+        keys = columns[:max_columns]
+        others = tuple(c for c in equal if c not in keys)[: max(0, max_columns - len(keys))]
+        blocks = (equality(*keys), equality(*others)) if others else (equality(*keys),)
+        found.append(Candidate(access.table, blocks, Purpose.join_key, statement))
     for column in _unique(access.joins):
         if column in covered:
             continue  # the covering index hands it to the join (a semi-join's output)
+        if column in composite and column not in alone:
+            continue  # only ever joined with the others: the composite key serves it
         others = tuple(c for c in equal if c != column)[: max(0, max_columns - 1)]
-        blocks: Shape = (equality(column), equality(*others)) if others else (equality(column),)
+        blocks = (equality(column), equality(*others)) if others else (equality(column),)
         found.append(Candidate(access.table, blocks, Purpose.join_key, statement))
     return found

@@ -108,6 +108,7 @@ def _pattern(line: str, number: int) -> AccessPattern:
         unservable=tuple(unservable),
         write="write" in flags,
         reads=get("reads") if "reads" in values else None,
+        join_sets=tuple(tuple(sorted(group.split("+"))) for group in get("joinsets")),
     )
     fingerprint = _fingerprint(text) if text else f"line {number}"
     text = text or f"SELECT * FROM {table} -- line {number}"

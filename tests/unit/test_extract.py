@@ -269,3 +269,23 @@ def test_a_quoted_upper_case_name_stays_as_written() -> None:
     assert [(a.table, a.ranges) for a in pattern.accesses] == [("public.Orders", ("Total",))]
     unknown = analyze_one(Statement('SELECT * FROM Orders WHERE "Total" > 5', "-"), catalog)
     assert unknown.unknown_tables == ("orders",)
+
+
+def test_columns_joined_to_one_table_make_a_join_set() -> None:
+    catalog, _ = catalog_from_ddl(
+        "CREATE TABLE l (pk int, sk int, ok int, q int);"
+        "CREATE TABLE ps (pk int, sk int, avail int);"
+        "CREATE TABLE s (sk int PRIMARY KEY);"
+    )
+    sql = (
+        "SELECT 1 FROM l, ps, s WHERE ps.pk = l.pk AND ps.sk = l.sk AND s.sk = l.sk "
+        "AND ps.avail > (SELECT sum(q) FROM l l2 WHERE l2.pk = ps.pk AND l2.sk = ps.sk)"
+    )
+    pattern = analyze_one(Statement(sql, "-"), catalog)
+    sets = sorted((a.table, a.join_sets) for a in pattern.accesses)
+    assert sets == [
+        ("public.l", (("pk", "sk"),)),  # the correlated subquery's l2
+        ("public.l", (("pk", "sk"), ("sk",))),
+        ("public.ps", (("pk", "sk"),)),
+        ("public.s", (("sk",),)),
+    ]
