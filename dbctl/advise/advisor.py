@@ -67,6 +67,7 @@ class _Collector:
         self.options: list[Candidate] = []
         # statement (fingerprint) -> the (table, column) pairs it searches, sorts or groups on
         self.searched: dict[str, frozenset[tuple[str, str]]] = {}
+        self.occurrences: dict[str, int] = {}  # statement (fingerprint) -> times in the input
         self._options: dict[TableAccess, list[Candidate]] = {}
         self.coverage = Coverage()
         self.used: set[tuple[str, str]] = set()  # existing indexes that serve the input
@@ -118,7 +119,9 @@ class _Collector:
         self.wanted += wanted
         self.options += optional
         if self.with_options:
-            self.searched[statement.fingerprint or statement.text] = frozenset(
+            seen = statement.fingerprint or statement.text
+            self.occurrences[seen] = self.occurrences.get(seen, 0) + 1
+            self.searched[seen] = frozenset(
                 (access.table, column)
                 for access in pattern.accesses
                 for column in (
@@ -126,7 +129,7 @@ class _Collector:
                     *access.ranges,
                     *access.joins,
                     *access.group,
-                    *(key.column for key in access.sort),
+                    *(sort.column for sort in access.sort),
                 )
             )
         for name in unknown:
@@ -414,4 +417,5 @@ def advise(
         structural=statistics is None,
         alternatives=alternatives,
         searched=collector.searched,
+        occurrences=collector.occurrences,
     )

@@ -224,6 +224,9 @@ class Advice:
     # searches, sorts or groups on; an index whose leading column is not among them cannot
     # serve it, and is not priced for it.
     searched: Mapping[str, frozenset[tuple[str, str]]] = field(default_factory=dict)
+    # With the alternatives: how often each statement (by fingerprint) is in the input (a
+    # capture log repeats them): an untimed statement weighs that many times.
+    occurrences: Mapping[str, int] = field(default_factory=dict)
 
     def findings(self) -> list[Finding]:
         return [missing_index(s) for s in self.suggestions] + list(self.notes)

@@ -74,12 +74,13 @@ class Selection:
     priced: int = 0  # plans asked of the planner
 
 
-def weight(statement: Statement, baseline: float) -> float:
+def weight(statement: Statement, baseline: float, occurrences: int = 1) -> float:
     """What one unit of planner cost is worth: the statement's time per unit of its baseline
-    cost when it is timed, else 1 (planner cost is the planner's time estimate)."""
+    cost when it is timed, else how often it occurs (planner cost is the planner's time
+    estimate for one run)."""
     total = statement.total_time_ms
     if total is None or baseline <= 0:
-        return 1.0
+        return float(max(occurrences, 1))
     return total / baseline
 
 
@@ -141,11 +142,20 @@ class _Greedy:
     (workload cost removed net of overhead, whether it pays, the new costs), cached until
     a choice changes one of its statements."""
 
-    def __init__(self, work: _Workload, baseline: dict[str, Priced], min_savings: float):
+    def __init__(
+        self,
+        work: _Workload,
+        baseline: dict[str, Priced],
+        min_savings: float,
+        occurrences: Mapping[str, int],
+    ):
         self.work = work
         self.min_savings = min_savings
         self.current = dict(baseline)
-        self.scale = {k: weight(work.statements[k], p.cost) for k, p in baseline.items()}
+        self.scale = {
+            k: weight(work.statements[k], p.cost, occurrences.get(k, 1))
+            for k, p in baseline.items()
+        }
         self.chosen: frozenset[int] = frozenset()
         self.effects: dict[int, tuple[float, bool, dict[str, Priced]]] = {}
 
@@ -198,15 +208,17 @@ def select(
     tolerance: float = TOLERANCE,
     max_indexes: int | None = None,
     max_size: int | None = None,
+    occurrences: Mapping[str, int] | None = None,
 ) -> Selection:
-    """The options to create, greedily, with every statement's cost with them."""
+    """The options to create, greedily, with every statement's cost with them.
+    ``occurrences`` (statement key -> count) weighs untimed statements by frequency."""
     work = _Workload(options, statements, planner)
     result = Selection()
     for key in statements:
         found = work.price(key, frozenset())
         if found is not None:
             result.baseline[key] = found
-    greedy = _Greedy(work, result.baseline, min_savings)
+    greedy = _Greedy(work, result.baseline, min_savings, occurrences or {})
     remaining = list(options)
     size = 0
     while remaining:

@@ -362,6 +362,7 @@ def _validate(
         min_savings=min_savings,
         max_indexes=budget.max_indexes,
         max_size=budget.max_size,
+        occurrences=advice.occurrences,
     )
     return _verdicts(
         advice,

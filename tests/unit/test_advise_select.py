@@ -194,3 +194,19 @@ def test_write_overhead_grows_with_the_write_rate_and_the_entry_size() -> None:
     assert small == pytest.approx(1_000_000 * INDEX_ENTRY_MS * 1.1)
     assert large > small
     assert Writes(0, 1, 1).overhead_ms_per_day(1024) == 0
+
+
+def test_untimed_statements_weigh_by_how_often_they_occur() -> None:
+    # a capture log: q2 is cheap to plan but occurs 500 times, q1 once
+    _, plan = _planner(
+        {
+            "q1": {frozenset(): (10_000, set()), frozenset({0}): (1_000, {0})},
+            "q2": {frozenset(): (100, set()), frozenset({1}): (5, {1})},
+        }
+    )
+    options = [Option(0, "a", 10, ("q1",), True), Option(1, "b", 10, ("q2",), True)]
+    statements = _statements("q1", "q2")
+    once = select(options, statements, plan, max_indexes=1)
+    assert once.chosen == [0]
+    logged = select(options, statements, plan, max_indexes=1, occurrences={"q1": 1, "q2": 500})
+    assert logged.chosen == [1]
