@@ -16,7 +16,7 @@ def render(report: Report, stream: TextIO) -> None:
     # on large reports); pipe it through `jq` to read it.
     data = report.as_dict()
     text = json.dumps(data, default=str, ensure_ascii=False)
-    if has_surrogate(text):
+    if not text.isascii() and has_surrogate(text):  # isascii: O(1), no scan
         text = json.dumps(data, default=str)
     stream.write(text)
     stream.write("\n")
