@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from dbctl.lifecycle.model_units import ColumnPlan, EnumPlan, TablePlan, Unit, Use
+from dbctl.pg.connect import tag
 from dbctl.pg.identifiers import Quoting, quote_literal
 from dbctl.pg.sql_lexer import fill
 
@@ -148,7 +149,8 @@ class Deparser:
         if not statements:
             return None
         try:
-            self.pg.execute(";\n".join(["SAVEPOINT dbctl_batch", *statements]))
+            # Each statement of the batch tagged: pg_stat_statements records them apart
+            self.pg.execute(";\n".join(tag(s) for s in ["SAVEPOINT dbctl_batch", *statements]))
         except psycopg.Error as exc:
             self.pg.execute("ROLLBACK TO SAVEPOINT dbctl_batch")
             return (exc.diag.message_primary or str(exc)).strip()
@@ -325,7 +327,7 @@ class Deparser:
             statements.append(f"CREATE {use.unit.suffix}INDEX {index} ON {name} {use.original}")
         self.pg.execute("SAVEPOINT dbctl_slow")
         try:
-            self.pg.execute(";\n".join(statements))
+            self.pg.execute(";\n".join(tag(s) for s in statements))
             markers: dict[str, Ref] = {c.name: c.name for c in table.columns}
             found = self.read(layout, markers, [target.name] if target else [])
         finally:

@@ -88,13 +88,15 @@ def create_schema(connection: Connection, metadata: MetaData) -> None:
     metadata.create_all(mock, checkfirst=False)
     schemas = sorted({t.schema for t in metadata.tables.values() if t.schema})
     prelude = [f'CREATE SCHEMA IF NOT EXISTS "{schema}"' for schema in schemas]
-    script = prelude + statements
-    try:  # tagged here, so that the error's position is known in the text sent
-        connection.exec_driver_sql(f"{TAG} " + ";\n".join(script))
+    # Each statement tagged here (pg_stat_statements records a script's statements apart),
+    # so that the error's position is known in the text sent.
+    script = [f"{TAG} {statement}" for statement in prelude + statements]
+    try:
+        connection.exec_driver_sql(";\n".join(script))
     except sqlalchemy.exc.DBAPIError as exc:
         if dialect.paramstyle in ("format", "pyformat"):  # the driver sends "%%" as "%"
             script = [statement.replace("%%", "%") for statement in script]
-        raise _refused(exc, script, skip=len(TAG) + 1) from None
+        raise _refused(exc, script, skip=0) from None
 
 
 def _refused(exc: Any, script: list[str], *, skip: int) -> ModelsFailed:
@@ -109,7 +111,8 @@ def _refused(exc: Any, script: list[str], *, skip: int) -> ModelsFailed:
         offset = int(position) - skip
         for statement in script:
             if offset <= len(statement) + 2:  # the statement and its ";\n"
-                reason += f"; statement: {one_line(statement, 200)}"
+                shown = statement.removeprefix(f"{TAG} ")
+                reason += f"; statement: {one_line(shown, 200)}"
                 break
             offset -= len(statement) + 2
     return ModelsFailed(f"the models cannot be created in PostgreSQL: {reason}")

@@ -109,6 +109,9 @@ def create_engine(url: str) -> Engine:
     engine = sa_create_engine(
         normalize_url(url),
         poolclass=NullPool,
+        # SQLAlchemy's native hstore support looks the type up on connect with psycopg's own
+        # cursor, which dbctl cannot tag; dbctl needs no hstore adapter
+        use_native_hstore=False,
         connect_args={
             "connect_timeout": CONNECT_TIMEOUT,
             "application_name": APPLICATION_NAME,
@@ -154,7 +157,7 @@ def migration_engine(url: str) -> Engine:
         connect_args["cursor_factory"] = _tagged_psycopg2_cursor()
     elif name == "pg8000":
         connect_args = {"application_name": APPLICATION_NAME, "timeout": CONNECT_TIMEOUT}
-    try:
+    try:  # native hstore kept: the project's revisions may rely on it
         return sa_create_engine(target, poolclass=NullPool, connect_args=connect_args)
     except ModuleNotFoundError as exc:
         from dbctl.lifecycle.user_code import DRIVER_PACKAGES

@@ -12,7 +12,9 @@ in a schema outside the search path, or has other columns) does a second query l
 extension up, to retry or to say in one line what to fix.
 
 Rows are grouped per ``queryid`` over the roles that ran the statement. dbctl's own
-statements (they start with ``/* dbctl */``) are left out. Entries whose text the role may
+statements (they start with ``/* dbctl */``) are left out, and so is transaction control
+(BEGIN, COMMIT, SAVEPOINT...: one entry for every client, nothing to optimise), and
+psycopg's type lookup on connect (a driver's handshake). Entries whose text the role may
 not see (``<insufficient privilege>``, their ``queryid`` hidden too) are kept apart: counted,
 their time in the totals, never shown.
 
@@ -35,6 +37,14 @@ if TYPE_CHECKING:
     import psycopg
 
 DBCTL_TAG = "/* dbctl */"
+# BEGIN, COMMIT, SAVEPOINT...: every client sends them (dbctl's drivers too, untagged: psycopg
+# sends its own), no index or rewrite speeds them, and one entry holds every client's.
+# psycopg's type lookup (TypeInfo.fetch), sent on connect by SQLAlchemy's psycopg dialect
+# with the driver's own cursor: the handshake of every such client, dbctl's included.
+_DRIVER_LOOKUP = r"'^\s*SELECT\s+typname AS name, oid, typarray AS array_oid,'"
+_TRANSACTION_CONTROL = (
+    r"'^\s*(begin|commit|end|rollback|abort|savepoint|release|start\s+transaction)\M'"
+)
 HIDDEN = "<insufficient privilege>"
 SORTS = ("total", "mean", "calls", "rows", "io")
 _META = 5  # extversion, database, role, stats_reset, dealloc; then the entry's columns
@@ -208,6 +218,8 @@ WITH e AS (
     FROM {view}
     WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) {top}
       AND coalesce(query, '') NOT LIKE '/* dbctl */%'
+      AND coalesce(query, '') !~* {_TRANSACTION_CONTROL}
+      AND coalesce(query, '') !~ {_DRIVER_LOOKUP}
 ), g AS (
     SELECT queryid, min(query) AS query, sum(calls)::bigint AS calls, sum(plan_ms) AS plan_ms,
            sum(exec_ms) AS exec_ms,

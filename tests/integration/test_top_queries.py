@@ -53,7 +53,9 @@ def _pgss(url: str) -> dict[int, dict[str, Any]]:
             "sum(total_plan_time + total_exec_time), sum(rows), sum(shared_blks_hit), "
             "sum(shared_blks_read) FROM pg_stat_statements "
             "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) "
-            "AND toplevel AND query NOT LIKE '/* dbctl */%' GROUP BY queryid, query"
+            "AND toplevel AND query NOT LIKE '/* dbctl */%' "
+            # transaction control (pgbench's BEGIN, END, commit) is every client's: not listed
+            "AND query !~* '^(begin|end|commit)$' GROUP BY queryid, query"
         ).fetchall()
     return {
         int(r[0]): {
@@ -117,6 +119,7 @@ def test_figures_match_pg_stat_statements(pgbench_url: str, tmp_path: Path) -> N
         assert row.stats.rows == want["rows"]
         assert row.stats.shared_hit == want["shared_blks_hit"]
         assert row.stats.shared_read == want["shared_blks_read"]
+    assert not {"BEGIN", "END"} & {row.stats.query for row in result.rows}
     update = "UPDATE pgbench_accounts SET abalance = abalance + $1 WHERE aid = $2"
     assert expected[_queryid(result, update)]["calls"] == 400  # 2 clients x 200 transactions
     total = sum(want["total_ms"] for want in expected.values())
@@ -595,3 +598,27 @@ def test_a_role_that_may_not_reset_is_told_the_grant(
     _run(
         url, f"REVOKE EXECUTE ON FUNCTION pg_stat_statements_reset(oid, oid, bigint) FROM {monitor}"
     )
+
+
+def test_no_statement_of_any_dbctl_command_is_listed(
+    make_database: MakeDatabase, migrate_to: Callable[[str, str], None], tmp_path: Path
+) -> None:
+    """verify-schema --live (the models laid out in temporary tables, in scripts of many
+    statements), check-indexes --validate, migrate status: none of what they send is listed,
+    nor the drivers' transaction control and type lookups (issue 13)."""
+    url = make_database("top_every_command")
+    migrate_to(url, "head")
+    _run(url, "/* dbctl */ SELECT pg_stat_statements_reset()")  # the test's own: tagged
+    _run(url, "SELECT count(*) FROM orders WHERE status = 'paid'", times=3)
+    queries = tmp_path / "q.sql"
+    queries.write_text("SELECT * FROM orders WHERE status = 'paid';\n")
+    runner = CliRunner()
+    for args in (
+        ["verify-schema", "--live", "--database-url", url],
+        ["check-indexes", str(queries), "--database-url", url, "--validate"],
+        ["migrate", "status", "--database-url", url],
+    ):
+        result = runner.invoke(app, args)
+        assert result.exit_code in (0, 1), (args, result.output)
+    listed = [row.stats.query for row in _top(tmp_path, url, limit=100).rows]
+    assert listed == ["SELECT count(*) FROM orders WHERE status = $1"], listed
