@@ -46,6 +46,18 @@ def _postgres() -> tuple[Any, Any]:
     return dialect.tokenizer(), dialect.parser()
 
 
+@functools.cache
+def _modules() -> tuple[Any, Any, type[Exception]]:
+    """sqlglot's expressions, the extractor and sqlglot's base error, imported on first use
+    and then kept: an import statement costs microseconds on each of thousands of calls."""
+    from sqlglot import exp
+    from sqlglot.errors import SqlglotError
+
+    from dbctl.access.extract import Extractor
+
+    return exp, Extractor, SqlglotError
+
+
 @dataclass
 class _Lookups:
     catalog: Catalog  # kept alive, so that its id cannot be reused by another catalog
@@ -81,8 +93,7 @@ def analyze_one(statement: Statement, catalog: Catalog) -> AccessPattern:
     or a fault in dbctl's own extraction becomes this statement's ``parse-error`` finding,
     with the exception's type named; the other statements go on.
     """
-    from sqlglot.errors import SqlglotError
-
+    SqlglotError = _modules()[2]
     try:
         return _analyze(statement, catalog)
     except SqlglotError as exc:
@@ -95,10 +106,7 @@ def analyze_one(statement: Statement, catalog: Catalog) -> AccessPattern:
 
 
 def _analyze(statement: Statement, catalog: Catalog) -> AccessPattern:
-    from sqlglot import exp
-
-    from dbctl.access.extract import Extractor
-
+    exp, Extractor, _ = _modules()
     text = statement.text
     if "%" in text or ":" in text:  # else no %s, %(name)s or :name to rewrite as $n
         text, _ = to_dollar_params(text)
