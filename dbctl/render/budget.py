@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from dbctl.render.escape import printable
-from dbctl.render.text import shown
+from dbctl.render.text import shown, verdict
 from dbctl.render.top import ms
 from dbctl.report import Report, Severity, one_line
 
@@ -121,9 +121,4 @@ def render(report: Report, stream: TextIO) -> None:
         f"{summary['over_budget']:,} requests over budget, {summary['looped']} looped "
         f"statements" + (f"; {skipped:,} log lines skipped" if skipped else "")
     )
-    errors, warnings = report.count(Severity.error), report.count(Severity.warning)
-    verdict = "ok" if report.ok else "failed"
-    console.print(
-        f"dbctl {report.command}: {verdict} ({errors} errors, {warnings} warnings, "
-        f"{report.count(Severity.info)} notes)"
-    )
+    console.print(verdict(report))

@@ -15,7 +15,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from dbctl.render.text import shown
+from dbctl.render.text import shown, verdict
 from dbctl.report import Report, Severity
 from dbctl.report import one_line as shared_one_line
 
@@ -122,9 +122,4 @@ def render(report: Report, stream: TextIO) -> None:
             if finding.suggestion:
                 line += f" [dim]{shown(finding.suggestion)}[/dim]"
             console.print(line)
-    errors, warnings = report.count(Severity.error), report.count(Severity.warning)
-    verdict = "ok" if report.ok else "failed"
-    console.print(
-        f"dbctl {report.command}: {verdict} ({errors} errors, {warnings} warnings, "
-        f"{report.count(Severity.info)} notes)"
-    )
+    console.print(verdict(report))

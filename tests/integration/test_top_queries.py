@@ -201,7 +201,7 @@ def test_the_gate_both_ways(slo_url: str) -> None:
     failed = _cli("--database-url", slo_url, "--fail-on", "error")
     assert failed.exit_code == 1
     lines = failed.stdout.splitlines()
-    assert lines[-1] == "dbctl top-queries: failed (1 errors, 0 warnings, 0 notes)"
+    assert lines[-1] == "dbctl top-queries: failed (1 error, 0 warnings, 0 infos)"
     report = json.loads(_cli("--database-url", slo_url, "--format", "json").stdout)
     share = report["summary"]["slo_breach_share"]
     assert lines[-2] == (
@@ -214,12 +214,12 @@ def test_the_gate_both_ways(slo_url: str) -> None:
     passed = _cli("--database-url", slo_url, "--fail-on", "never")
     assert passed.exit_code == 0
     assert passed.stdout.splitlines()[-1] == (
-        "dbctl top-queries: ok (1 errors, 0 warnings, 0 notes)"
+        "dbctl top-queries: ok (1 error, 0 warnings, 0 infos)"
     )
     relaxed = _cli("--database-url", slo_url, "--slo-ms", "100", "--fail-on", "error")
     assert relaxed.exit_code == 0
     assert relaxed.stdout.splitlines()[-1] == (
-        "dbctl top-queries: ok (0 errors, 0 warnings, 0 notes)"
+        "dbctl top-queries: ok (0 errors, 0 warnings, 0 infos)"
     )
 
 

@@ -112,9 +112,9 @@ def test_github_annotations_escape_their_properties() -> None:
 def test_text_report_ends_with_a_verdict() -> None:
     text = _render(Report.of("verify-schema", FINDINGS), Format.text)
     assert "missing-index" in text
-    assert text.rstrip().endswith("dbctl verify-schema: failed (1 errors, 1 warnings, 1 notes)")
+    assert text.rstrip().endswith("dbctl verify-schema: failed (1 error, 1 warning, 1 info)")
     empty = _render(Report.of("verify-schema", ()), Format.text)
-    assert empty == "dbctl verify-schema: ok (0 errors, 0 warnings, 0 notes)\n"
+    assert empty == "dbctl verify-schema: ok (0 errors, 0 warnings, 0 infos)\n"
 
 
 HOSTILE = "/a\x1b[31mred\x1b[0m\r\n::error file=x.py::pwned\x07\x9b\u202e[/]\ud800%,:"
@@ -194,3 +194,34 @@ def test_json_and_sarif_keep_the_exact_strings(output: Format) -> None:
     else:
         result = data["runs"][0]["results"][0]
         assert result["properties"]["statement"] == f"SELECT '{HOSTILE}'"
+
+
+def test_at_80_columns_no_identifier_or_sql_is_cut(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each finding a block: heading, message wrapped between words, the SQL on a line of
+    its own, whole, to copy (issue 13: a table cut ix_order_items_prod|uct_id)."""
+    table = "public.order_items_with_a_long_name"
+    index = "ix_order_items_with_a_long_name_product_id_created_at"
+    sql = f"CREATE INDEX CONCURRENTLY {index} ON {table} (product_id, created_at);"
+    finding = Finding(
+        rule="missing-index",
+        severity=Severity.error,
+        message=f"{table} is filtered on (product_id, created_at) but no index serves it "
+        "(planner cost 12,345 -> 12, about 2.1 MB, saves about 3.2 s a day)",
+        table=table,
+        location=Location("queries/reports/monthly_revenue_by_product.sql", 12),
+        suggestion=sql,
+    )
+    monkeypatch.setenv("COLUMNS", "80")  # as in a pipe
+    text = _render(Report.of("check-indexes", [finding, FINDINGS[2]]), Format.text)
+    lines = text.splitlines()
+    assert lines[0] == (
+        f"error[missing-index] queries/reports/monthly_revenue_by_product.sql:12 {table}"
+    )
+    assert f"    {sql}" in lines  # whole, on its own line
+    message = [line for line in lines[1:] if line.startswith("  ") and not line.startswith("    ")]
+    assert all(len(line) <= 80 for line in message)
+    words = " ".join(line.strip() for line in message).split()
+    assert table in words and "12,345" in words  # no word cut across lines
+    assert (
+        "info[" in text and lines[-1] == "dbctl check-indexes: failed (1 error, 0 warnings, 1 info)"
+    )

@@ -112,7 +112,7 @@ def test_table_lines(monkeypatch: pytest.MonkeyPatch) -> None:
     assert lines[5:] == [
         "5 statements, 2 listed by total time; 1 above the 3 ms objective (marked !): "
         "100.0% of the time",
-        "dbctl top-queries: failed (2 errors, 0 warnings, 0 notes)",
+        "dbctl top-queries: failed (2 errors, 0 warnings, 0 infos)",
     ]
 
 
