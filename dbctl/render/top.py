@@ -48,6 +48,8 @@ _CORE = ("#", "calls", "total ms", "mean ms", "share")
 _EXTRA = ("max ms", "rows/call", "hit")  # shown when the query keeps room enough
 _ROOM = 48
 _SORTS = {"total": "total time", "mean": "mean time", "io": "I/O time"}
+# The column a sort orders by, shown whatever the width when it is not a core one.
+_SORTED_BY = {"io": "io ms", "rows": "rows"}
 
 
 def _figures(number: int, row: Mapping[str, Any]) -> dict[str, str]:
@@ -60,18 +62,22 @@ def _figures(number: int, row: Mapping[str, Any]) -> dict[str, str]:
         "max ms": ms(row["max_ms"]),
         "rows/call": f"{row['rows_per_call']:,.1f}",
         "hit": _percent(row["hit_ratio"]),
+        "io ms": ms(row.get("io_ms")),
+        "rows": f"{row['rows']:,}",
     }
 
 
-def _table(rows: list[Mapping[str, Any]], width: int) -> Table:
-    """The figures keep their width; the query takes what is left of the console's."""
+def _table(rows: list[Mapping[str, Any]], width: int, sort: str = "total") -> Table:
+    """The figures keep their width; the query takes what is left of the console's. The
+    column the rows are sorted by is always there (``io ms`` for ``--sort io``)."""
     cells = [_figures(number, row) for number, row in enumerate(rows, 1)]
     widths = {name: max(len(name), *(len(line[name]) for line in cells)) for name in cells[0]}
 
     def room(names: tuple[str, ...]) -> int:  # columns are 3 characters apart
         return width - sum(widths[name] for name in names) - 3 * len(names)
 
-    columns = _CORE + _EXTRA if room(_CORE + _EXTRA) >= _ROOM else _CORE
+    core = _CORE + ((_SORTED_BY[sort],) if sort in _SORTED_BY else ())
+    columns = core + _EXTRA if room(core + _EXTRA) >= _ROOM else core
     query_width = max(min(room(columns), QUERY_CHARS), 20)
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     for name in columns:
@@ -102,7 +108,7 @@ def render(report: Report, stream: TextIO) -> None:
         )
     rows = list(data.get("rows", ()))
     if rows:
-        console.print(_table(rows, console.width))
+        console.print(_table(rows, console.width, str(data.get("sort", "total"))))
     else:
         console.print("no statement ran" + (" since the snapshot" if window else " yet"))
     hidden = f", {summary['hidden']} hidden" if summary.get("hidden") else ""

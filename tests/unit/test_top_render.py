@@ -29,6 +29,8 @@ def row(number: int, query: str, mean: float, calls: int, **changes: Any) -> dic
         "share": 0.0,
         "rows_per_call": 1.0,
         "hit_ratio": 0.995,
+        "io_ms": 1.25,
+        "rows": calls,
         "slo_breach": mean > 3,
         "new": False,
         "reset": False,
@@ -147,3 +149,16 @@ def test_window_header_and_empty_table(monkeypatch: pytest.MonkeyPatch) -> None:
         "since snapshot 'deploy' (2 h 5 min ago): 0 statements ran, 0 of them new",
         "no statement ran since the snapshot",
     ]
+
+
+@pytest.mark.parametrize(
+    ("sort", "column", "value"), [("io", "io ms", "1.25"), ("rows", "rows", "1,200")]
+)
+def test_the_column_sorted_by_is_shown_at_80_columns(
+    monkeypatch: pytest.MonkeyPatch, sort: str, column: str, value: str
+) -> None:
+    lines = text(report([row(1, LONG, 12.5, 1200)], [], sort=sort), monkeypatch, width=80)
+    head = ["#", "calls", "total", "ms", "mean", "ms", "share", *column.split()]
+    assert lines[0].split()[: len(head)] == head
+    assert value in lines[2].split()
+    assert all(len(line) <= 80 for line in lines[:3])
