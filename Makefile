@@ -36,5 +36,6 @@ demo: setup
 	$(RUN) python scripts/demo.py
 
 clean:
-	-$(RUN) dbctl sandbox stop --destroy
+	@if [ -x .venv/bin/dbctl ]; then .venv/bin/dbctl sandbox stop --destroy || true; fi
 	rm -rf .venv .tools .dbctl .pytest_cache .mypy_cache .ruff_cache
+	find . -path ./.git -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +

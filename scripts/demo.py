@@ -202,7 +202,9 @@ def main() -> None:
         *dbctl, "query-budget", str(log.relative_to(ROOT)), env=env,
     )  # fmt: skip
     console.print(f"\nThe sandbox keeps running: DATABASE_URL={url}")
-    console.print("Stop it with: uv run dbctl sandbox stop (--destroy to delete its data)")
+    console.print(
+        "Stop it with: .venv/bin/dbctl sandbox stop (--destroy to delete its data), or make clean"
+    )
 
 
 if __name__ == "__main__":
