@@ -374,13 +374,26 @@ def query_budget(
     """Read the capture logs (``-``: stdin) and judge their endpoints: the result, the
     lines skipped (by reason) and the requests left out by the window (by reason). A log
     without one request record (in the window) is an error: a gate that saw nothing must
-    not pass."""
+    not pass; requests that all fall outside the window are a pass with an ``empty-window``
+    note (a quiet window is not a broken log)."""
     skipped: Counter[str] = Counter()
     left: Counter[str] = Counter()
     requests: Iterable[LoggedRequest] = read_requests(paths, skipped, stdin)
     if window:
         requests = window.keep(requests, left)
     result = summarize(requests, rules)
+    if not result.endpoints and window and left.get(OUTSIDE):
+        # The log has requests, none in the window (no traffic in the last 10 minutes):
+        # nothing broke a budget, and the report says why it judged nothing.
+        outside = left[OUTSIDE]
+        note = Finding(
+            rule="empty-window",
+            severity=Severity.info,
+            message=f"no request in the window ({outside:,} in the log, outside it): "
+            "nothing to judge",
+            evidence={"outside_window": outside},
+        )
+        return BudgetResult([], [note]), skipped, left
     if not result.endpoints:
         what = ", ".join(f"{n} {reason}" for reason, n in (skipped + left).items()) or "empty"
         raise ConfigError(

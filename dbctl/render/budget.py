@@ -91,11 +91,12 @@ def render(report: Report, stream: TextIO) -> None:
     console = Console(file=stream, highlight=False, soft_wrap=False)
     summary = report.summary
     rows = list(report.data.get("endpoints", ()))
-    console.print(_table(rows, console.width, summary["latency_slo_ms"]))
-    console.print(
-        "[dim]queries: p50/p95/max per request; DB ms: timed in the application (round trip "
-        "and waits included); latency in ms[/dim]"
-    )
+    if rows:
+        console.print(_table(rows, console.width, summary["latency_slo_ms"]))
+        console.print(
+            "[dim]queries: p50/p95/max per request; DB ms: timed in the application (round "
+            "trip and waits included); latency in ms[/dim]"
+        )
     width = max(console.width - 24, 40)
     for finding in report.findings:
         line = f"[{_STYLE[finding.severity]}]{finding.severity.value}[/] {finding.rule}: "

@@ -404,11 +404,20 @@ def test_a_bad_time_is_one_line_exit_2(tmp_path: Path, value: str) -> None:
     assert result.stderr.startswith(f"error: --since {value!r}:")
 
 
-def test_a_window_with_nothing_in_it_is_an_error(tmp_path: Path) -> None:
+def test_a_window_with_nothing_in_it_is_a_pass_with_a_note(tmp_path: Path) -> None:
+    """A quiet window (query-budget --since 10m with no traffic) is not a broken log: exit 0
+    and an empty-window note; a log without one request stays exit 2 (issue 13)."""
     log = write_log(tmp_path / "l.jsonl", _at("2026-11-26T08:00:00+00:00"))
-    result = invoke(str(log), "--since", "2026-11-27")
-    assert result.exit_code == 2
-    assert "1 requests outside the window" in result.stderr
+    result = invoke(str(log), "--since", "2026-11-27", "--format", "json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert [f["rule"] for f in report["findings"]] == ["empty-window"]
+    assert report["summary"]["requests"] == 0 and report["summary"]["outside_window"] == 1
+    text = invoke(str(log), "--since", "2026-11-27")
+    assert text.exit_code == 0
+    assert "no request in the window (1 in the log, outside it)" in text.stdout
+    empty = write_log(tmp_path / "empty.jsonl")
+    assert invoke(str(empty), "--since", "2026-11-27").exit_code == 2
 
 
 @pytest.mark.parametrize(
