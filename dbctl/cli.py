@@ -10,10 +10,12 @@ Errors are handled in one place, ``_Group.invoke``: a ``DbctlError`` prints
 from __future__ import annotations
 
 import json
+import os
 import sys
+import traceback
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from typer.core import TyperGroup
@@ -30,15 +32,28 @@ class _Group(TyperGroup):
     """The root group: the one place that turns a ``DbctlError`` into its exit code, and
     anything unforeseen into one line and exit 2 (never 1: a gate would read findings)."""
 
+    def main(self, args: Any = None, *rest: Any, **options: Any) -> Any:
+        """``--traceback`` is a root option, but errors say "run again with --traceback"
+        and users add it at the end: taken from anywhere before a ``--``."""
+        arguments = list(sys.argv[1:] if args is None else args)
+        end = arguments.index("--") if "--" in arguments else len(arguments)
+        if "--traceback" in arguments[:end]:
+            arguments.remove("--traceback")
+            arguments.insert(0, "--traceback")
+        return super().main(arguments, *rest, **options)
+
     def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
         from typer.exceptions import Abort, Exit, TyperException
 
         try:
             return super().invoke(ctx)
+        except BrokenPipeError:
+            _closed_output()
         except DbctlError as exc:
             if ctx.params.get("traceback"):
-                raise
-            typer.echo(f"error: {printable(scrub(str(exc)))}", err=True)
+                traceback.print_exc()  # the trace, and the same exit code as without it
+            else:
+                typer.echo(f"error: {printable(scrub(str(exc)))}", err=True)
             raise typer.Exit(exc.exit_code) from None
         except Exception as exc:
             if _usage_error(exc):  # click's: it quotes stray arguments (a URL) as given
@@ -47,7 +62,8 @@ class _Group(TyperGroup):
             if isinstance(exc, (TyperException, Exit, Abort)):  # --help, exits: typer's own
                 raise
             if ctx.params.get("traceback"):
-                raise
+                traceback.print_exc()
+                raise typer.Exit(2) from None
             detail = printable(scrub(" ".join(str(exc).split()))) or "no detail"
             typer.echo(
                 f"error: unexpected {type(exc).__name__}: {detail} (a dbctl bug: run again "
@@ -55,6 +71,17 @@ class _Group(TyperGroup):
                 err=True,
             )
             raise typer.Exit(2) from None
+
+
+CLOSED_OUTPUT = 141  # 128 + SIGPIPE: what a Unix tool's exit looks like after `| head`
+
+
+def _closed_output() -> NoReturn:
+    """The reader went away (``dbctl top-queries | head``): stop quietly, as SIGPIPE would
+    stop a Unix tool, with nothing more written to the closed pipe (nor at exit)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    raise SystemExit(CLOSED_OUTPUT)
 
 
 def _table_rows(values: list[str]) -> dict[str, int]:
@@ -784,7 +811,15 @@ def query_budget(
 
 def main() -> None:
     """Console entry point."""
-    sys.exit(app())
+    try:
+        app()  # exits (SystemExit) with the command's code
+    except BrokenPipeError:
+        _closed_output()
+    finally:
+        try:
+            sys.stdout.flush()  # a closed pipe shows here, not at the interpreter's exit
+        except BrokenPipeError:
+            _closed_output()
 
 
 if __name__ == "__main__":

@@ -93,10 +93,18 @@ def test_unknown_option_is_a_usage_error_with_exit_2() -> None:
     assert result.exit_code == 2
 
 
-def test_traceback_flag_shows_the_real_exception() -> None:
-    result = CliRunner().invoke(app, ["--traceback", "migrate", "--database-url", "mysql://h/d"])
-    assert result.exit_code == 1
-    assert type(result.exception).__name__ == "ConfigError"
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--traceback", "migrate", "--database-url", "mysql://h/d"],
+        ["migrate", "--database-url", "mysql://h/d", "--traceback"],  # where errors say it
+    ],
+)
+def test_traceback_shows_the_trace_anywhere_and_keeps_the_exit_code(args: list[str]) -> None:
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2  # a configuration error with or without the trace
+    assert "Traceback (most recent call last)" in result.stderr
+    assert "dbctl.errors.ConfigError" in result.stderr
 
 
 def test_every_command_has_a_readme_entry() -> None:
@@ -130,8 +138,32 @@ def test_an_unforeseen_error_is_one_line_and_exit_2_not_1(
         "error: unexpected RuntimeError: something unforeseen (a dbctl bug: run again with "
         "--traceback and report it)\n"
     )
-    traced = CliRunner().invoke(app, ["--traceback", "query-budget", str(log)])
-    assert isinstance(traced.exception, RuntimeError)
+    traced = CliRunner().invoke(app, ["query-budget", str(log), "--traceback"])
+    assert traced.exit_code == 2
+    assert "RuntimeError: something" in traced.stderr and "Traceback" in traced.stderr
+
+
+def test_a_closed_output_pipe_ends_quietly(tmp_path: Path) -> None:
+    """``dbctl check-indexes ... | head``: no "unexpected BrokenPipeError", the exit code a
+    Unix tool stopped by SIGPIPE shows (141)."""
+    import subprocess
+    import sys
+
+    tables = range(400)  # a report well over a pipe's 64 KiB buffer
+    schema = tmp_path / "schema.sql"
+    schema.write_text("".join(f"CREATE TABLE t{n} (id int, a int, b int);" for n in tables))
+    queries = tmp_path / "q.sql"
+    queries.write_text("".join(f"SELECT * FROM t{n} WHERE a = 1 AND b > 1;\n" for n in tables))
+    command = [sys.executable, "-m", "dbctl", "check-indexes", str(queries)]
+    command += ["--schema", str(schema), "--format", "json"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.read(10)
+    process.stdout.close()  # the reader goes away, as head does
+    with process.stderr:
+        stderr = process.stderr.read().decode()
+    assert process.wait(timeout=60) == 141
+    assert stderr == ""
 
 
 @pytest.mark.parametrize(
