@@ -40,6 +40,7 @@ class _Group(TyperGroup):
         if "--traceback" in arguments[:end]:
             arguments.remove("--traceback")
             arguments.insert(0, "--traceback")
+        _metavars(self)
         return super().main(arguments, *rest, **options)
 
     def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
@@ -71,6 +72,65 @@ class _Group(TyperGroup):
                 err=True,
             )
             raise typer.Exit(2) from None
+
+
+# The value each option takes, as --help shows it (typer would print Python's type names:
+# <str>, <list[Path]>, <bool> for a flag).
+_VALUES = {
+    "database_url": "URL", "migrations": "DIR", "baseline": "MODULE:ATTR", "to": "REV",
+    "lock_wait": "SECONDS", "lock_timeout": "DURATION", "statement_timeout": "DURATION",
+    "schema": "DDL_FILE", "from_log": "LOG", "min_savings": "FRACTION", "output": "FORMAT",
+    "fail_on": "LEVEL", "dir": "DIR", "port": "PORT", "slo_ms": "MS", "latency_slo_ms": "MS",
+    "revision": "REV", "paths": "SQL_FILE",
+}  # fmt: skip
+
+
+def _metavars(command: Any) -> None:
+    """Plain names for every option's value (``URL``, ``N``, ``PATH``...), none for a flag
+    (``--help`` too), an argument's name without a type, on ``command`` and its
+    subcommands."""
+    from typing import get_args
+
+    for param in command.params:
+        if param.param_type_name == "argument":
+            param.display_type_rich = lambda ctx: None  # its name says it all
+        if param.metavar is not None:
+            continue
+        if getattr(param, "is_flag", False) or getattr(param, "count", False):
+            param.metavar = ""
+            continue
+        desc = param.type_descriptor
+        inner = [a for a in get_args(desc.annotation) if a is not type(None)]
+        base = inner[0] if inner else desc.annotation
+        base = (get_args(base) or (base,))[0] if desc.is_list else base
+        if desc.is_choice and desc.choices:
+            name = "|".join(str(getattr(c, "value", c)) for c in desc.choices)
+        elif param.name in _VALUES:
+            name = _VALUES[param.name]
+        elif base is int:
+            name = "N"
+        elif base is float:
+            name = "NUMBER"
+        elif desc.is_path:
+            name = "PATH"
+        else:
+            name = (param.name or "value").upper()
+        param.metavar = name  # an argument's "..." is added by the usage line
+    if not hasattr(command, "_dbctl_help"):  # --help, made per context: a flag, no value
+        made = command.get_help_option
+
+        def help_option(ctx: Any, made: Any = made) -> Any:
+            option = made(ctx)
+            if option is not None:
+                option.metavar = ""
+            return option
+
+        command.get_help_option = help_option
+        command._dbctl_help = True
+    for sub in getattr(command, "commands", {}).values():
+        if sub.short_help is None and sub.help:  # the list of commands: one paragraph, joined
+            sub.short_help = " ".join(sub.help.split("\n\n")[0].split())
+        _metavars(sub)
 
 
 CLOSED_OUTPUT = 141  # 128 + SIGPIPE: what a Unix tool's exit looks like after `| head`
@@ -698,7 +758,7 @@ def query_budget(
     logs: Annotated[
         list[str] | None,
         typer.Argument(
-            metavar="[LOG]...",
+            metavar="LOG",
             help="JSON-lines capture logs (dbctl.budget.install(log_path=...)); .gz is read; "
             "- or none reads stdin.",
             show_default=False,

@@ -39,6 +39,23 @@ def test_every_command_has_help_with_an_example(path: tuple[str, ...]) -> None:
     assert "Example" in result.output or "Commands" in result.output
 
 
+@pytest.mark.parametrize("path", _leaf_commands(app), ids=" ".join)
+def test_help_names_values_plainly_and_describes_every_option(path: tuple[str, ...]) -> None:
+    """No Python type names (<list[Path]>, <bool>), no [[LOG]...]... usage, no option
+    without a description (issue 13)."""
+    import click
+
+    result = CliRunner().invoke(app, [*path, "--help"], terminal_width=200)
+    assert "<" not in result.output.replace("<=", "")  # ranges say [1<=x<=32]
+    assert "[[" not in result.output and "...]..." not in result.output
+    command = typer.main.get_command(app)
+    for name in path:
+        command = command.commands[name]  # type: ignore[attr-defined]
+    for param in command.params:
+        if isinstance(param, click.Option) or param.param_type_name == "option":
+            assert param.help, (path, param.name)
+
+
 def test_version() -> None:
     result = CliRunner().invoke(app, ["--version"])
     assert result.output == "dbctl 0.1.0\n"
