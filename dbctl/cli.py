@@ -13,6 +13,7 @@ import json
 import os
 import sys
 import traceback
+from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -142,6 +143,13 @@ def _closed_output() -> NoReturn:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
     raise SystemExit(CLOSED_OUTPUT)
+
+
+def check_project(settings: Any) -> None:
+    """The Alembic project holds (``alembic_project.check_project``), before any sandbox."""
+    from dbctl.lifecycle.alembic_project import check_project as check
+
+    check(settings)
 
 
 def _table_rows(values: list[str]) -> dict[str, int]:
@@ -392,6 +400,7 @@ def migrate(
         statement_timeout=statement_timeout,
         baseline=baseline,
     )
+    check_project(settings)  # before a sandbox is started for a folder that is no project
     url = resolve_database_url(settings, notify=_note)
     result = upgrade(settings, url, revision=to, notify=_note)
     where = ", ".join(result.after) or "base"
@@ -422,6 +431,7 @@ def migrate_status(
     from dbctl.pg.connect import resolve_database_url
 
     settings = _parent_settings(ctx, database_url=database_url, migrations=migrations)
+    check_project(settings)
     url = resolve_database_url(settings, notify=_note)
     status = migration_status(settings, url)
     if output is Format.text:
@@ -482,6 +492,7 @@ def migrate_down(
     settings = _parent_settings(
         ctx, database_url=database_url, migrations=migrations, lock_wait=lock_wait
     )
+    check_project(settings)
     url = resolve_database_url(settings, notify=_note)
     result = downgrade(settings, url, revision=to, notify=_note)
     where = ", ".join(result.after) or "base"
@@ -550,6 +561,7 @@ def verify_schema(
         baseline=baseline,
         drift_strict_names=strict_names,
     )
+    check_project(settings)
     url = resolve_database_url(settings, notify=_note)
     check = verify.verify_live if live else verify.verify_schema
     result = check(settings, url, notify=_note)
@@ -714,9 +726,11 @@ def top_queries(
     from dbctl.stats.top import top_queries as run
 
     settings = _settings(database_url=database_url, slo_ms=slo_ms)
+    # The options hold before a sandbox is started (--sort bogus is exit 2 with nothing run)
+    options = TopOptions(sort, limit, min_calls, all_levels, save, since, reset)
     url = resolve_database_url(settings, notify=_note)
-    hook = statement_advisor(settings, url) if advise else None
-    options = TopOptions(sort, limit, min_calls, all_levels, save, since, reset, advise=hook)
+    if advise:
+        options = replace(options, advise=statement_advisor(settings, url))
     if reset and not yes:
         try:
             typer.confirm(f"Reset pg_stat_statements of {redact(url)}?", abort=True, err=True)

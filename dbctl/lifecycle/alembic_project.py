@@ -157,3 +157,11 @@ def require_revisions(directory: ScriptDirectory, settings: Settings) -> ScriptD
             "alembic.ini's version_locations) at the folder that holds the revisions"
         )
     return directory
+
+
+def check_project(settings: Settings) -> None:
+    """The project's configuration holds before anything else happens (no sandbox started,
+    no connection made for a folder that is not an Alembic project): env.py found, the
+    revisions readable, at least one. A ``ConfigError`` (exit 2) says what to fix."""
+    config = alembic_config(settings)
+    require_revisions(script_directory(config, settings.project_root), settings)

@@ -196,3 +196,27 @@ def test_numeric_options_out_of_range_are_usage_errors(args: list[str]) -> None:
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 2, result.output
     assert "Invalid value" in result.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["migrate"],
+        ["migrate", "status"],
+        ["migrate", "down", "--to", "base"],
+        ["verify-schema"],
+        ["verify-schema", "--live"],
+        ["top-queries", "--sort", "bogus"],
+    ],
+)
+def test_a_wrong_configuration_starts_no_sandbox(
+    args: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Outside a project (no env.py), or with a bad option, the command stops with exit 2
+    before any sandbox is started: no server, no .dbctl/ left in the folder (issue 13)."""
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("error: ")
+    assert "sandbox" not in result.stderr
+    assert list(tmp_path.iterdir()) == []
