@@ -127,14 +127,25 @@ class Extractor:
         self.uses: dict[int, _Use] = {}
         self.unknown: list[str] = []
         self.scopes: dict[int, Scope] = {}  # by id of each scope's expression
+        # Memos of one statement: its predicates, sort, grouping and read columns ask about
+        # the same nodes again and again. Keyed by id, each entry holds its nodes, so that
+        # no id is reused by another node while the entry lives.
+        self._tables: dict[int, tuple[exp.Table, Table | None]] = {}
+        self._found: dict[tuple[int, int], tuple[exp.Column, Scope, Any]] = {}
+        self._resolved: dict[tuple[int, int], tuple[exp.Column, Scope, Resolved | None]] = {}
+        self._ctes: dict[int, tuple[exp.CTE, bool]] = {}
 
     # -- tables --------------------------------------------------------------------
 
     def base_table(self, node: exp.Table) -> Table | None:
+        known = self._tables.get(id(node))
+        if known is not None:
+            return known[1]
         key = (node.db, node.name)
         if key not in self.tables:
             name = f"{key[0]}.{key[1]}" if key[0] else key[1]
             self.tables[key] = self.catalog.table(name, self.search_path)
+        self._tables[id(node)] = (node, self.tables[key])
         return self.tables[key]
 
     def expand_views(self, tree: exp.Expr, depth: int = 0) -> exp.Expr:
@@ -188,6 +199,13 @@ class Extractor:
     def lookup(self, column: exp.Column, scope: Scope) -> tuple[Scope, Any] | None:
         """The scope that provides a column reference (this one or an outer one) and the
         source in it: a base table node or a derived scope."""
+        key = (id(column), id(scope))
+        known = self._found.get(key)
+        if known is None:
+            known = self._found[key] = (column, scope, self._lookup(column, scope))
+        return known[2]
+
+    def _lookup(self, column: exp.Column, scope: Scope) -> tuple[Scope, Any] | None:
         name, qualifier = column.name, column.table
         current: Scope | None = scope
         while current is not None:
@@ -228,8 +246,13 @@ class Extractor:
 
     def resolve(self, column: exp.Column, scope: Scope) -> Resolved | None:
         """The base table occurrence and column a column reference reads, if any."""
-        found = self.lookup(column, scope)
-        return None if found is None else self._through(found[1], column.name, set())
+        key = (id(column), id(scope))
+        known = self._resolved.get(key)
+        if known is None:
+            found = self.lookup(column, scope)
+            resolved = None if found is None else self._through(found[1], column.name, set())
+            known = self._resolved[key] = (column, scope, resolved)
+        return known[2]
 
     def _through(self, source: Any, name: str, seen: set[tuple[int, str]]) -> Resolved | None:
         if isinstance(source, exp.Table):
@@ -240,7 +263,7 @@ class Extractor:
         if isinstance(source, Scope):
             expression = source.expression
             cte = expression.parent if isinstance(expression.parent, exp.CTE) else None
-            if cte is not None and not _inlined(cte):
+            if cte is not None and not self._inlined(cte):
                 return None  # a CTE computed once: filters stay outside
             if not isinstance(expression, exp.Select) or expression.args.get("limit"):
                 return None  # a LIMIT stops the push-down; a UNION has no single source
@@ -263,6 +286,12 @@ class Extractor:
             if len(owners) == 1:
                 return self._through(owners[0], name, seen)
         return None
+
+    def _inlined(self, cte: exp.CTE) -> bool:
+        known = self._ctes.get(id(cte))
+        if known is None:
+            known = self._ctes[id(cte)] = (cte, _inlined(cte))
+        return known[1]
 
     # -- statement ------------------------------------------------------------------
 
@@ -659,7 +688,12 @@ class Extractor:
                 use.all_columns = True
 
 
-_QUOTED_OR_COMMENT = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|/\*.*?\*/", re.S)
+_QUOTED_OR_COMMENT = re.compile(
+    r"(?=['\"/-])(?:'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|/\*.*?\*/)", re.S
+)
+# ORDER BY and GROUP BY between white space are one keyword token each (sqlglot's keyword
+# table has the pairs, not the words), never a name: left out of the words looked at.
+_CLAUSES = re.compile(r"(?<!\S)(?:ORDER|GROUP)\s+BY(?!\S)")
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
 
 
@@ -680,11 +714,10 @@ def _may_fold(text: str) -> bool:
     if text.islower():
         return False
     known = _known_words()
-    bare = _QUOTED_OR_COMMENT.sub(" ", text)
+    bare = _CLAUSES.sub(" ", _QUOTED_OR_COMMENT.sub(" ", text))
     return any(
         not word.islower() and not (word.isupper() and word in known)
-        for word in _WORD.findall(bare)
-        if not word.islower()
+        for word in set(_WORD.findall(bare))
     )
 
 
