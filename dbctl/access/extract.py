@@ -713,12 +713,18 @@ def _may_fold(text: str) -> bool:
     comments): only then are the tree's names folded."""
     if text.islower():
         return False
-    known = _known_words()
-    bare = _CLAUSES.sub(" ", _QUOTED_OR_COMMENT.sub(" ", text))
-    return any(
-        not word.islower() and not (word.isupper() and word in known)
-        for word in set(_WORD.findall(bare))
-    )
+    bare = text
+    if "'" in text or '"' in text or "--" in text or "/*" in text:
+        bare = _QUOTED_OR_COMMENT.sub(" ", bare)
+    if "ORDER" in bare or "GROUP" in bare:
+        bare = _CLAUSES.sub(" ", bare)
+    # a known word in upper case is a keyword or a function name, not a name
+    return any(not word.islower() for word in set(_WORD.findall(bare)) - _known_upper())
+
+
+@functools.cache
+def _known_upper() -> frozenset[str]:
+    return frozenset(word for word in _known_words() if word.isupper())
 
 
 def _selects(scope: Scope) -> list[exp.Expr]:
