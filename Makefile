@@ -30,7 +30,7 @@ lint: setup
 	$(RUN) mypy
 
 test: lint
-	$(RUN) pytest
+	$(RUN) pytest -n auto --maxprocesses=4
 
 demo: setup
 	$(RUN) python scripts/demo.py

@@ -386,6 +386,9 @@ class QueryCaptureMiddleware:
             self._safely("an observer", observer, capture, budget)
         if found and self.settings.on_breach != "count":
             level = logging.ERROR if self.settings.on_breach == "raise" else logging.WARNING
+            # logging.config.fileConfig() (Alembic's env.py template calls it) disables every
+            # logger that exists by default: a breach the app asked to log still is.
+            logger.disabled = False
             logger.log(level, "query budget: %s", describe(capture, found))
         if self.log is not None:
             record = capture.to_record(budget)

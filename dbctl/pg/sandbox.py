@@ -286,7 +286,7 @@ class Sandbox:
                         "-D",
                         str(self.data_dir),
                         "-m",
-                        "fast",
+                        "immediate" if destroy else "fast",  # no checkpoint for data deleted
                         "-w",
                     ],
                     failure="the sandbox PostgreSQL did not stop",

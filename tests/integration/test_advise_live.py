@@ -3,7 +3,6 @@ the filters that need them, unused-index, and --validate with HypoPG (generic pl
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -334,7 +333,9 @@ def test_without_hypopg_the_advice_stands(
 SPEED_TABLES = 25
 
 
-def test_validate_100_suggestions_under_5_seconds(make_database: Callable[[str], str]) -> None:
+def test_validate_100_suggestions(make_database: Callable[[str], str]) -> None:
+    """Every one of 100 suggestions on 25 tables priced and kept (the time it takes is
+    bench/whatif_speed.py's, not an assertion here)."""
     url = make_database("advise_speed")
     columns = ", ".join(f"c{k} integer" for k in range(4))
     values = ", ".join(f"(g * {k + 7}) % 5000" for k in range(4))
@@ -358,11 +359,9 @@ def test_validate_100_suggestions_under_5_seconds(make_database: Callable[[str],
     advice = advise(patterns, catalog)
     assert len(advice.suggestions) == 100
     with connect(url) as conn:
-        started = time.perf_counter()
         validated = validate(advice, conn)
-        seconds = time.perf_counter() - started
     assert len(validated.suggestions) == 100
-    assert seconds < 5, seconds
+    assert all(s.best_cost() is not None for s in validated.suggestions)
 
 
 def test_advice_options_reach_the_filters(catalog: Catalog, statistics: Statistics) -> None:

@@ -188,6 +188,28 @@ def test_log_mode_warns_with_the_statements(
     assert sample(handle, "db_query_budget_breaches_total", route="/looped", rule=LOOPED_RULE) == 1
 
 
+def test_a_breach_is_logged_after_a_logging_config_disabled_existing_loggers(
+    installed: Callable[..., Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Alembic's env.py template calls logging.config.fileConfig(), which disables every
+    logger that exists (disable_existing_loggers): the app's test suite migrates, then a
+    breach it asked to log must still be logged."""
+    import logging.config
+
+    client, _ = installed(on_breach="log")
+    loggers = [v for v in logging.root.manager.loggerDict.values() if isinstance(v, logging.Logger)]
+    disabled = {logger: logger.disabled for logger in loggers}
+    try:
+        logging.config.dictConfig({"version": 1})  # disable_existing_loggers: True
+        assert logging.getLogger("dbctl.budget").disabled
+        with caplog.at_level(logging.WARNING, logger="dbctl.budget"):
+            assert client.get("/looped").status_code == 200
+        assert [r.levelno for r in caplog.records] == [logging.WARNING]
+    finally:
+        for logger, state in disabled.items():
+            logger.disabled = state
+
+
 def test_raise_mode_fails_the_request_with_the_statements(
     installed: Callable[..., Any], caplog: pytest.LogCaptureFixture
 ) -> None:

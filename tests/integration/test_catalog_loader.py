@@ -3,7 +3,6 @@ costs (a constant number of queries), and that it leaves the caller's session al
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -375,13 +374,10 @@ def test_the_number_of_queries_does_not_grow_with_the_tables(
             CountingCursor.executed = 0
             before = _server_statements(measure)
             measure.rollback()
-            started = time.perf_counter()
             catalog = load_catalog(conn)
-            seconds = time.perf_counter() - started
             after = _server_statements(measure)
         assert len(catalog.tables) == size
         assert sum(len(t.indexes) for t in catalog.tables.values()) == 3 * size
-        assert seconds < 2  # about 0.05 s for 200 tables; a loose bound for slow machines
         counts.append((CountingCursor.executed, after - before))
     assert counts[0] == counts[1]
     assert counts[0][0] == QUERY_COUNT

@@ -190,11 +190,23 @@ def refused_forms(server: Server) -> dict[str, str]:
     }
 
 
-def commands(project: AlembicProject, state: Path, *, full: bool = True) -> list[list[str]]:
+def commands(
+    project: AlembicProject, state: Path, *, full: bool = True, light: bool = False
+) -> list[list[str]]:
     """Every command, in every format it has (a URL goes in as --database-url or env);
-    not ``full``: text and json, and no shadow database (the slow part of the run)."""
+    not ``full``: text and json, and no shadow database (the slow part of the run);
+    ``light``: one command of each kind that reads the URL (parsed, connected, redacted
+    by the same code whatever the command: one form goes through every command)."""
     queries = str(project.root / "queries.sql")
     log = str(project.root / "requests.jsonl")
+    if light:
+        return [
+            ["migrate"],
+            ["migrate", "status", "--format", "json"],
+            ["check-indexes", queries, "--validate", "--min-rows", "0", "--format", "json"],
+            ["top-queries"],
+            ["verify-schema", "--live", "--format", "json"],
+        ]
     found = [["migrate"]]
     for fmt in FORMATS if full else ("text", "json"):
         found += [
@@ -221,14 +233,19 @@ TAKES_URL = {"migrate", "verify-schema", "check-indexes", "top-queries"}
 
 
 def run_all(
-    url: str, project: AlembicProject, monkeypatch: pytest.MonkeyPatch, *, full: bool = True
+    url: str,
+    project: AlembicProject,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    full: bool = True,
+    light: bool = False,
 ) -> list[tuple[list[str], int, str]]:
     """Each command with ``url`` as --database-url and as DATABASE_URL: (args, code, output)."""
     monkeypatch.chdir(project.root)
     runner = CliRunner()
     state = project.root / ".dbctl"
     ran = []
-    for args in commands(project, state, full=full):
+    for args in commands(project, state, full=full, light=light):
         takes_url = args[0] in TAKES_URL and args[:2] != ["migrate", "history"]
         ways: list[tuple[list[str], dict[str, str]]] = [(args, {"DATABASE_URL": url})]
         if takes_url:
@@ -254,13 +271,13 @@ def test_no_password_in_any_output_of_a_url_that_connects(
 ) -> None:
     ran: list[tuple[list[str], int, str]] = []
     for index, (form, url) in enumerate(connecting_forms(server).items()):
-        results = run_all(url, project, monkeypatch, full=index < 3)
+        results = run_all(url, project, monkeypatch, full=index == 0, light=index > 1)
         migrate = next(r for r in results if r[0][0] == "migrate" and len(r[0]) <= 3)
         assert migrate[1] == 0, (form, migrate)
         assert "***" in migrate[2] or "postgresql://" not in migrate[2], form
         check = next(r for r in results if r[0][0] == "check-indexes" and "--format" in r[0])
         # the missing index (until the revision the first form wrote is migrated)
-        assert check[1] == (0 if ran else 1), (form, check)
+        assert check[1] in ((0, 1) if ran else (1,)), (form, check)
         ran += results
     assert list((project.versions).glob("*.py")) != [project.versions / "r1.py"]  # one written
     assert_no_password(ran, project)
@@ -270,8 +287,8 @@ def test_refused_forms_are_one_line_exit_2_and_show_no_password(
     server: Server, project: AlembicProject, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ran: list[tuple[list[str], int, str]] = []
-    for form, url in refused_forms(server).items():
-        results = run_all(url, project, monkeypatch)
+    for index, (form, url) in enumerate(refused_forms(server).items()):
+        results = run_all(url, project, monkeypatch, light=index > 0)
         for argv, code, output in results:
             if argv[:2] == ["sandbox", "url"] or argv[:2] == ["sandbox", "status"]:
                 continue  # the sandbox commands read no URL
@@ -295,8 +312,8 @@ def test_a_wrong_password_cannot_connect_and_is_not_shown(
         "sslpassword": server.url(ROLE_B, CORE + "x", tail=f"?sslpassword={CORE}"),
     }
     ran: list[tuple[list[str], int, str]] = []
-    for form, url in forms.items():
-        results = run_all(url, project, monkeypatch)
+    for index, (form, url) in enumerate(forms.items()):
+        results = run_all(url, project, monkeypatch, full=False, light=index > 0)
         for argv, code, output in results:
             if argv[0] in ("sandbox", "query-budget", "check-indexes") or "history" in argv:
                 continue  # no connection needed (check-indexes reads the schema or models)
@@ -317,18 +334,18 @@ def test_the_real_cli_process_shows_no_password(server: Server, project: Alembic
         server.url(ROLE_A, quote(CORE + "wrong", safe="")),
     ]
     dbctl = str(Path(sys.executable).with_name("dbctl"))
-    for url in urls:
-        for args in (["migrate", "status", "--format", "json"], ["top-queries"]):
-            done = subprocess.run(
-                [dbctl, *args, "--database-url", url],
-                check=False,
-                cwd=project.root,
-                env=env,
-                capture_output=True,
-                timeout=120,
-            )
-            assert done.returncode in (0, 1, 2)
-            assert CORE.encode() not in done.stdout + done.stderr, (args, done)
+    kinds = (["migrate", "status", "--format", "json"], ["top-queries"], ["migrate", "status"])
+    for url, args in zip(urls, kinds, strict=True):  # a process each: the file descriptors
+        done = subprocess.run(
+            [dbctl, *args, "--database-url", url],
+            check=False,
+            cwd=project.root,
+            env=env,
+            capture_output=True,
+            timeout=120,
+        )
+        assert done.returncode in (0, 1, 2)
+        assert CORE.encode() not in done.stdout + done.stderr, (args, done)
 
 
 def test_a_url_given_as_a_stray_argument_is_not_echoed() -> None:
