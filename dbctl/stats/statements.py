@@ -32,11 +32,12 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from dbctl.errors import ExtensionMissing, PrivilegeMissing
+from dbctl.pg.connect import TAG
 
 if TYPE_CHECKING:
     import psycopg
 
-DBCTL_TAG = "/* dbctl */"
+DBCTL_TAG = TAG  # the one tag (dbctl.pg.connect), kept under this name for the readers
 # BEGIN, COMMIT, SAVEPOINT...: every client sends them (dbctl's drivers too, untagged: psycopg
 # sends its own), no index or rewrite speeds them, and one entry holds every client's.
 # psycopg's type lookup (TypeInfo.fetch), sent on connect by SQLAlchemy's psycopg dialect
@@ -217,7 +218,7 @@ WITH e AS (
            row_number() OVER () AS n
     FROM {view}
     WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) {top}
-      AND coalesce(query, '') NOT LIKE '/* dbctl */%'
+      AND coalesce(query, '') NOT LIKE '{TAG}%'
       AND coalesce(query, '') !~* {_TRANSACTION_CONTROL}
       AND coalesce(query, '') !~ {_DRIVER_LOOKUP}
 ), g AS (
