@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 import anyio.to_thread
 from fastapi import FastAPI
 
-from dbctl.pg.url import redact
+from dbctl import redact_url
 from service.api import api_router
 from service.api.errors import install_error_handlers
 from service.api.limits import BodySizeLimit
@@ -36,7 +36,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     budget, looped queries detected, ``/metrics`` served in the Prometheus format; unless
     ``query_capture`` is off (the load benchmark's baseline).
     """
-    from dbctl.budget.capture import install
+    from dbctl.budget import install
 
     budget = settings or ServiceSettings()
 
@@ -47,7 +47,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         engine = create_db_engine(url, resolved)
         logger.info(
             "database %s, pool of %d (+%d overflow)",
-            redact(url),
+            redact_url(url),
             resolved.pool_size,
             resolved.max_overflow,
         )

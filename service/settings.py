@@ -19,7 +19,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from dbctl.pg.url import normalize_url, redact
+from dbctl import normalize_url, redact_url
 
 logger = logging.getLogger(__name__)
 
@@ -74,14 +74,14 @@ def resolve_database_url(settings: ServiceSettings) -> str:
     """The SQLAlchemy URL of the service's database: ``DATABASE_URL``, else the sandbox."""
     if settings.database_url:
         return normalize_url(settings.database_url)
-    from dbctl.pg.sandbox import sandbox_url_for
+    from dbctl import sandbox_url
 
-    url = sandbox_url_for(settings.project_root)
+    url = sandbox_url(settings.project_root)
     if url is None:
         raise DatabaseNotConfigured(
             "DATABASE_URL is unset and no dbctl sandbox runs for "
             f"{settings.project_root}: set DATABASE_URL or run `dbctl sandbox start`"
         )
     url = normalize_url(url)
-    logger.warning("DATABASE_URL is unset; using the dbctl sandbox at %s", redact(url))
+    logger.warning("DATABASE_URL is unset; using the dbctl sandbox at %s", redact_url(url))
     return url
