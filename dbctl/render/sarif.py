@@ -7,6 +7,7 @@ from typing import Any, TextIO
 
 from dbctl import __version__
 from dbctl.report import Finding, Report, Severity
+from dbctl.rule_ids import describe
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _LEVEL = {Severity.error: "error", Severity.warning: "warning", Severity.info: "note"}
@@ -43,6 +44,17 @@ def _result(finding: Finding, rule_index: int) -> dict[str, Any]:
     return result
 
 
+def _rule(rule: str) -> dict[str, Any]:
+    doc = describe(rule)
+    return {
+        "id": rule,
+        "name": rule,
+        "shortDescription": {"text": doc.short},
+        "fullDescription": {"text": doc.short},
+        "help": {"text": doc.help},
+    }
+
+
 def to_sarif(report: Report) -> dict[str, Any]:
     rules = sorted({finding.rule for finding in report.findings})
     index = {rule: i for i, rule in enumerate(rules)}
@@ -56,10 +68,7 @@ def to_sarif(report: Report) -> dict[str, Any]:
                         "name": "dbctl",
                         "version": __version__,
                         "informationUri": "https://github.com/dbctl/dbctl",
-                        "rules": [
-                            {"id": rule, "name": rule, "shortDescription": {"text": rule}}
-                            for rule in rules
-                        ],
+                        "rules": [_rule(rule) for rule in rules],
                     }
                 },
                 "automationDetails": {"id": f"dbctl/{report.command}/"},
