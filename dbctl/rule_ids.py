@@ -6,6 +6,11 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+# The ids the capture (in the application's process) and query-budget both make.
+BUDGET_RULE = "query-budget-exceeded"
+LOOPED_RULE = "looped-query"
+SLO_RULE = "slo-breach"
+
 
 class RuleDoc(NamedTuple):
     short: str  # one line: what was found

@@ -8,14 +8,13 @@ dominates the cost, and each worker gets the catalog once.
 from __future__ import annotations
 
 import functools
-import hashlib
 import os
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
 
-from dbctl.access.lexer import fingerprint_text, to_dollar_params
+from dbctl.access.lexer import fingerprint, to_dollar_params
 from dbctl.access.model import AccessPattern, Kind, Statement
 from dbctl.pg.catalog import Catalog
 
@@ -26,10 +25,6 @@ _KINDS = {
     "delete": Kind.delete,
     "insert": Kind.insert,
 }
-
-
-def fingerprint(text: str) -> str:
-    return hashlib.sha1(fingerprint_text(text).encode()).hexdigest()[:16]
 
 
 def _first_line(message: str) -> str:

@@ -8,6 +8,7 @@ code.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterator
 from typing import Literal
@@ -177,3 +178,9 @@ def fingerprint_text(sql: str) -> str:
             out.append(" ")
     folded = " ".join("".join(out).split())  # white space folded (str.split's is re's \s)
     return _CAST_LIST.sub(r"(?\g<cast>)", _LIST.sub("(?)", folded))
+
+
+def fingerprint(text: str) -> str:
+    """A short hash of ``fingerprint_text``: equal for statements that differ only in their
+    values (the capture in the application's process and check-indexes share it)."""
+    return hashlib.sha1(fingerprint_text(text).encode()).hexdigest()[:16]

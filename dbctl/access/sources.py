@@ -99,7 +99,7 @@ def from_log(path: str, stdin: IO[Any] | None = None) -> Collected:
     ``statement`` field, or request records with a ``statements`` list (the companion
     service's capture log). Read as a stream; a statement seen before shares its text and its
     fingerprint (computed once per distinct text)."""
-    from dbctl.access.analyze import fingerprint
+    from dbctl.access.lexer import fingerprint
     from dbctl.budget.log import read_records
 
     collected = Collected()

@@ -46,10 +46,10 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal, cast
 
-from dbctl.access.analyze import fingerprint
-from dbctl.budget.endpoints import BUDGET_RULE, LOOPED_RULE
+from dbctl.access.lexer import fingerprint
 from dbctl.budget.metrics import CaptureMetrics
 from dbctl.report import one_line
+from dbctl.rule_ids import BUDGET_RULE, LOOPED_RULE
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -73,7 +73,7 @@ logger = logging.getLogger("dbctl.budget")
 
 @functools.lru_cache(maxsize=4096)
 def statement_fingerprint(text: str) -> str:
-    """``dbctl.access.analyze.fingerprint`` of ``text``, cached: an application runs the
+    """``dbctl.access.lexer.fingerprint`` of ``text``, cached: an application runs the
     same few texts again and again."""
     return fingerprint(text)
 

@@ -27,10 +27,8 @@ from typing import Any, BinaryIO
 from dbctl.budget.log import LoggedRequest, LoggedStatement, read_requests
 from dbctl.errors import ConfigError
 from dbctl.report import Finding, Location, Severity, one_line
+from dbctl.rule_ids import BUDGET_RULE, LOOPED_RULE, SLO_RULE
 
-BUDGET_RULE = "query-budget-exceeded"
-LOOPED_RULE = "looped-query"
-SLO_RULE = "slo-breach"
 _STATEMENTS_SHOWN = 10
 _FIX_LOOP = (
     "fetch the rows in one statement: WHERE id = ANY(:ids), a join, or selectinload() / "

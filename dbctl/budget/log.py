@@ -131,7 +131,7 @@ def _statement(item: Any) -> LoggedStatement:
     _check(_ms(time_ms))
     key = item.get("fingerprint")
     if type(key) is not str:
-        from dbctl.access.analyze import fingerprint  # a log written by another tool
+        from dbctl.access.lexer import fingerprint  # a log written by another tool
 
         key = fingerprint(text)
     return LoggedStatement(key, text, count, float(time_ms))

@@ -120,7 +120,7 @@ class QueryBudget:
     def _check(self, seen: list[_Seen], limits: Limits) -> None:
         """Fail the test if a request of ``seen`` breaks ``limits``, listing the statements."""
         from dbctl.budget.capture import breaches, describe
-        from dbctl.budget.endpoints import LOOPED_RULE
+        from dbctl.rule_ids import LOOPED_RULE
 
         broken: list[tuple[RequestCapture, list[Breach]]] = []
         for item in seen:

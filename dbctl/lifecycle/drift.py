@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING
 
 from dbctl.errors import DbctlError, ModelsFailed
 from dbctl.lifecycle.models import create_schema, load_metadata, model_locations
+from dbctl.lifecycle.readback import INTERNAL_TABLES, snapshot
 from dbctl.report import Finding, Location, Severity
 from dbctl.rules.context import RuleContext
 
@@ -103,7 +104,6 @@ def models_catalog(models: Models, url: str) -> Catalog:
     in a scratch database of the same server.
     """
     from dbctl.lifecycle.model_catalog import ModelsNeedDatabase, catalog_from_metadata
-    from dbctl.lifecycle.verify import INTERNAL_TABLES
     from dbctl.pg.connect import connect
 
     try:
@@ -132,7 +132,6 @@ def created_catalog(models: Models, url: str) -> Catalog:
     class or a type of the models may need one)."""
     from psycopg import sql
 
-    from dbctl.lifecycle.verify import snapshot
     from dbctl.pg.connect import connect, create_engine
     from dbctl.pg.shadow import temporary_database
 

@@ -1,12 +1,28 @@
 """What a database shows of its migrations: its revisions (on dbctl's connection, or on a
-fresh one, where nothing uncommitted counts), and INVALID indexes left by a failed build."""
+fresh one, where nothing uncommitted counts), INVALID indexes left by a failed build, and
+its catalog without Alembic's and dbctl's own tables (``snapshot``)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from dbctl.lifecycle.ledger import TABLE as LEDGER_TABLE
+
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
+
+    from dbctl.pg.catalog import Catalog
+
+INTERNAL_TABLES = ("alembic_version", LEDGER_TABLE)  # Alembic's and dbctl's own
+
+
+def snapshot(url: str) -> Catalog:
+    """The catalog of the database at ``url``, without Alembic's and dbctl's own tables."""
+    from dbctl.pg.catalog_loader import load_catalog
+    from dbctl.pg.connect import connect
+
+    with connect(url) as conn:
+        return load_catalog(conn, exclude_tables=INTERNAL_TABLES)
 
 
 def current_heads(connection: Connection) -> tuple[str, ...]:

@@ -42,8 +42,8 @@ from dbctl.lifecycle.alembic_project import (
     script_directory,
 )
 from dbctl.lifecycle.handoff import handed_over
-from dbctl.lifecycle.ledger import TABLE as LEDGER_TABLE
 from dbctl.lifecycle.migrate import alembic_upgrade, downgrade, migration_session, upgrade
+from dbctl.lifecycle.readback import snapshot
 from dbctl.lifecycle.revisions import upgrade_path
 from dbctl.lifecycle.status import head_findings, migration_status
 from dbctl.pg.shadow import PREFIX as SHADOW_PREFIX
@@ -59,7 +59,6 @@ if TYPE_CHECKING:
     from dbctl.pg.catalog import Catalog
 
 Notify = Callable[[str], None]
-INTERNAL_TABLES = ("alembic_version", LEDGER_TABLE)
 MAX_DIFFERENCES_SHOWN = 3
 
 
@@ -115,15 +114,6 @@ class Verification:
 
     def data(self) -> dict[str, Any]:
         return {"checks": self.checks}
-
-
-def snapshot(url: str) -> Catalog:
-    """The catalog of the database at ``url``, without Alembic's and dbctl's own tables."""
-    from dbctl.pg.catalog_loader import load_catalog
-    from dbctl.pg.connect import connect
-
-    with connect(url) as conn:
-        return load_catalog(conn, exclude_tables=INTERNAL_TABLES)
 
 
 def _describe_differences(before: Catalog, after: Catalog) -> tuple[str, list[dict[str, str]]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dbctl.access.analyze import fingerprint
+from dbctl.access.lexer import fingerprint
 from dbctl.budget.capture import (
     BUDGET_RULE,
     LOOPED_RULE,
