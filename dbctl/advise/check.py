@@ -90,7 +90,7 @@ def _from_stats(conn: psycopg.Connection[Any], limit: int, collected: Collected)
     return window
 
 
-def models_catalog(
+def _models_on_a_server(
     settings: Settings, *, notify: Notify | None = None
 ) -> tuple[Catalog, RuleContext]:
     """The models' catalog as verify-schema builds it, and what the catalog rules know from
@@ -149,7 +149,7 @@ def _catalog(
         catalog = load_catalog(conn)
         return _Source(catalog, load_statistics(conn, list(catalog.tables)), "database")
     if settings.models:
-        catalog, context = models_catalog(settings, notify=notify)
+        catalog, context = _models_on_a_server(settings, notify=notify)
         return _Source(catalog, None, "models", context)
     raise ConfigError(
         "nothing to check the statements against: give --database-url, "

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from dbctl.errors import ExtensionMissing, PrivilegeMissing
 from dbctl.pg.connect import TAG
+from dbctl.pg.identifiers import quote_ident
 
 if TYPE_CHECKING:
     import psycopg
@@ -195,7 +196,7 @@ def columns(version: str) -> dict[str, str]:
 def _qualified(schema: str | None, name: str) -> str:
     if schema is None:
         return name
-    return '"' + schema.replace('"', '""') + '".' + name
+    return f"{quote_ident(schema)}.{name}"
 
 
 def build_sql(version: str, *, schema: str | None = None, toplevel_only: bool = True) -> str:
@@ -273,7 +274,7 @@ def sort_key(sort: str) -> Any:
 
 
 def quote_role(role: str) -> str:
-    return role if re.fullmatch(r"[a-z_][a-z0-9_$]*", role) else '"' + role.replace('"', '""') + '"'
+    return quote_ident(role)  # the one quoter (keywords too: a role named "user")
 
 
 def _not_loaded() -> ExtensionMissing:
