@@ -42,8 +42,10 @@ from dbctl.rules.indexing import (
 INDEXABLE_KINDS = frozenset({"table", "partitioned table", "materialized view"})
 
 NO_STATISTICS = (
-    "no statistics: the advice is structural (table sizes and selectivity are not weighed); "
-    "give --database-url of a database with data to use pg_stats"
+    "no statistics: the advice is structural (table sizes and selectivity are not weighed: "
+    "each access no index serves is a missing-index error, where a live database would make "
+    "a small table or an unselective filter a small-table or low-selectivity note); give "
+    "--database-url of a database with data to use pg_stats, or --rows TABLE=N"
 )
 
 CatalogRule = Callable[[Catalog, RuleContext], list[Finding]]
