@@ -831,7 +831,7 @@ def query_budget(
 
     Example: dbctl query-budget requests.jsonl --max 3 --format sarif > budget.sarif
     """
-    from dbctl.budget.endpoints import BudgetRules, Window, parse_when, unmatched_routes
+    from dbctl.budget.endpoints import BudgetRules, TimeWindow, parse_when, unmatched_routes
     from dbctl.budget.endpoints import query_budget as run
     from dbctl.errors import ConfigError
 
@@ -849,7 +849,7 @@ def query_budget(
         routes=_route_budgets(route_budget or []),
         latency_slo_ms=settings.latency_slo_ms if latency_slo_ms is None else latency_slo_ms,
     )
-    window = Window(parse_when(since, "--since"), parse_when(until, "--until"))
+    window = TimeWindow(parse_when(since, "--since"), parse_when(until, "--until"))
     stdin = getattr(sys.stdin, "buffer", None)
     result, skipped, left = run(paths, rules, stdin=stdin, window=window)
     for reason, count in skipped.items():

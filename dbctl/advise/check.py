@@ -288,6 +288,5 @@ __all__ = [
     "CheckRequest",
     "CheckResult",
     "check_indexes",
-    "models_catalog",
     "statement_advisor",
 ]

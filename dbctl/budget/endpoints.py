@@ -338,7 +338,7 @@ def _utc(stamp: str | None) -> datetime | None:
 
 
 @dataclass(frozen=True)
-class Window:
+class TimeWindow:
     """``--since`` / ``--until``: the requests that arrived in ``[since, until)``."""
 
     since: datetime | None = None
@@ -367,7 +367,7 @@ def query_budget(
     paths: Sequence[str],
     rules: BudgetRules,
     stdin: BinaryIO | None = None,
-    window: Window | None = None,
+    window: TimeWindow | None = None,
 ) -> tuple[BudgetResult, Counter[str], Counter[str]]:
     """Read the capture logs (``-``: stdin) and judge their endpoints: the result, the
     lines skipped (by reason) and the requests left out by the window (by reason). A log

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from dbctl.errors import ConfigError
-from dbctl.stats.statements import StatementStats, StatsRead, stddev_from
+from dbctl.stats.statements import StatsRead, StatsRow, stddev_from
 
 FORMAT = 1
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
@@ -45,7 +45,7 @@ class Counters:
     io_ms: float = 0.0
 
     @classmethod
-    def of(cls, s: StatementStats) -> Counters:
+    def of(cls, s: StatsRow) -> Counters:
         return cls(
             s.calls,
             s.plan_ms,
@@ -66,7 +66,7 @@ class Counters:
         )  # fmt: skip
 
     @classmethod
-    def total(cls, many: tuple[StatementStats, ...]) -> Counters:
+    def total(cls, many: tuple[StatsRow, ...]) -> Counters:
         return cls(**{f.name: sum(getattr(s, f.name) for s in many) for f in fields(cls)})
 
     def values(self) -> list[float]:
@@ -192,11 +192,11 @@ def load(directory: Path, name: str) -> Snapshot:
 
 
 @dataclass(frozen=True)
-class Window:
+class SnapshotWindow:
     """The statements' activity between a snapshot and now."""
 
     since: Snapshot
-    rows: tuple[StatementStats, ...]  # statements that ran in the window
+    rows: tuple[StatsRow, ...]  # statements that ran in the window
     hidden: Counters  # hidden entries, summed (never shown)
     new: frozenset[int]  # queryids not in the snapshot
     reset: frozenset[int]  # queryids whose counters went down: counted from their reset
@@ -209,13 +209,13 @@ class Window:
         return sum(s.total_ms for s in self.rows) + self.hidden.plan_ms + self.hidden.exec_ms
 
 
-def _minus(now: StatementStats, before: Counters) -> StatementStats:
+def _minus(now: StatsRow, before: Counters) -> StatsRow:
     delta = Counters.of(now).minus(before)
     stddev = stddev_from(delta.calls, delta.exec_ms, delta.exec_sumsq)
     return replace(now, max_ms=None, stddev_ms=stddev, **asdict(delta))
 
 
-def window(read: StatsRead, base: Snapshot) -> Window:
+def window(read: StatsRead, base: Snapshot) -> SnapshotWindow:
     """The activity since ``base``. ``read`` must hold every statement (``limit=None``)."""
     if base.database != read.database:
         raise ConfigError(
@@ -233,7 +233,7 @@ def window(read: StatsRead, base: Snapshot) -> Window:
         and read.stats_reset is not None
         and read.stats_reset > base.stats_reset
     )
-    rows: list[StatementStats] = []
+    rows: list[StatsRow] = []
     new: set[int] = set()
     reset: set[int] = set()
     for stats in read.rows:
@@ -256,7 +256,7 @@ def window(read: StatsRead, base: Snapshot) -> Window:
     evicted = None
     if read.dealloc is not None and base.dealloc is not None and not everything_reset:
         evicted = max(read.dealloc - base.dealloc, 0)
-    return Window(
+    return SnapshotWindow(
         since=base,
         rows=tuple(rows),
         hidden=hidden,

@@ -56,7 +56,7 @@ _SHIPPED = {13: "1.8", 14: "1.9", 15: "1.10", 16: "1.10", 17: "1.11", 18: "1.12"
 
 
 @dataclass(frozen=True, slots=True)
-class StatementStats:
+class StatsRow:
     """One statement (one ``queryid``) of the current database, summed over its roles.
 
     Times are in milliseconds. ``max_ms`` and ``stddev_ms`` are of execution (planning
@@ -128,8 +128,8 @@ def stddev_from(calls: int, exec_ms: float, exec_sumsq: float) -> float:
 class StatsRead:
     """What one read of pg_stat_statements returns for the current database."""
 
-    rows: tuple[StatementStats, ...]  # visible statements, sorted and limited as asked
-    hidden_rows: tuple[StatementStats, ...]  # entries whose text the role may not see
+    rows: tuple[StatsRow, ...]  # visible statements, sorted and limited as asked
+    hidden_rows: tuple[StatsRow, ...]  # entries whose text the role may not see
     all_total_ms: float  # every entry of this database (hidden ones too), for shares
     all_statements: int  # visible statements + hidden entries, before any filter
     version: str  # extversion
@@ -144,7 +144,7 @@ class StatsRead:
     def hidden(self) -> int:
         return len(self.hidden_rows)
 
-    def share(self, row: StatementStats) -> float:
+    def share(self, row: StatsRow) -> float:
         return row.total_ms / self.all_total_ms if self.all_total_ms else 0.0
 
 
@@ -239,11 +239,11 @@ FROM (SELECT (SELECT extversion FROM pg_extension WHERE extname = 'pg_stat_state
 LEFT JOIN g ON true"""
 
 
-def _row(r: tuple[Any, ...]) -> StatementStats:
+def _row(r: tuple[Any, ...]) -> StatsRow:
     queryid, query, calls, plan, exec_, sumsq, stddev, max_ms = r[:8]
     rows, hit, read, io, toplevel = r[8:]
     calls, exec_ms, exec_sumsq = int(calls), float(exec_ or 0), float(sumsq or 0)
-    return StatementStats(
+    return StatsRow(
         queryid=None if queryid is None else int(queryid),
         query=query or "",
         calls=calls,

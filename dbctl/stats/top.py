@@ -27,7 +27,7 @@ from dbctl.report import FailOn, Finding, Report, Severity, one_line
 from dbctl.stats.snapshots import (
     Counters,
     Snapshot,
-    Window,
+    SnapshotWindow,
     load,
     save,
     snapshot_dir,
@@ -36,8 +36,8 @@ from dbctl.stats.snapshots import (
 )
 from dbctl.stats.statements import (
     SORTS,
-    StatementStats,
     StatsRead,
+    StatsRow,
     quote_role,
     sort_key,
 )
@@ -49,7 +49,7 @@ COMMAND = "top-queries"
 RULE = "slo-breach"
 
 # Index advice for the listed statements, by queryid (check-indexes plugs in here).
-Advise = Callable[[list[StatementStats]], dict[int, list[Finding]]]
+Advise = Callable[[list[StatsRow]], dict[int, list[Finding]]]
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ class TopOptions:
 class TopRow:
     """A listed statement: its figures, its share of all time, its verdict."""
 
-    stats: StatementStats
+    stats: StatsRow
     share: float
     breach: bool
     new: bool = False  # window: not in the snapshot
@@ -160,8 +160,8 @@ def _breach(row: TopRow, slo_ms: float, since: str | None) -> Finding:
 
 
 def analyse(
-    statements: Sequence[StatementStats],
-    hidden: Sequence[StatementStats],
+    statements: Sequence[StatsRow],
+    hidden: Sequence[StatsRow],
     all_total_ms: float,
     *,
     sort: str,
@@ -177,7 +177,7 @@ def analyse(
     """Sort, limit and judge ``statements`` (visible ones; ``hidden``: the role may not see
     their text). Pure: the data in, the rows, findings and summary out."""
 
-    def share(s: StatementStats) -> float:
+    def share(s: StatsRow) -> float:
         return s.total_ms / all_total_ms if all_total_ms else 0.0
 
     considered = sorted((s for s in statements if s.calls >= min_calls), key=sort_key(sort))
@@ -253,7 +253,7 @@ def analyse(
     return Analysis(rows, findings, summary)
 
 
-def _window_notes(w: Window) -> list[str]:
+def _window_notes(w: SnapshotWindow) -> list[str]:
     name = w.since.name
     notes = []
     if w.stats_reset:
@@ -275,7 +275,7 @@ def _window_notes(w: Window) -> list[str]:
     return notes
 
 
-def _window_data(w: Window, now: datetime) -> dict[str, Any]:
+def _window_data(w: SnapshotWindow, now: datetime) -> dict[str, Any]:
     return {
         "since": w.since.name,
         "saved_at": w.since.saved_at.isoformat(),

@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 
 from dbctl.report import FailOn, Finding, Severity
-from dbctl.stats.statements import StatementStats
+from dbctl.stats.statements import StatsRow
 from dbctl.stats.top import TopResult, analyse
 
 pytestmark = pytest.mark.unit
 
 
-def stats(queryid: int | None, calls: int, mean: float, **changes: object) -> StatementStats:
+def stats(queryid: int | None, calls: int, mean: float, **changes: object) -> StatsRow:
     base: dict[str, object] = {
         "queryid": queryid,
         "query": f"SELECT {queryid}" if queryid is not None else "<insufficient privilege>",
@@ -27,7 +27,7 @@ def stats(queryid: int | None, calls: int, mean: float, **changes: object) -> St
         "io_ms": 0.0,
     }
     base.update(changes)
-    return StatementStats(**base)  # type: ignore[arg-type]
+    return StatsRow(**base)  # type: ignore[arg-type]
 
 
 # total: 1 -> 100, 2 -> 50, 3 -> 40, 4 -> 10
@@ -139,7 +139,7 @@ def test_window_wording_and_marks() -> None:
 def test_advice_is_asked_for_the_listed_statements_and_shown_under_them() -> None:
     asked: list[list[int | None]] = []
 
-    def advise(listed: list[StatementStats]) -> dict[int, list[Finding]]:
+    def advise(listed: list[StatsRow]) -> dict[int, list[Finding]]:
         asked.append([s.queryid for s in listed])
         return {
             2: [

@@ -11,14 +11,14 @@ import pytest
 
 from dbctl.errors import ConfigError
 from dbctl.stats.snapshots import Counters, Snapshot, load, save, snapshot_path, window
-from dbctl.stats.statements import StatementStats, StatsRead, stddev_from
+from dbctl.stats.statements import StatsRead, StatsRow, stddev_from
 
 pytestmark = pytest.mark.unit
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
 
-def stats(queryid: int | None, times: list[float], **changes: object) -> StatementStats:
+def stats(queryid: int | None, times: list[float], **changes: object) -> StatsRow:
     """A statement that ran once per item of ``times`` (execution ms)."""
     exec_ms = sum(times)
     base: dict[str, object] = {
@@ -37,10 +37,10 @@ def stats(queryid: int | None, times: list[float], **changes: object) -> Stateme
         "toplevel": True,
     }
     base.update(changes)
-    return StatementStats(**base)  # type: ignore[arg-type]
+    return StatsRow(**base)  # type: ignore[arg-type]
 
 
-def read(*rows: StatementStats, **changes: object) -> StatsRead:
+def read(*rows: StatsRow, **changes: object) -> StatsRead:
     visible = tuple(r for r in rows if r.queryid is not None)
     hidden = tuple(r for r in rows if r.queryid is None)
     base: dict[str, object] = {

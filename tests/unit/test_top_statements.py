@@ -8,7 +8,7 @@ import pytest
 
 from dbctl.stats.statements import (
     DBCTL_TAG,
-    StatementStats,
+    StatsRow,
     build_sql,
     columns,
     quote_role,
@@ -97,14 +97,14 @@ def test_standard_deviation_from_sums() -> None:
     assert stddev_from(2, 2.0, 2.0 - 1e-15) == 0.0  # rounding never goes negative
 
 
-def _stats(**changes: object) -> StatementStats:
+def _stats(**changes: object) -> StatsRow:
     base: dict[str, object] = {
         "queryid": 1, "query": "SELECT 1", "calls": 4, "plan_ms": 2.0, "exec_ms": 6.0,
         "exec_sumsq": 10.0, "max_ms": 3.0, "stddev_ms": 0.5, "rows": 8, "shared_hit": 9,
         "shared_read": 1, "io_ms": 0.25,
     }  # fmt: skip
     base.update(changes)
-    return StatementStats(**base)  # type: ignore[arg-type]
+    return StatsRow(**base)  # type: ignore[arg-type]
 
 
 def test_per_call_figures() -> None:
