@@ -63,7 +63,7 @@ import typer
 import sqlglot.dialects.postgres, sqlglot.optimizer.scope
 import concurrent.futures.process, multiprocessing.popen_fork
 import dbctl.cli, dbctl.config, dbctl.advise.check, dbctl.advise.advisor
-import dbctl.access.analyze, dbctl.access.extract, dbctl.access.ddl, dbctl.render.json_
+import dbctl.access.analyze, dbctl.access.extract, dbctl.schema.ddl, dbctl.render.json_
 from dbctl.render import Format
 started = time.perf_counter()
 try:

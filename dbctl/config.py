@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from dbctl.errors import ConfigError
-from dbctl.pg.catalog import FrozenMap
 from dbctl.pg.url import check_url
+from dbctl.schema.catalog import FrozenMap
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from typing import Any
 
 from dbctl.access.lexer import fingerprint, to_dollar_params
 from dbctl.access.model import AccessPattern, Kind, Statement
-from dbctl.pg.catalog import Catalog
+from dbctl.schema.catalog import Catalog
 
 PARALLEL_THRESHOLD = 400  # below this, starting workers costs more than it saves
 _KINDS = {

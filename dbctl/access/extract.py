@@ -26,9 +26,9 @@ from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 from sqlglot.optimizer.scope import Scope, traverse_scope
 
 from dbctl.access.model import Reason, SortKey, TableAccess, Unservable
-from dbctl.pg.catalog import Catalog, Table
 from dbctl.pg.identifiers import quote_ident
 from dbctl.rules.indexing import qualified_sql
+from dbctl.schema.catalog import Catalog, Table
 
 Resolved = tuple[int, str]  # (id of the base table's exp.Table node, column name)
 _RANGE = (exp.GT, exp.GTE, exp.LT, exp.LTE)

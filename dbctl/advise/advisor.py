@@ -26,7 +26,6 @@ from dbctl.advise.filters import Limits, apply_filters
 from dbctl.advise.keys import Shape, key_parts
 from dbctl.advise.merge import Group, merge
 from dbctl.advise.model import Advice, AdviceOptions, Suggestion, note
-from dbctl.pg.catalog import Catalog, Index, Table
 from dbctl.pg.stats import Statistics
 from dbctl.report import Finding, Severity
 from dbctl.rules import duplicates, foreign_keys
@@ -38,6 +37,7 @@ from dbctl.rules.indexing import (
     taken_names,
     unique_index_name,
 )
+from dbctl.schema.catalog import Catalog, Index, Table
 
 INDEXABLE_KINDS = frozenset({"table", "partitioned table", "materialized view"})
 

@@ -42,8 +42,8 @@ from dbctl.advise.keys import (
     key_parts,
     width,
 )
-from dbctl.pg.catalog import Table
 from dbctl.pg.stats import Statistics
+from dbctl.schema.catalog import Table
 
 DEFAULT_EQ_SELECTIVITY = 0.005  # PostgreSQL's DEFAULT_EQ_SEL, for columns without statistics
 

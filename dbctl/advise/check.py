@@ -27,8 +27,8 @@ if TYPE_CHECKING:
     import psycopg
 
     from dbctl.config import Settings
-    from dbctl.pg.catalog import Catalog
     from dbctl.pg.stats import Statistics
+    from dbctl.schema.catalog import Catalog
 
 Notify = Callable[[str], None]
 
@@ -107,7 +107,7 @@ def _models_on_a_server(
 
 def _schema_catalog(paths: Sequence[str]) -> tuple[Catalog, int]:
     """The ``--schema`` files' catalog (``ddl.schema_catalog``: the one reader of them)."""
-    from dbctl.access.ddl import schema_catalog
+    from dbctl.schema.ddl import schema_catalog
 
     return schema_catalog(paths)
 

@@ -25,7 +25,7 @@ from dbctl.access.model import Reason, TableAccess, Unservable
 from dbctl.advise.candidates import Candidate
 from dbctl.advise.keys import Block, Shape, index_shape, serves
 from dbctl.advise.predicates import expression_matches, fixed_columns, implies
-from dbctl.pg.catalog import Index, Table
+from dbctl.schema.catalog import Index, Table
 
 
 def _predicate_holds(index: Index, access: TableAccess, statement: str) -> bool:

@@ -27,9 +27,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from dbctl.advise.merge import Group
-from dbctl.pg.catalog import FrozenMap, Table
 from dbctl.pg.stats import Statistics
 from dbctl.rules.indexing import leading_columns
+from dbctl.schema.catalog import FrozenMap, Table
 
 if TYPE_CHECKING:
     from dbctl.advise.model import AdviceOptions

@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from dbctl.pg.catalog import Index, Table
+from dbctl.schema.catalog import Index, Table
 
 C_COLLATIONS = frozenset({"C", "POSIX", "ucs_basic"})
 _PLAIN_KEY = re.compile(

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dbctl.access.model import Statement
-from dbctl.pg.catalog import FrozenMap
 from dbctl.report import Finding, Location, Severity, one_line
+from dbctl.schema.catalog import FrozenMap
 
 MAX_SERVED_SHOWN = 10
 MAX_STATEMENT_CHARS = 200

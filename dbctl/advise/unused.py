@@ -23,10 +23,10 @@ from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
 
-from dbctl.pg.catalog import Catalog, Index, Table
 from dbctl.pg.stats import Statistics
 from dbctl.report import Finding, Location, Severity
 from dbctl.rules.indexing import drop_index_sql, serves_lookup
+from dbctl.schema.catalog import Catalog, Index, Table
 
 STATS_WINDOW = timedelta(days=7)
 """How long an index and the counters must both have existed before zero scans mean unused

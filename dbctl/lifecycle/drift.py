@@ -5,7 +5,7 @@ built by ``model_catalog.catalog_from_metadata`` on the compared database itself
 transaction that is rolled back: PostgreSQL normalises what only it can (types, defaults,
 checks, expression and partial indexes) in a few temporary objects, and the rest is
 rendered in Python exactly as PostgreSQL prints it. Both sides are then compared object by
-object (``dbctl.lifecycle.diff``). This catches what Alembic's ``compare_metadata`` reports
+object (``dbctl.schema.diff``). This catches what Alembic's ``compare_metadata`` reports
 and what it misses: server defaults, index column order, sort options, expression and
 partial indexes, check constraints, enum values, identity columns. Models only a real
 database can lay out (DDL event listeners, domains, partitioned tables...) are created with
@@ -42,9 +42,9 @@ if TYPE_CHECKING:
     from sqlalchemy import MetaData
 
     from dbctl.config import Settings
-    from dbctl.lifecycle.diff import Difference
     from dbctl.lifecycle.model_names import ModelNames
-    from dbctl.pg.catalog import Catalog
+    from dbctl.schema.catalog import Catalog
+    from dbctl.schema.diff import Difference
 
 # Models declare neither views nor extensions: like Alembic, drift leaves them out.
 _NOT_IN_MODELS = {
@@ -185,7 +185,7 @@ def compare(
     A difference in name alone of a constraint or index whose name the models leave to
     others is none, unless ``settings.drift_strict_names``.
     """
-    from dbctl.lifecycle.diff import diff_catalogs
+    from dbctl.schema.diff import diff_catalogs
 
     differences = diff_catalogs(
         expected,

@@ -27,7 +27,9 @@ from dbctl.lifecycle.model_units import (
     TablePlan,
     Use,
 )
-from dbctl.pg.catalog import (
+from dbctl.pg.identifiers import NameSpace, Quoting, name_addition, quote_literal
+from dbctl.pg.sql_lexer import fill
+from dbctl.schema.catalog import (
     Catalog,
     Check,
     Column,
@@ -39,8 +41,6 @@ from dbctl.pg.catalog import (
     Table,
     Unique,
 )
-from dbctl.pg.identifiers import NameSpace, Quoting, name_addition, quote_literal
-from dbctl.pg.sql_lexer import fill
 
 if TYPE_CHECKING:
     from dbctl.lifecycle.model_deparse import Deparsed, Deparser, Ref

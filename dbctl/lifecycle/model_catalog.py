@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from sqlalchemy import MetaData
     from sqlalchemy.engine import Connection as SAConnection
 
-    from dbctl.pg.catalog import Catalog
+    from dbctl.schema.catalog import Catalog
 
 __all__ = ["ModelsNeedDatabase", "catalog_from_metadata"]
 

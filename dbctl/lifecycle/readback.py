@@ -11,7 +11,7 @@ from dbctl.lifecycle.ledger import TABLE as LEDGER_TABLE
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
-    from dbctl.pg.catalog import Catalog
+    from dbctl.schema.catalog import Catalog
 
 INTERNAL_TABLES = ("alembic_version", LEDGER_TABLE)  # Alembic's and dbctl's own
 

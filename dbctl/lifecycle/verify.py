@@ -56,7 +56,7 @@ if TYPE_CHECKING:
     from alembic.script import Script
 
     from dbctl.config import Settings
-    from dbctl.pg.catalog import Catalog
+    from dbctl.schema.catalog import Catalog
 
 Notify = Callable[[str], None]
 MAX_DIFFERENCES_SHOWN = 3
@@ -117,7 +117,7 @@ class Verification:
 
 
 def _describe_differences(before: Catalog, after: Catalog) -> tuple[str, list[dict[str, str]]]:
-    from dbctl.lifecycle.diff import diff_catalogs
+    from dbctl.schema.diff import diff_catalogs
 
     differences = diff_catalogs(before, after, expected_label="before", actual_label="after")
     shown = "; ".join(d.message for d in differences[:MAX_DIFFERENCES_SHOWN])
@@ -187,7 +187,7 @@ def _new_differences(
     expected: Catalog, actual: Catalog, inherited: set[tuple[str | None, ...]]
 ) -> tuple[str, list[dict[str, str]]]:
     """``_describe_differences`` without those carried over from a revision above."""
-    from dbctl.lifecycle.diff import diff_catalogs
+    from dbctl.schema.diff import diff_catalogs
 
     differences = [
         d
@@ -202,7 +202,7 @@ def _new_differences(
 
 
 def _carried(expected: Catalog, actual: Catalog) -> set[tuple[str | None, ...]]:
-    from dbctl.lifecycle.diff import diff_catalogs
+    from dbctl.schema.diff import diff_catalogs
 
     return {(d.kind, d.object, d.expected, d.actual) for d in diff_catalogs(expected, actual)}
 

@@ -17,7 +17,7 @@ from collections.abc import Collection, Iterator, Mapping
 from contextlib import ExitStack, contextmanager, nullcontext
 from typing import TYPE_CHECKING, Any
 
-from dbctl.pg.catalog import (
+from dbctl.schema.catalog import (
     FK_ACTIONS,
     FK_MATCH,
     IDENTITY,

@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from dbctl.pg.catalog import FrozenMap
 from dbctl.pg.catalog_loader import psycopg_connection
+from dbctl.schema.catalog import FrozenMap
 
 if TYPE_CHECKING:
     import psycopg

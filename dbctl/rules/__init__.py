@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from dbctl.pg.catalog import Catalog
 from dbctl.report import Finding
 from dbctl.rules import duplicates, foreign_keys, naming, primary_key
 from dbctl.rules.context import RuleContext
+from dbctl.schema.catalog import Catalog
 
 Rule = Callable[[Catalog, RuleContext], list[Finding]]
 

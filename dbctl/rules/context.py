@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from dbctl.pg.catalog import Table
 from dbctl.report import Location
+from dbctl.schema.catalog import Table
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,10 @@ A unique index is kept unless its twin enforces the same uniqueness (the same co
 
 from __future__ import annotations
 
-from dbctl.pg.catalog import Catalog, Index
 from dbctl.report import Finding, Severity
 from dbctl.rules.context import RuleContext
 from dbctl.rules.indexing import drop_index_sql
+from dbctl.schema.catalog import Catalog, Index
 
 
 def _parts(index: Index) -> list[tuple[object, ...]]:

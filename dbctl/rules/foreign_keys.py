@@ -7,10 +7,10 @@ the columns counts.
 
 from __future__ import annotations
 
-from dbctl.pg.catalog import Catalog
 from dbctl.report import Finding, Severity
 from dbctl.rules.context import RuleContext
 from dbctl.rules.indexing import create_index_sql, lookup_served, taken_names, unique_index_name
+from dbctl.schema.catalog import Catalog
 
 
 def check(catalog: Catalog, context: RuleContext) -> list[Finding]:

@@ -12,8 +12,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, MutableSet, Sequence
 
-from dbctl.pg.catalog import Catalog, Index, Table
 from dbctl.pg.identifiers import MAX_NAME_BYTES, quote_ident, truncate
+from dbctl.schema.catalog import Catalog, Index, Table
 
 MAX_IDENTIFIER = MAX_NAME_BYTES
 _DIGEST = 8

@@ -16,10 +16,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from dbctl.pg.catalog import Catalog, Table
 from dbctl.report import Finding, Severity
 from dbctl.rules.context import RuleContext
 from dbctl.rules.indexing import MAX_IDENTIFIER
+from dbctl.schema.catalog import Catalog, Table
 
 _TOKEN = re.compile(r"%\((\w+)\)s")
 _KINDS = {"ix": "index", "uq": "unique constraint", "ck": "check constraint",

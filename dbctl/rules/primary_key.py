@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dbctl.pg.catalog import Catalog
 from dbctl.report import Finding, Severity
 from dbctl.rules.context import RuleContext, is_plain_table
+from dbctl.schema.catalog import Catalog
 
 
 def check(catalog: Catalog, context: RuleContext) -> list[Finding]:

@@ -14,11 +14,11 @@ from dbctl.access.model import AccessPattern, Kind, SortKey, Statement, TableAcc
 from dbctl.advise.advisor import advise
 from dbctl.advise.model import Advice, AdviceOptions
 from dbctl.advise.whatif import validate
-from dbctl.pg.catalog import Catalog
 from dbctl.pg.catalog_loader import load_catalog
 from dbctl.pg.connect import connect
 from dbctl.pg.stats import QUERY_COUNT, Statistics, load_statistics
 from dbctl.pg.url import libpq_url
+from dbctl.schema.catalog import Catalog
 
 pytestmark = pytest.mark.integration
 

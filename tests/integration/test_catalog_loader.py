@@ -10,7 +10,9 @@ import psycopg
 import pytest
 from sqlalchemy import create_engine
 
-from dbctl.pg.catalog import (
+from dbctl.pg.catalog_loader import QUERY_COUNT, load_catalog
+from dbctl.pg.connect import connect
+from dbctl.schema.catalog import (
     Catalog,
     Check,
     Column,
@@ -21,8 +23,6 @@ from dbctl.pg.catalog import (
     Sequence,
     Unique,
 )
-from dbctl.pg.catalog_loader import QUERY_COUNT, load_catalog
-from dbctl.pg.connect import connect
 
 pytestmark = pytest.mark.integration
 

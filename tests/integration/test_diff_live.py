@@ -8,10 +8,10 @@ from collections.abc import Callable
 
 import pytest
 
-from dbctl.lifecycle.diff import diff_catalogs
-from dbctl.pg.catalog import Catalog
 from dbctl.pg.catalog_loader import load_catalog
 from dbctl.pg.connect import connect
+from dbctl.schema.catalog import Catalog
+from dbctl.schema.diff import diff_catalogs
 
 pytestmark = pytest.mark.integration
 

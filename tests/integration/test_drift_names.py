@@ -32,10 +32,10 @@ from sqlalchemy import (
 from dbctl.config import Settings
 from dbctl.lifecycle import drift
 from dbctl.lifecycle.models import create_schema
-from dbctl.pg.catalog import Catalog
 from dbctl.pg.catalog_loader import load_catalog
 from dbctl.pg.connect import connect, create_engine
 from dbctl.rules import run_rules
+from dbctl.schema.catalog import Catalog
 
 pytestmark = pytest.mark.integration
 

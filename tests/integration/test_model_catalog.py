@@ -48,11 +48,11 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql as pg
 
 from dbctl.errors import ModelsFailed
-from dbctl.lifecycle.diff import diff_catalogs
 from dbctl.lifecycle.model_catalog import ModelsNeedDatabase, catalog_from_metadata
 from dbctl.lifecycle.models import create_schema
 from dbctl.pg.catalog_loader import load_catalog
 from dbctl.pg.connect import connect, create_engine
+from dbctl.schema.diff import diff_catalogs
 
 pytestmark = pytest.mark.integration
 

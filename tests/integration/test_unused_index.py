@@ -17,10 +17,10 @@ from dbctl.access.model import Statement
 from dbctl.advise import unused
 from dbctl.advise.candidates import candidates
 from dbctl.advise.coverage import Coverage
-from dbctl.pg.catalog import Catalog
 from dbctl.pg.catalog_loader import load_catalog
 from dbctl.pg.connect import connect
 from dbctl.pg.stats import Statistics, load_statistics
+from dbctl.schema.catalog import Catalog
 
 pytestmark = pytest.mark.integration
 

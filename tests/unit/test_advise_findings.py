@@ -12,9 +12,9 @@ from dbctl.advise.advisor import advise
 from dbctl.advise.keys import Part, equality, fixed, refine, serves
 from dbctl.advise.model import PlanCost
 from dbctl.advise.whatif import _plan
-from dbctl.pg.catalog import Catalog, ForeignKey, Index, PrimaryKey, Table
 from dbctl.report import Location, Severity
 from dbctl.rules.context import RuleContext
+from dbctl.schema.catalog import Catalog, ForeignKey, Index, PrimaryKey, Table
 
 pytestmark = pytest.mark.unit
 

@@ -19,7 +19,7 @@ from dbctl.access.model import (
     Unservable,
 )
 from dbctl.advise.advisor import advise
-from dbctl.pg.catalog import Catalog, Index, Table
+from dbctl.schema.catalog import Catalog, Index, Table
 
 pytestmark = pytest.mark.unit
 

@@ -14,7 +14,7 @@ from dbctl.advise.advisor import advise
 from dbctl.advise.migration import model_indexes, revision_source, write_migration
 from dbctl.errors import ConfigError
 from dbctl.lifecycle.revisions import needs_autocommit
-from dbctl.pg.catalog import Catalog, Table
+from dbctl.schema.catalog import Catalog, Table
 from tests.support.alembic_project import AlembicProject, Rev
 
 pytestmark = pytest.mark.unit

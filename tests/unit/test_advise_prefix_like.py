@@ -10,13 +10,13 @@ from dataclasses import dataclass
 
 import pytest
 
-from dbctl.access.ddl import catalog_from_ddl
 from dbctl.access.model import SortKey, Statement, TableAccess
 from dbctl.advise.candidates import candidates
 from dbctl.advise.coverage import Coverage
 from dbctl.advise.keys import Part, equality, fixed, index_shape, key_parts, serves
-from dbctl.pg.catalog import Column, Index, Table
 from dbctl.rules.indexing import create_index_sql
+from dbctl.schema.catalog import Column, Index, Table
+from dbctl.schema.ddl import catalog_from_ddl
 
 pytestmark = pytest.mark.unit
 

@@ -10,8 +10,8 @@ import pytest
 from dbctl.access.model import AccessPattern, Kind, SortKey, Statement, TableAccess
 from dbctl.advise.advisor import advise
 from dbctl.advise.model import AdviceOptions
-from dbctl.pg.catalog import Catalog, ForeignKey, Index, PrimaryKey, Table
 from dbctl.pg.stats import ColumnStats, IndexStats, Statistics, TableStats
+from dbctl.schema.catalog import Catalog, ForeignKey, Index, PrimaryKey, Table
 
 pytestmark = pytest.mark.unit
 

@@ -7,13 +7,13 @@ from __future__ import annotations
 import pytest
 
 from dbctl.access.analyze import analyze_one
-from dbctl.access.ddl import catalog_from_ddl
 from dbctl.access.model import Statement
 from dbctl.advise.advisor import advise
 from dbctl.advise.candidates import candidates
 from dbctl.advise.filters import Limits, apply_filters, rows_hint
 from dbctl.advise.merge import merge
 from dbctl.advise.model import AdviceOptions
+from dbctl.schema.ddl import catalog_from_ddl
 
 pytestmark = pytest.mark.unit
 

@@ -84,3 +84,12 @@ def test_the_capture_loads_no_offline_analysis() -> None:
     offline = ("sqlglot", "dbctl.budget.endpoints", "dbctl.budget.log", "dbctl.access.analyze")
     offline += ("dbctl.advise", "dbctl.pg")
     assert [m for m in loaded if m.startswith(offline)] == []
+
+
+def test_the_schema_package_stands_below_everything_that_talks_to_postgresql() -> None:
+    graph = _graph()
+    schema = [name for name in graph if name.startswith("dbctl.schema")]
+    assert {"dbctl.schema.catalog", "dbctl.schema.diff", "dbctl.schema.ddl"} <= set(schema)
+    above = ("dbctl.pg", "dbctl.lifecycle", "dbctl.advise", "dbctl.stats", "dbctl.budget")
+    reached = {target for name in schema for target in graph[name]}
+    assert [target for target in reached if target.startswith(above)] == []

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from sqlglot.errors import ParseError
 
-from dbctl.access.ddl import catalog_from_ddl, schema_catalog
 from dbctl.errors import ConfigError
+from dbctl.schema.ddl import catalog_from_ddl, schema_catalog
 
 pytestmark = pytest.mark.unit
 

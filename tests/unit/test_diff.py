@@ -8,8 +8,7 @@ from dataclasses import replace
 
 import pytest
 
-from dbctl.lifecycle.diff import KINDS, Difference, diff_catalogs
-from dbctl.pg.catalog import (
+from dbctl.schema.catalog import (
     Catalog,
     Check,
     Column,
@@ -23,6 +22,7 @@ from dbctl.pg.catalog import (
     Unique,
     strip_index_name,
 )
+from dbctl.schema.diff import KINDS, Difference, diff_catalogs
 
 pytestmark = pytest.mark.unit
 
@@ -684,7 +684,7 @@ def test_index_key_options_default_per_part_and_must_match_the_columns() -> None
 
 
 def test_a_missing_table_carries_its_owned_sequence() -> None:
-    from dbctl.pg.catalog import Sequence as Seq
+    from dbctl.schema.catalog import Sequence as Seq
 
     table = Table("public", "coupons", columns=(Column("id", "integer", nullable=False),))
     owned = Seq("public", "coupons_id_seq", data_type="integer", owned_by="public.coupons.id")

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from dbctl.access.analyze import analyze, analyze_one
-from dbctl.access.ddl import catalog_from_ddl
 from dbctl.access.model import AccessPattern, SortKey, Statement, TableAccess
-from dbctl.pg.catalog import Catalog
+from dbctl.schema.catalog import Catalog
+from dbctl.schema.ddl import catalog_from_ddl
 
 pytestmark = pytest.mark.unit
 
@@ -163,9 +163,9 @@ def test_a_subquery_never_becomes_an_index_expression(sql: str) -> None:
 )
 def test_containment_is_a_gin_remedy(where: str, remedy: str) -> None:
     """Issue 12: ``@>`` on jsonb or an array is served by GIN, never a btree."""
-    from dbctl.access.ddl import catalog_from_ddl
     from dbctl.access.model import Reason
     from dbctl.advise.advisor import advise
+    from dbctl.schema.ddl import catalog_from_ddl
 
     catalog, _ = catalog_from_ddl(
         "CREATE TABLE posts (id int PRIMARY KEY, data jsonb, tags text[], note text);"

@@ -26,9 +26,9 @@ from sqlalchemy import (
 
 from dbctl.lifecycle.drift import Models
 from dbctl.lifecycle.model_names import model_names
-from dbctl.pg import catalog as pg
 from dbctl.pg.identifiers import truncate
 from dbctl.rules import RuleContext, run_rules
+from dbctl.schema import catalog as pg
 
 pytestmark = pytest.mark.unit
 

@@ -9,7 +9,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dbctl.pg.catalog import Catalog, Index, Sequence, Table
 from dbctl.pg.identifiers import MAX_NAME_BYTES, truncate
 from dbctl.rules.indexing import (
     create_index_sql,
@@ -19,6 +18,7 @@ from dbctl.rules.indexing import (
     taken_names,
     unique_index_name,
 )
+from dbctl.schema.catalog import Catalog, Index, Sequence, Table
 
 pytestmark = pytest.mark.unit
 

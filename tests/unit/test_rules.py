@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from dbctl.pg.catalog import Catalog, ForeignKey, Index, PrimaryKey, Table, Unique
 from dbctl.report import Location
 from dbctl.rules import RuleContext, run_rules
 from dbctl.rules.indexing import create_index_sql, index_name
+from dbctl.schema.catalog import Catalog, ForeignKey, Index, PrimaryKey, Table, Unique
 
 pytestmark = pytest.mark.unit
 

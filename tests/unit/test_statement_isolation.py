@@ -15,8 +15,8 @@ from dbctl.access.model import AccessPattern, Kind, Statement, TableAccess
 from dbctl.advise.advisor import advise
 from dbctl.advise.explainable import NotExplainable, explainable
 from dbctl.cli import app
-from dbctl.pg.catalog import Catalog, Column, Table
 from dbctl.report import Severity
+from dbctl.schema.catalog import Catalog, Column, Table
 from tests.conftest import PROJECT_ROOT
 
 pytestmark = pytest.mark.unit

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 from sqlglot import exp
 
 from dbctl.errors import ConfigError
-from dbctl.pg.catalog import Catalog, Column, ForeignKey, Index, PrimaryKey, Table, Unique
+from dbctl.schema.catalog import Catalog, Column, ForeignKey, Index, PrimaryKey, Table, Unique
 
 
 @dataclass

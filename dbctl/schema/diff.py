@@ -29,7 +29,7 @@ from collections.abc import Callable, Collection, Hashable, Iterable, Iterator, 
 from dataclasses import dataclass, replace
 from typing import Generic, NamedTuple, Protocol, TypeVar
 
-from dbctl.pg.catalog import Catalog, Check, ForeignKey, Index, PrimaryKey, Table, Unique
+from dbctl.schema.catalog import Catalog, Check, ForeignKey, Index, PrimaryKey, Table, Unique
 
 _KINDS = """
     missing-table extra-table table-kind table-partition table-comment
