@@ -9,11 +9,9 @@ Errors are handled in one place, ``_Group.invoke``: a ``DbctlError`` prints
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import traceback
-from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -143,13 +141,6 @@ def _closed_output() -> NoReturn:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
     raise SystemExit(CLOSED_OUTPUT)
-
-
-def check_project(settings: Any) -> None:
-    """The Alembic project holds (``alembic_project.check_project``), before any sandbox."""
-    from dbctl.lifecycle.alembic_project import check_project as check
-
-    check(settings)
 
 
 def _table_rows(values: list[str]) -> dict[str, int]:
@@ -283,12 +274,9 @@ def sandbox_start(state_dir: StateDir = None) -> None:
 
     Example: dbctl sandbox start && export DATABASE_URL=$(dbctl sandbox url)
     """
-    from dbctl.pg.sandbox import Sandbox
+    from dbctl import commands
 
-    status = Sandbox(_settings(state_dir=state_dir).state_path).start(notify=_note)
-    verb = "started" if status.started else "already running"
-    typer.echo(f"sandbox {verb}: {status.url}")
-    typer.echo(f"data: {status.data_dir}")
+    _finish(commands.sandbox_start(_settings(state_dir=state_dir), notify=_note))
 
 
 @sandbox_app.command("stop")
@@ -297,12 +285,9 @@ def sandbox_stop(
     destroy: Annotated[bool, typer.Option("--destroy", help="Also delete its data.")] = False,
 ) -> None:
     """Stop the sandbox. Example: dbctl sandbox stop --destroy"""
-    from dbctl.pg.sandbox import Sandbox
+    from dbctl import commands
 
-    was_running = Sandbox(_settings(state_dir=state_dir).state_path).stop(destroy=destroy)
-    typer.echo("sandbox stopped" if was_running else "sandbox was not running")
-    if destroy:
-        typer.echo("sandbox data deleted")
+    _finish(commands.sandbox_stop(_settings(state_dir=state_dir), destroy=destroy))
 
 
 @sandbox_app.command("status")
@@ -311,22 +296,9 @@ def sandbox_status(state_dir: StateDir = None, output: Format_ = OutputFormat.te
 
     Example: dbctl sandbox status --format json
     """
-    from dbctl.pg.sandbox import Sandbox
+    from dbctl import commands
 
-    status = Sandbox(_settings(state_dir=state_dir).state_path).status()
-    if output is OutputFormat.json:
-        typer.echo(json.dumps(status.as_dict(), indent=2))
-        return
-    typer.echo(f"running:    {'yes' if status.running else 'no'}")
-    if status.running:
-        typer.echo(f"url:        {status.url}")
-        typer.echo(f"version:    {status.version}")
-        typer.echo(f"pid:        {status.pid}")
-        extensions = ", ".join(f"{n} {v}" for n, v in sorted(status.extensions.items()))
-        typer.echo(f"extensions: {extensions}")
-    typer.echo(f"data:       {status.data_dir}")
-    typer.echo(f"log:        {status.log_file}")
-    typer.echo(f"state:      {status.state_dir}")
+    _finish(commands.sandbox_status(_settings(state_dir=state_dir)), Format(output.value))
 
 
 @sandbox_app.command("url")
@@ -335,13 +307,9 @@ def sandbox_url(state_dir: StateDir = None) -> None:
 
     Example: export DATABASE_URL=$(dbctl sandbox url)
     """
-    from dbctl.errors import SandboxError
-    from dbctl.pg.sandbox import Sandbox
+    from dbctl import commands
 
-    url = Sandbox(_settings(state_dir=state_dir).state_path).url()
-    if url is None:
-        raise SandboxError("the sandbox is not running: start it with 'dbctl sandbox start'")
-    typer.echo(url)
+    _finish(commands.sandbox_url(_settings(state_dir=state_dir)))
 
 
 # -- migrate ------------------------------------------------------------------------------
@@ -365,7 +333,11 @@ FailOnOption = Annotated[
 ReportFormat = Annotated[Format, typer.Option("--format", help="Output format.")]
 
 
-def _emit(report: Report, output: Format) -> None:
+def _finish(report: Report, output: Format = Format.text) -> NoReturn:
+    """The one place a command's report is rendered (by command and format: ``render``)
+    and its exit code given: its notes on stderr, the report on stdout."""
+    for note in report.notes:
+        _note(note)
     render(report, output, sys.stdout)
     raise typer.Exit(report.exit_code)
 
@@ -389,8 +361,7 @@ def migrate(
     ctx.obj = {"database_url": database_url, "migrations": migrations}
     if ctx.invoked_subcommand is not None:
         return
-    from dbctl.lifecycle.migrate import upgrade
-    from dbctl.pg.connect import resolve_database_url
+    from dbctl import commands
 
     settings = _settings(
         database_url=database_url,
@@ -400,14 +371,7 @@ def migrate(
         statement_timeout=statement_timeout,
         baseline=baseline,
     )
-    check_project(settings)  # before a sandbox is started for a folder that is no project
-    url = resolve_database_url(settings, notify=_note)
-    result = upgrade(settings, url, revision=to, notify=_note)
-    where = ", ".join(result.after) or "base"
-    if result.applied:
-        typer.echo(f"migrated {redact(url)} to {where} ({len(result.applied)} applied)")
-    else:
-        typer.echo(f"{redact(url)} is already at {where}")
+    _finish(commands.migrate(settings, revision=to, notify=_note))
 
 
 def _parent_settings(ctx: typer.Context, **overrides: Any) -> Any:
@@ -427,19 +391,10 @@ def migrate_status(
 
     Example: dbctl migrate status --format json --fail-on warning
     """
-    from dbctl.lifecycle.status import migration_status
-    from dbctl.pg.connect import resolve_database_url
+    from dbctl import commands
 
     settings = _parent_settings(ctx, database_url=database_url, migrations=migrations)
-    check_project(settings)
-    url = resolve_database_url(settings, notify=_note)
-    status = migration_status(settings, url)
-    if output is Format.text:
-        typer.echo(f"current: {', '.join(status.current) or 'base (empty)'}")
-        typer.echo(f"heads:   {', '.join(status.heads) or 'none'}")
-        typer.echo(f"pending: {', '.join(status.pending) or 'none'}")
-    report = Report.of("migrate status", status.findings, fail_on=fail_on, data=status.as_data())
-    _emit(report, output)
+    _finish(commands.migrate_status(settings, fail_on=fail_on, notify=_note), output)
 
 
 @migrate_app.command("history")
@@ -452,26 +407,10 @@ def migrate_history(
 
     Example: dbctl migrate history --format json
     """
-    from dbctl.lifecycle.status import revision_history
+    from dbctl import commands
 
-    revisions = revision_history(_parent_settings(ctx, migrations=migrations))
-    if output is OutputFormat.json:
-        typer.echo(json.dumps([rev.as_dict() for rev in revisions], indent=2))
-        return
-    for rev in revisions:
-        down = ", ".join(rev.down_revisions) or "<base>"
-        marks = [
-            mark
-            for mark, on in (
-                ("head", rev.is_head),
-                ("merge", rev.is_merge),
-                ("branchpoint", rev.is_branch_point),
-                ("autocommit", rev.autocommit),
-            )
-            if on
-        ]
-        suffix = f" ({', '.join(marks)})" if marks else ""
-        typer.echo(f"{down} -> {rev.revision}{suffix}, {rev.message}")
+    settings = _parent_settings(ctx, migrations=migrations)
+    _finish(commands.migrate_history(settings), Format(output.value))
 
 
 @migrate_app.command("down")
@@ -486,17 +425,12 @@ def migrate_down(
 
     Example: dbctl migrate down --to 0001
     """
-    from dbctl.lifecycle.migrate import downgrade
-    from dbctl.pg.connect import resolve_database_url
+    from dbctl import commands
 
     settings = _parent_settings(
         ctx, database_url=database_url, migrations=migrations, lock_wait=lock_wait
     )
-    check_project(settings)
-    url = resolve_database_url(settings, notify=_note)
-    result = downgrade(settings, url, revision=to, notify=_note)
-    where = ", ".join(result.after) or "base"
-    typer.echo(f"downgraded {redact(url)} to {where} ({len(result.applied)} reverted)")
+    _finish(commands.migrate_down(settings, revision=to, notify=_note))
 
 
 @migrate_app.command("sql")
@@ -512,10 +446,10 @@ def migrate_sql(
 
     Example: dbctl migrate sql --from 0001 --to head > upgrade.sql
     """
-    from dbctl.lifecycle.migrate import offline_sql
+    from dbctl import commands
 
     settings = _parent_settings(ctx, migrations=migrations)
-    typer.echo(offline_sql(settings, start=start, end=end), nl=False)
+    _finish(commands.migrate_sql(settings, start=start, end=end))
 
 
 ModelsOption = Annotated[
@@ -551,8 +485,7 @@ def verify_schema(
 
     Example: dbctl verify-schema --format sarif > verify.sarif
     """
-    from dbctl.lifecycle import verify
-    from dbctl.pg.connect import resolve_database_url
+    from dbctl import commands
 
     settings = _settings(
         database_url=database_url,
@@ -561,12 +494,7 @@ def verify_schema(
         baseline=baseline,
         drift_strict_names=strict_names,
     )
-    check_project(settings)
-    url = resolve_database_url(settings, notify=_note)
-    check = verify.verify_live if live else verify.verify_schema
-    result = check(settings, url, notify=_note)
-    command = "verify-schema --live" if live else "verify-schema"
-    _emit(Report.of(command, result.findings, fail_on=fail_on, data=result.data()), output)
+    _finish(commands.verify_schema(settings, live=live, fail_on=fail_on, notify=_note), output)
 
 
 @app.command("check-indexes")
@@ -640,8 +568,8 @@ def check_indexes(
 
     Example: dbctl check-indexes queries/*.sql --database-url $DATABASE_URL --validate
     """
+    from dbctl import commands
     from dbctl.advise.check import CheckRequest
-    from dbctl.advise.check import check_indexes as run
     from dbctl.advise.model import AdviceOptions
 
     settings = _settings(database_url=database_url, models=models)
@@ -662,15 +590,10 @@ def check_indexes(
             max_size=_size(max_size),
         ),
     )
-    result = run(settings, request, stdin=sys.stdin, notify=_note)
-    if result.migration is not None:
-        _note(f"wrote {result.migration}; declare the indexes in the models too:")
-        for line in result.model_lines:
-            _note(f"  {line}")
-    report = Report.of(
-        "check-indexes", result.findings, fail_on=fail_on, summary=result.summary, data=result.data
+    report = commands.check_indexes(
+        settings, request, fail_on=fail_on, stdin=sys.stdin, notify=_note
     )
-    _emit(report, output)
+    _finish(report, output)
 
 
 @app.command("top-queries")
@@ -718,32 +641,26 @@ def top_queries(
 
     Example: dbctl top-queries --sort mean --limit 10 --since deploy --fail-on error
     """
-    from dbctl.advise.check import statement_advisor
+    from dbctl import commands
     from dbctl.errors import ConfigError
-    from dbctl.pg.connect import resolve_database_url
-    from dbctl.render import top as top_render
     from dbctl.stats.top import TopOptions
-    from dbctl.stats.top import top_queries as run
 
     settings = _settings(database_url=database_url, slo_ms=slo_ms)
     # The options hold before a sandbox is started (--sort bogus is exit 2 with nothing run)
     options = TopOptions(sort, limit, min_calls, all_levels, save, since, reset)
-    url = resolve_database_url(settings, notify=_note)
-    if advise:
-        options = replace(options, advise=statement_advisor(settings, url))
-    if reset and not yes:
+
+    def confirm(url: str) -> None:
+        if yes:
+            return
         try:
             typer.confirm(f"Reset pg_stat_statements of {redact(url)}?", abort=True, err=True)
         except typer.Abort:
             raise ConfigError("--reset not confirmed: nothing was done (or pass --yes)") from None
-    result = run(settings, url, options)
-    for note in result.notes:
-        _note(f"note: {note}")
-    report = result.report(fail_on)
-    if output is not Format.text:
-        _emit(report, output)
-    top_render.render(report, sys.stdout)
-    raise typer.Exit(report.exit_code)
+
+    report = commands.top_queries(
+        settings, options, advise=advise, fail_on=fail_on, confirm_reset=confirm, notify=_note
+    )
+    _finish(report, output)
 
 
 def _route_budgets(values: list[str]) -> dict[str, int]:
@@ -831,8 +748,8 @@ def query_budget(
 
     Example: dbctl query-budget requests.jsonl --max 3 --format sarif > budget.sarif
     """
-    from dbctl.budget.endpoints import BudgetRules, TimeWindow, parse_when, unmatched_routes
-    from dbctl.budget.endpoints import query_budget as run
+    from dbctl import commands
+    from dbctl.budget.endpoints import BudgetRules, TimeWindow, parse_when
     from dbctl.errors import ConfigError
 
     settings = _settings()
@@ -851,36 +768,10 @@ def query_budget(
     )
     window = TimeWindow(parse_when(since, "--since"), parse_when(until, "--until"))
     stdin = getattr(sys.stdin, "buffer", None)
-    result, skipped, left = run(paths, rules, stdin=stdin, window=window)
-    for reason, count in skipped.items():
-        _note(f"note: skipped {count} {reason}")
-    if left:
-        _note("note: left out " + ", ".join(f"{n} {reason}" for reason, n in left.items()))
-    for key in unmatched_routes(result, rules):
-        _note(f"note: --route-budget {key!r} matched no endpoint of the log")
-    endpoints = [endpoint.as_dict() for endpoint in result.endpoints]
-    summary = {
-        "requests": result.requests,
-        "endpoints": len(endpoints),
-        "over_budget": sum(row["over_budget"] for row in endpoints),
-        "looped": sum(len(row["looped"]) for row in endpoints),
-        "skipped_lines": sum(skipped.values()),
-        "outside_window": sum(left.values()),
-        "latency_slo_ms": rules.latency_slo_ms,
-    }
-    report = Report.of(
-        "query-budget",
-        result.findings,
-        fail_on=fail_on,
-        summary=summary,
-        data={"endpoints": endpoints},
+    report = commands.query_budget(
+        settings, paths, rules, window=window, fail_on=fail_on, stdin=stdin
     )
-    if output is not Format.text:
-        _emit(report, output)
-    from dbctl.render import budget as budget_render
-
-    budget_render.render(report, sys.stdout)
-    raise typer.Exit(report.exit_code)
+    _finish(report, output)
 
 
 def main() -> None:

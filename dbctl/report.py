@@ -89,6 +89,10 @@ class Report:
     fail_on: FailOn = FailOn.error
     summary: Mapping[str, Any] = field(default_factory=dict)
     data: Mapping[str, Any] = field(default_factory=dict)
+    # Not in the JSON contract: the command's own lines for text output (a URL, a status,
+    # the revisions), and the notes said on stderr at the end (what was skipped...).
+    text: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
 
     @classmethod
     def of(
@@ -99,6 +103,8 @@ class Report:
         fail_on: FailOn = FailOn.error,
         summary: Mapping[str, Any] | None = None,
         data: Mapping[str, Any] | None = None,
+        text: Iterable[str] = (),
+        notes: Iterable[str] = (),
     ) -> Report:
         from dataclasses import replace
 
@@ -108,7 +114,15 @@ class Report:
         # text may quote a URL or a password (every format renders these messages)
         scrubbed = [replace(f, message=scrub(f.message)) for f in findings]
         ordered = sorted(scrubbed, key=lambda f: (-f.severity.rank, f.rule, f.table or ""))
-        return cls(command, tuple(ordered), fail_on, dict(summary or {}), dict(data or {}))
+        return cls(
+            command,
+            tuple(ordered),
+            fail_on,
+            dict(summary or {}),
+            dict(data or {}),
+            tuple(text),
+            tuple(scrub(note) for note in notes),
+        )
 
     def count(self, severity: Severity) -> int:
         return sum(1 for finding in self.findings if finding.severity is severity)

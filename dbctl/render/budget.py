@@ -116,10 +116,11 @@ def render(report: Report, stream: TextIO) -> None:
             console.print(f"  {item['count']:>4}x {item['time_ms']:>9,.2f} ms  {shown(text)}")
         if finding.suggestion:
             console.print(f"  [dim]{shown(finding.suggestion)}[/dim]")
+    figure = {k: summary.get(k, 0) for k in ("requests", "endpoints", "over_budget", "looped")}
     skipped = summary.get("skipped_lines", 0)
     console.print(
-        f"{summary['requests']:,} requests, {summary['endpoints']} endpoints; "
-        f"{summary['over_budget']:,} requests over budget, {summary['looped']} looped "
+        f"{figure['requests']:,} requests, {figure['endpoints']} endpoints; "
+        f"{figure['over_budget']:,} requests over budget, {figure['looped']} looped "
         f"statements" + (f"; {skipped:,} log lines skipped" if skipped else "")
     )
     console.print(verdict(report))

@@ -80,6 +80,8 @@ def block(console: Console, finding: Finding) -> None:
 
 def render(report: Report, stream: TextIO) -> None:
     console = Console(file=stream, highlight=False, soft_wrap=False)
+    for line in report.text:  # the command's own lines (migrate status: where it stands)
+        console.print(Text(printable(line)), soft_wrap=True)
     for number, finding in enumerate(report.findings):
         if number:
             console.print()
