@@ -52,6 +52,7 @@ class _Use:
     write: bool = False
     prefixes: list[str] = field(default_factory=list)
     reads: list[str] = field(default_factory=list)
+    literals: list[tuple[str, str]] = field(default_factory=list)  # column = 'constant'
     partners: dict[int, list[str]] = field(default_factory=dict)  # joined table -> columns
     all_columns: bool = False  # a * or a whole-row reference: ``reads`` is unknown
 
@@ -73,6 +74,7 @@ class _Use:
             write=self.write,
             prefixes=unique(c for c in self.prefixes if c not in self.equality),
             reads=None if self.all_columns or self.write else unique(self.reads),
+            literals=tuple(dict.fromkeys(self.literals)),
             join_sets=tuple(
                 dict.fromkeys(tuple(sorted(set(columns))) for columns in self.partners.values())
             ),
@@ -453,6 +455,13 @@ class Extractor:
             return
         kind = "in_lists" if isinstance(right, exp.Any) else "equality"
         self.on_column(left, node, scope, kind)
+        literal = _literal_text(self.bare(right, scope))
+        column = self.bare(left, scope)
+        if literal is not None and isinstance(column, exp.Column):
+            resolved = self.resolve(column, scope)
+            use = self.uses.get(resolved[0]) if resolved is not None else None
+            if use is not None and resolved is not None:
+                use.literals.append((resolved[1], literal))
         if kind == "in_lists":
             self.on_column(left, node, scope, "equality", unservable=False)
 
@@ -725,6 +734,16 @@ def _may_fold(text: str) -> bool:
 @functools.cache
 def _known_upper() -> frozenset[str]:
     return frozenset(word for word in _known_words() if word.isupper())
+
+
+def _literal_text(node: exp.Expr) -> str | None:
+    """A constant as pg_stats prints it among the most common values (``'F'`` is F, true
+    is t), or None for anything else (a parameter, an expression)."""
+    if isinstance(node, exp.Boolean):
+        return "t" if node.this else "f"
+    if isinstance(node, exp.Literal):
+        return str(node.this)
+    return None
 
 
 def _selects(scope: Scope) -> list[exp.Expr]:

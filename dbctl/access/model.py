@@ -90,6 +90,7 @@ class TableAccess:
     prefixes: tuple[str, ...] = ()  # LIKE 'abc%' columns (also in ranges)
     reads: tuple[str, ...] | None = None
     join_sets: tuple[tuple[str, ...], ...] = ()  # the columns joined to each other table
+    literals: tuple[tuple[str, str], ...] = ()  # (column, constant) of an equality's literal
 
 
 @dataclass(frozen=True, slots=True)

@@ -67,6 +67,7 @@ class Candidate:
     descending_sort: bool = False  # the statement sorts the key's sort parts the other way
     alternatives: tuple[Shape, ...] = ()  # other shapes that serve the access as well
     covering: tuple[str, ...] = ()  # key columns only read (an index-only scan), not searched
+    literals: tuple[tuple[str, str], ...] = ()  # the access's column = constant pairs
 
     @property
     def coverage_shape(self) -> Shape:
@@ -323,6 +324,7 @@ def candidates(
                 flipped,
                 alternatives,
                 covering=covered,
+                literals=access.literals,
             )
         )
     composites = [columns for columns in access.join_sets if len(columns) > 1]

@@ -10,7 +10,10 @@ says why) or None; ``FILTERS`` runs them in order and the first drop wins.
   equality on the key leaves more than ``max_selectivity`` of the rows (estimated as the
   planner does for a generic plan, from ``n_distinct``, ``null_frac`` and the most common
   values), and no key column has values rare enough to make some lookups selective.
-  A boolean or a three-value status alone on a big table is the typical case.
+  A boolean or a three-value status alone on a big table is the typical case. A
+  one-column key whose every statement looks up a constant that is a most common value
+  above ``max_selectivity`` (``status = 'done'`` on 90% of the rows) is dropped too, rare
+  values or not.
 - ``existing-index-suffices``: equality only, and an existing index already narrows a
   lookup to at most ``enough_rows`` rows, or the new key would not halve them.
 
@@ -86,6 +89,26 @@ def _cols(group: Group) -> str:
     return ", ".join(group.columns)
 
 
+def _common_literals(
+    group: Group, statistics: Statistics, limits: Limits
+) -> list[tuple[str, str, float]] | None:
+    """When every statement the group serves compares its first column with a constant that
+    is a most common value above ``max_selectivity`` (status = 'done' on 90% of the rows):
+    those (column, value, share); else None (a parameter, a rare value: keep the index)."""
+    column = group.columns[0]
+    found: dict[str, float] = {}
+    for member in group.members:
+        values = [value for name, value in member.literals if name == column]
+        if not values:
+            return None
+        for value in values:
+            share = statistics.value_fraction(group.table, column, value)
+            if share is None or share <= limits.max_selectivity:
+                return None
+            found[value] = share
+    return [(column, value, share) for value, share in found.items()]
+
+
 def small_table(
     group: Group, table: Table, statistics: Statistics | None, limits: Limits
 ) -> Drop | None:
@@ -111,6 +134,15 @@ def low_selectivity(
 ) -> Drop | None:
     if not group.equality_only:
         return None
+    common = _common_literals(group, statistics, limits) if len(group.columns) == 1 else None
+    if common is not None:  # the values looked up are common, whatever the rare ones are
+        shown = ", ".join(f"{column} = {value!r} ({share:.0%})" for column, value, share in common)
+        return Drop(
+            "low-selectivity",
+            f"{group.table} ({_cols(group)}): the values the statements look up are common "
+            f"({shown} of the rows): an index would not cut the rows read",
+            {"values": [list(c) for c in common]},
+        )
     selectivity = _selectivity(statistics, group.table, group.columns)
     if selectivity is None or selectivity <= limits.max_selectivity:
         return None

@@ -47,6 +47,7 @@ class ColumnStats:
     null_frac: float = 0.0
     correlation: float | None = None
     mcv_freqs: tuple[float, ...] = ()  # most_common_freqs, most common first
+    mcv_values: tuple[str, ...] = ()  # most_common_vals as text, in the same order
 
     @property
     def mcv_sum(self) -> float:
@@ -140,6 +141,17 @@ class Statistics:
             selectivity = min(selectivity, max(stats.mcv_freqs))
         return selectivity
 
+    def value_fraction(self, table: str, column: str, value: str) -> float | None:
+        """The share of rows holding ``value`` (as pg_stats prints it) when it is one of the
+        most common values, else None (rarer than those, or unknown)."""
+        stats = self.column(table, column)
+        if stats is None or len(stats.mcv_values) != len(stats.mcv_freqs):
+            return None
+        for listed, freq in zip(stats.mcv_values, stats.mcv_freqs, strict=True):
+            if listed == value:
+                return freq
+        return None
+
     def rarest_fraction(self, table: str, column: str) -> float | None:
         """The share of rows of the least common value, as far as the statistics tell."""
         stats = self.column(table, column)
@@ -179,7 +191,8 @@ WHERE c.relkind IN ('r', 'p', 'm', 'f') AND {_WANTED}"""
 # and one over the whole hierarchy; a partitioned table has only the latter.
 _COLUMNS_SQL = """
 SELECT s.schemaname || '.' || s.tablename, s.attname, s.inherited, s.null_frac::float8,
-    s.n_distinct::float8, s.correlation::float8, s.most_common_freqs::float8[]
+    s.n_distinct::float8, s.correlation::float8, s.most_common_freqs::float8[],
+    s.most_common_vals::text::text[]
 FROM pg_stats s
 WHERE s.schemaname || '.' || s.tablename = ANY(%(tables)s::text[])
 ORDER BY s.inherited"""
@@ -238,10 +251,13 @@ def load_statistics(
                 cursor.execute(sql, params)
             table_rows, column_rows, index_rows = (c.fetchall() for c in cursors)
     columns: dict[str, dict[str, ColumnStats]] = {}
-    for table, name, _inherited, null_frac, n_distinct, correlation, freqs in column_rows:
+    for table, name, _inherited, null_frac, n_distinct, correlation, freqs, values in column_rows:
         # Rows come non-inherited first: the table's own statistics win.
         columns.setdefault(table, {}).setdefault(
-            name, ColumnStats(n_distinct, null_frac, correlation, tuple(freqs or ()))
+            name,
+            ColumnStats(
+                n_distinct, null_frac, correlation, tuple(freqs or ()), tuple(values or ())
+            ),
         )
     indexes: dict[str, dict[str, IndexStats]] = {}
     for table, name, scans, size, protected, file_modified in index_rows:

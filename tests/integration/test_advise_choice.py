@@ -189,3 +189,30 @@ def test_timed_statements_say_the_time_saved_a_day(
     [finding] = [f for f in advice.findings() if f.rule == "missing-index"]
     assert finding.evidence["saved_ms_per_day"] > 10_000
     assert "a day" in finding.message
+
+
+def test_a_common_constant_gets_no_index_a_rare_one_does(
+    make_database: Callable[[str], str],
+) -> None:
+    """From live statistics alone: status = 'done' (90% of the rows) is a low-selectivity
+    note even though rare values exist; status = 'new' (5%) and status = $1 keep the index."""
+    url = make_database("advise_literals")
+    with connect(url, autocommit=True) as conn:
+        conn.execute(
+            "CREATE TABLE jobs (id int PRIMARY KEY, status text NOT NULL);"
+            "INSERT INTO jobs SELECT g, CASE WHEN g % 20 = 0 THEN 'new' "
+            "WHEN g % 20 = 1 THEN 'failed' ELSE 'done' END FROM generate_series(1, 100000) g;"
+            "ANALYZE jobs"
+        )
+        catalog = load_catalog(conn)
+        statistics = load_statistics(conn, list(catalog.tables))
+
+    def advice(sql: str) -> Advice:
+        return advise(analyze(_one(sql), catalog, workers=1), catalog, statistics=statistics)
+
+    common = advice("SELECT * FROM jobs WHERE status = 'done'")
+    assert common.suggestions == []
+    [note] = [n for n in common.notes if n.rule == "low-selectivity"]
+    assert "status = 'done' (90%" in note.message
+    for sql in ("SELECT * FROM jobs WHERE status = 'new'", "SELECT * FROM jobs WHERE status = $1"):
+        assert [s.columns for s in advice(sql).suggestions] == [("status",)], sql

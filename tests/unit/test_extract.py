@@ -289,3 +289,10 @@ def test_columns_joined_to_one_table_make_a_join_set() -> None:
         ("public.ps", (("pk", "sk"),)),
         ("public.s", (("sk",),)),
     ]
+
+
+def test_equality_constants_are_kept_as_pg_stats_prints_them() -> None:
+    catalog, _ = catalog_from_ddl("CREATE TABLE j (id int, status text, ok boolean, n int);")
+    sql = "SELECT * FROM j WHERE status = 'done' AND ok = true AND n = 3 AND id = $1"
+    [access] = analyze_one(Statement(sql, "-"), catalog).accesses
+    assert set(access.literals) == {("status", "done"), ("ok", "t"), ("n", "3")}
