@@ -513,7 +513,10 @@ def check_indexes(
     stats_limit: Annotated[
         int,
         typer.Option(
-            "--limit", min=1, max=MAX_LIMIT, help="How many statements --from-stats reads."
+            "--limit",
+            min=1,
+            max=MAX_LIMIT,
+            help="With --from-stats: the N costliest statements (total time), as top-queries.",
         ),
     ] = 100,
     from_log: Annotated[
@@ -608,7 +611,10 @@ def top_queries(
         ),
     ] = "total",
     limit: Annotated[
-        int, typer.Option("--limit", min=1, max=MAX_LIMIT, help="Statements to list.")
+        int,
+        typer.Option(
+            "--limit", min=1, max=MAX_LIMIT, help="The N costliest statements to list (by --sort)."
+        ),
     ] = 20,
     min_calls: Annotated[
         int, typer.Option("--min-calls", min=0, help="Leave out statements called less.")
@@ -623,7 +629,13 @@ def top_queries(
         str | None, typer.Option("--save", metavar="NAME", help="Save a snapshot.")
     ] = None,
     since: Annotated[
-        str | None, typer.Option("--since", metavar="NAME", help="The window since that snapshot.")
+        str | None,
+        typer.Option(
+            "--since",
+            metavar="NAME|WHEN",
+            help="The window since that snapshot, or since the newest one saved by then "
+            "(ISO 8601, or 30m, 2h, 1d ago).",
+        ),
     ] = None,
     reset: Annotated[
         bool, typer.Option("--reset", help="Then reset this database's statistics.")
@@ -718,8 +730,9 @@ def query_budget(
         str | None,
         typer.Option(
             "--since",
-            metavar="WHEN",
-            help="Only requests from then: ISO 8601 (UTC unless it says) or 30m, 2h, 1d ago.",
+            metavar="WHEN|NAME",
+            help="Only requests from then: ISO 8601 (UTC unless it says), 30m, 2h, 1d ago, "
+            "or the time a top-queries snapshot was saved (--since deploy).",
             show_default=False,
         ),
     ] = None,
@@ -749,8 +762,9 @@ def query_budget(
     Example: dbctl query-budget requests.jsonl --max 3 --format sarif > budget.sarif
     """
     from dbctl import commands
-    from dbctl.budget.endpoints import BudgetRules, TimeWindow, parse_when
+    from dbctl.budget.endpoints import BudgetRules, TimeWindow
     from dbctl.errors import ConfigError
+    from dbctl.when import parse_since, parse_when
 
     settings = _settings()
     paths = list(logs or [])
@@ -766,7 +780,9 @@ def query_budget(
         routes=_route_budgets(route_budget or []),
         latency_slo_ms=settings.latency_slo_ms if latency_slo_ms is None else latency_slo_ms,
     )
-    window = TimeWindow(parse_when(since, "--since"), parse_when(until, "--until"))
+    window = TimeWindow(
+        parse_since(since, "--since", settings.state_path), parse_when(until, "--until")
+    )
     stdin = getattr(sys.stdin, "buffer", None)
     report = commands.query_budget(
         settings, paths, rules, window=window, fail_on=fail_on, stdin=stdin

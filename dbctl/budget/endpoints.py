@@ -17,17 +17,19 @@ nearest-rank: always a value that was observed.
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
 from dbctl.budget.log import LoggedRequest, LoggedStatement, read_requests
 from dbctl.errors import ConfigError
 from dbctl.report import Finding, Location, Severity, one_line
 from dbctl.rule_ids import BUDGET_RULE, LOOPED_RULE, SLO_RULE
+from dbctl.when import MAX_BACK_DAYS, parse_when
+
+__all__ = ["MAX_BACK_DAYS", "parse_when"]  # re-exported: their home is dbctl.when
 
 _STATEMENTS_SHOWN = 10
 _FIX_LOOP = (
@@ -283,46 +285,6 @@ def summarize(requests: Iterable[LoggedRequest], rules: BudgetRules) -> BudgetRe
 
 OUTSIDE = "requests outside the window"
 TIMELESS = "requests without a time"
-MAX_BACK_DAYS = 36_500  # --since 30d and the like: at most 100 years back
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
-
-
-def parse_when(value: str | None, option: str, now: datetime | None = None) -> datetime | None:
-    """``--since`` / ``--until``: ISO 8601 (no zone: UTC) or a time back from now (``30m``,
-    ``2h``, ``1d``), as an aware UTC time. A time back of more than 100 years, or one the
-    calendar cannot hold in UTC, is a ``ConfigError`` (one line, exit 2), not clamped: such a
-    number is a typo, and leaving the option out already reads the whole log."""
-    if value is None:
-        return None
-    text = value.strip()
-    ago = re.fullmatch(r"([0-9]+)\s*([smhd])", text)
-    if ago:
-        digits, unit = ago[1].lstrip("0") or "0", ago[2]
-        seconds = int(digits) * _UNITS[unit] if len(digits) <= 12 else math.inf
-        if seconds > MAX_BACK_DAYS * 86_400:
-            raise ConfigError(
-                f"{option} {_short(value)}: at most 100 years back ({MAX_BACK_DAYS}d); leave "
-                f"{option} out to read the whole log"
-            )
-        return (now or datetime.now(UTC)) - timedelta(seconds=seconds)
-    try:
-        when = datetime.fromisoformat(text)
-    except ValueError:
-        raise ConfigError(
-            f"{option} {_short(value)}: give an ISO 8601 time (2026-11-26T08:00, UTC unless it "
-            "says) or a time back from now (30m, 2h, 1d)"
-        ) from None
-    if when.tzinfo is None:
-        return when.replace(tzinfo=UTC)
-    try:
-        return when.astimezone(UTC)
-    except OverflowError:
-        raise ConfigError(f"{option} {_short(value)} is out of range in UTC") from None
-
-
-def _short(value: str, chars: int = 40) -> str:
-    """An option's value as the error repeats it: quoted, escaped, cut."""
-    return repr(value if len(value) <= chars else value[: chars - 1] + "…")
 
 
 def _utc(stamp: str | None) -> datetime | None:

@@ -17,7 +17,7 @@ some, the hidden ones are a note: counted, their time in the totals and the shar
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -289,6 +289,24 @@ def _window_data(w: SnapshotWindow, now: datetime) -> dict[str, Any]:
     }
 
 
+def _snapshot_by_time(settings: Settings, value: str) -> str | None:
+    """The newest snapshot saved by the time ``value`` says, when it says one; else None
+    (``load`` then says no snapshot has that name, with the ones there are)."""
+    from dbctl.when import newest_snapshot_by, parse_when
+
+    try:
+        when = parse_when(value, "--since")
+    except ConfigError:
+        return None
+    assert when is not None
+    found = newest_snapshot_by(settings.state_path, when)
+    if found is None:
+        raise ConfigError(
+            f"--since {value}: no snapshot was saved by then (save one with --save NAME)"
+        )
+    return found
+
+
 def top_queries(settings: Settings, url: str, options: TopOptions) -> TopResult:
     """Read, judge and list the costliest statements of the database at ``url``."""
     from dbctl.pg.connect import connect
@@ -298,6 +316,14 @@ def top_queries(settings: Settings, url: str, options: TopOptions) -> TopResult:
     if not slo_ms > 0:
         raise ConfigError(f"slo_ms (--slo-ms, DBCTL_SLO_MS) must be above 0, not {slo_ms:g}")
     directory = snapshot_dir(settings.state_path)
+    since_note = None
+    if options.since and not snapshot_path(directory, options.since).is_file():
+        # --since 2h (or an ISO time), as query-budget takes it: the newest snapshot saved by
+        # then (counters can only be compared with a snapshot)
+        found = _snapshot_by_time(settings, options.since)
+        if found is not None:
+            since_note = f"--since {options.since}: the window since snapshot '{found}'"
+            options = replace(options, since=found)
     base = load(directory, options.since) if options.since else None
     if options.save:
         snapshot_path(directory, options.save)  # a bad name fails before any work
@@ -312,7 +338,7 @@ def top_queries(settings: Settings, url: str, options: TopOptions) -> TopResult:
         if options.reset:
             reset_statements(conn, read)
     now = datetime.now(UTC)
-    notes: list[str] = []
+    notes: list[str] = [since_note] if since_note else []
     w = window(read, base) if base is not None else None
     if w is not None:
         hidden_ms = w.hidden.plan_ms + w.hidden.exec_ms

@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 
 from dbctl.cli import app
 from dbctl.config import Settings
-from dbctl.errors import ConnectionFailed, ExtensionMissing, PrivilegeMissing
+from dbctl.errors import ConfigError, ConnectionFailed, ExtensionMissing, PrivilegeMissing
 from dbctl.pg.url import database_name, libpq_url
 from dbctl.stats.top import TopOptions, TopResult, top_queries
 from tests.conftest import project_settings
@@ -277,6 +277,12 @@ def test_save_and_since_give_the_window(make_database: MakeDatabase, tmp_path: P
     assert window["new_statements"] == 1
     assert window["reset_statements"] == 0
     assert not result.notes
+    # --since as a time, as query-budget takes it: the newest snapshot saved by then
+    by_time = _top(tmp_path, url, since="0s")
+    assert by_time.data["window"]["since"] == "before"
+    assert by_time.notes == ("--since 0s: the window since snapshot 'before'",)
+    with pytest.raises(ConfigError, match="no snapshot was saved by then"):
+        _top(tmp_path, url, since="2d")
 
 
 def test_since_detects_a_reset(make_database: MakeDatabase, tmp_path: Path) -> None:
