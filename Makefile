@@ -37,5 +37,5 @@ demo: setup
 
 clean:
 	@if [ -x .venv/bin/dbctl ]; then .venv/bin/dbctl sandbox stop --destroy || true; fi
-	rm -rf .venv .tools .dbctl .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .venv .tools .dbctl .pytest_cache .mypy_cache .ruff_cache .hypothesis
 	find . -path ./.git -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +

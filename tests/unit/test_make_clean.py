@@ -17,7 +17,13 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 @pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
 def test_make_clean_twice(tmp_path: Path) -> None:
     shutil.copy(ROOT / "Makefile", tmp_path / "Makefile")
-    for folder in (".dbctl", ".pytest_cache", "dbctl/__pycache__", "tests/unit/__pycache__"):
+    for folder in (
+        ".dbctl",
+        ".pytest_cache",
+        ".hypothesis",
+        "dbctl/__pycache__",
+        "tests/unit/__pycache__",
+    ):
         (tmp_path / folder).mkdir(parents=True)
     (tmp_path / "dbctl" / "cli.py").write_text("# kept\n")
     for _ in range(2):
