@@ -30,6 +30,7 @@ Pure: the planner is behind ``Planner``, so the selection is tested without a se
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -39,6 +40,7 @@ TOLERANCE = 0.05  # good enough: within 5% of the best choice's remaining worklo
 HEAVY_SHARE = 0.10  # a statement taking this share of all the time is worth a smaller cut
 HEAVY_MIN_SAVINGS = 0.05
 NEGLIGIBLE = 1e-9
+MAX_PLANS = 10_000  # EXPLAINs the selection may ask (~1 ms each): then it stops, and says so
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +74,7 @@ class Selection:
     # For each primary left out: its statements' costs with the chosen set, then with it too.
     left_out: dict[int, dict[str, tuple[Priced, Priced]]] = field(default_factory=dict)
     priced: int = 0  # plans asked of the planner
+    truncated: bool = False  # stopped at max_plans: the options not chosen were not all priced
 
 
 def weight(statement: Statement, baseline: float, occurrences: int = 1) -> float:
@@ -158,45 +161,89 @@ class _Greedy:
         }
         self.chosen: frozenset[int] = frozenset()
         self.effects: dict[int, tuple[float, bool, dict[str, Priced]]] = {}
+        self.stale: dict[int, float] = {}  # bounds of options a substitute's choice changed
+        # Each option's last prices per statement, and the statements a choice changed since
+        # (only those are planned again: the others' costs did not move)
+        self.priced: dict[int, dict[str, Priced]] = {}
+        self.dirty: dict[int, set[str]] = {}
 
     def effect(self, option: Option) -> tuple[float, bool, dict[str, Priced]]:
         found = self.effects.get(option.id)
         if found is not None:
             return found
         removed, pays, after = 0.0, False, {}
+        known = self.priced.setdefault(option.id, {})
+        dirty = self.dirty.pop(option.id, None)
         for key in option.statements:
             if key not in self.current:
                 continue
-            priced = self.work.price(key, self.chosen | {option.id})
+            if key in known and (dirty is not None and key not in dirty):
+                priced: Priced | None = known[key]  # a choice since changed other statements
+            else:
+                priced = self.work.price(key, self.chosen | {option.id})
             if priced is None:
                 continue
-            after[key] = priced
+            known[key] = after[key] = priced
             removed += (self.current[key].cost - priced.cost) * self.scale[key]
             statement = self.work.statements[key]
             pays = pays or _pays(statement, self.current[key], priced, option.id, self.min_savings)
         found = self.effects[option.id] = (removed - option.overhead, pays, after)
         return found
 
-    def paying(self, options: list[Option]) -> list[Option]:
-        return [o for o in options if self.effect(o)[1] and self.effect(o)[0] > NEGLIGIBLE]
+    def value(self, option: Option) -> float:
+        """What ``option`` is known to remove: its effect when fresh (nothing when it does not
+        pay), else a bound: its last effect when only a substitute on its own table was
+        taken since (a cut can only shrink then), else unknown (infinite: price it)."""
+        found = self.effects.get(option.id)
+        if found is not None:
+            return found[0] if found[1] else -math.inf
+        return self.stale.get(option.id, math.inf)
 
-    def pick(self, fits: list[Option], tolerance: float) -> Option:
-        """The smallest option within ``tolerance`` of the best."""
-        top = max(fits, key=lambda o: self.effect(o)[0])
+    def best(self, options: list[Option], tolerance: float) -> Option | None:
+        """The smallest option within ``tolerance`` of the best, pricing only those whose
+        bound could reach it (lazy greedy); None when nothing pays."""
+        while True:
+            top = max(options, key=self.value, default=None)
+            if top is None or self.value(top) <= NEGLIGIBLE:
+                return None
+            if top.id in self.effects:
+                break
+            self.effect(top)
         best, _, best_after = self.effect(top)
         # What the best leaves of the statements it serves: another option is good enough
         # when it leaves at most ``tolerance`` more of that.
         left = sum(priced.cost * self.scale[key] for key, priced in best_after.items())
-        good = [o for o in fits if best - self.effect(o)[0] <= tolerance * left + NEGLIGIBLE]
-        return min(good, key=lambda o: (o.size_bytes, not o.primary, -self.effect(o)[0], o.id))
+        floor = best - tolerance * left - NEGLIGIBLE
+        for option in options:
+            if option.id not in self.effects and self.value(option) >= floor:
+                self.effect(option)
+        good = [o for o in options if o.id in self.effects and self.value(o) >= floor]
+        return min(good, key=lambda o: (o.size_bytes, not o.primary, -self.value(o), o.id))
+
+    def paying(self, options: list[Option]) -> list[Option]:
+        """The options that pay now (each priced): for the over-budget note."""
+        return [o for o in options if self.effect(o)[1] and self.effect(o)[0] > NEGLIGIBLE]
 
     def take(self, option: Option, remaining: list[Option]) -> None:
         after = self.effect(option)[2]
+        changed = {
+            key
+            for key, priced in after.items()
+            if priced.cost != self.current[key].cost or option.id in priced.used
+        }
         self.chosen = self.chosen | {option.id}
         self.current.update(after)
         for other in remaining:
-            if set(after).intersection(other.statements):
-                self.effects.pop(other.id, None)
+            touched = changed.intersection(other.statements)
+            if touched:
+                if other.id in self.dirty or other.id in self.effects:
+                    self.dirty.setdefault(other.id, set()).update(touched)
+                found = self.effects.pop(other.id, None)
+                self.stale.pop(other.id, None)
+                if found is not None and other.table == option.table:
+                    # a substitute was taken: its cut can only shrink (a bound); an index
+                    # on another table may complement it (a join path): price it again
+                    self.stale[other.id] = found[0] if found[1] else -math.inf
 
 
 def select(
@@ -209,6 +256,7 @@ def select(
     max_indexes: int | None = None,
     max_size: int | None = None,
     occurrences: Mapping[str, int] | None = None,
+    max_plans: int = MAX_PLANS,
 ) -> Selection:
     """The options to create, greedily, with every statement's cost with them.
     ``occurrences`` (statement key -> count) weighs untimed statements by frequency."""
@@ -222,17 +270,15 @@ def select(
     remaining = list(options)
     size = 0
     while remaining:
-        paying = greedy.paying(remaining)
-        if not paying:
+        if work.asked > max_plans:  # a workload too large to price whole: say so, stop
+            result.truncated = True
             break
-        if max_indexes is not None and len(result.chosen) >= max_indexes:
-            result.over_budget += [o.id for o in paying]
+        fits = [o for o in remaining if max_size is None or size + o.size_bytes <= max_size]
+        full = max_indexes is not None and len(result.chosen) >= max_indexes
+        pick = None if full else greedy.best(fits, tolerance)
+        if pick is None:
+            result.over_budget += [o.id for o in greedy.paying(remaining) if full or o not in fits]
             break
-        fits = [o for o in paying if max_size is None or size + o.size_bytes <= max_size]
-        if not fits:
-            result.over_budget += [o.id for o in paying]
-            break
-        pick = greedy.pick(fits, tolerance)
         result.chosen.append(pick.id)
         size += pick.size_bytes
         remaining = [o for o in remaining if o.id != pick.id]

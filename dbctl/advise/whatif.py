@@ -484,6 +484,10 @@ def _verdicts(
         )
         if option in picked:
             kept.append(verdict)
+        elif primary and chosen.truncated:  # not all priced: the static advice stands
+            why = f"the selection stopped after {chosen.priced:,} plans, a workload this large"
+            notes.append(_not_validated(suggestion, why))
+            kept.append(suggestion)
         elif primary:
             notes.append(_not_chosen(option, min_savings, chosen, pool))
     notes = [*_still_unindexed(advice.notes, kept), *notes]

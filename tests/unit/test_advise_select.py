@@ -210,3 +210,15 @@ def test_untimed_statements_weigh_by_how_often_they_occur() -> None:
     assert once.chosen == [0]
     logged = select(options, statements, plan, max_indexes=1, occurrences={"q1": 1, "q2": 500})
     assert logged.chosen == [1]
+
+
+def test_a_workload_too_large_to_price_stops_and_says_so() -> None:
+    _, plan = _planner(
+        {f"q{n}": {frozenset(): (1000, set()), frozenset({n}): (10, {n})} for n in range(5)}
+    )
+    options = [Option(n, "t", 10, (f"q{n}",), True) for n in range(5)]
+    statements = _statements(*(f"q{n}" for n in range(5)))
+    whole = select(options, statements, plan)
+    assert sorted(whole.chosen) == [0, 1, 2, 3, 4] and not whole.truncated
+    cut = select(options, statements, plan, max_plans=7)
+    assert cut.truncated and 0 < len(cut.chosen) < 5
