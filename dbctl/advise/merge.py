@@ -42,6 +42,21 @@ class Group:
         return {member.purpose for member in self.members}
 
 
+def _fold(groups: list[Group], shape: Shape, members: list[Candidate]) -> bool:
+    """Into the first group whose shape can be narrowed to serve ``shape`` too: whether one
+    took the members."""
+    columns = frozenset(part.column for part in key_parts(shape))
+    for group in groups:
+        if not columns <= group.columns_set:
+            continue
+        narrowed = refine(group.shape, shape)
+        if narrowed is not None:
+            group.shape = narrowed
+            group.members.extend(members)
+            return True
+    return False
+
+
 def merge(candidates: Iterable[Candidate]) -> list[Group]:
     """Groups per table, in the order of their widest candidate (ties: input order)."""
     alike: dict[tuple[str, Shape], list[Candidate]] = {}
@@ -53,30 +68,13 @@ def merge(candidates: Iterable[Candidate]) -> list[Group]:
     for (table, shape), members in ordered:
         columns = frozenset(part.column for part in key_parts(shape))
         tables = groups.setdefault(table, [])
-        for group in tables:
-            if not columns <= group.columns_set:
-                continue
-            narrowed = refine(group.shape, shape)
-            if narrowed is not None:
-                group.shape = narrowed
-                group.members.extend(members)
-                break
-        else:
-            # A covering candidate whose read columns differ from a group's: the group
-            # serves its search without them (one index per leading key, not one per
-            # select list).
-            bare = members[0].bare_shape
-            bare_columns = frozenset(part.column for part in key_parts(bare))
-            for group in tables:
-                if bare == shape or not bare_columns <= group.columns_set:
-                    continue
-                narrowed = refine(group.shape, bare)
-                if narrowed is not None:
-                    group.shape = narrowed
-                    group.members.extend(members)
-                    break
-            else:
-                group = Group(table, shape, list(members), columns)
-                tables.append(group)
-                result.append(group)
+        # A covering candidate whose read columns differ from every group's: a group that
+        # serves its search without them takes it (one index per leading key, not one per
+        # select list).
+        bare = members[0].bare_shape
+        if _fold(tables, shape, members) or (bare != shape and _fold(tables, bare, members)):
+            continue
+        group = Group(table, shape, list(members), columns)
+        tables.append(group)
+        result.append(group)
     return result
