@@ -3,7 +3,9 @@ statements, rewrite parameters and fingerprint statements without parsing them.
 
 It knows quoted strings ('...', E'...', with '' escapes), quoted identifiers ("..."),
 dollar-quoted strings ($tag$...$tag$), line and nested block comments. Everything else is
-code.
+code. The one SQL lexer: ``segments`` (a fast scan for splitting, parameters and
+fingerprints) and ``tokens`` (every token, for the column references of the models'
+expressions, ``dbctl.pg.sql_lexer``) share its rules (nested comments, dollar tags).
 """
 
 from __future__ import annotations
@@ -11,13 +13,29 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Literal
 
 Kind = Literal["code", "string", "ident", "comment"]
-_DOLLAR = re.compile(r"\$([A-Za-z_][A-Za-z_0-9]*)?\$")
+# A dollar quote's tag: letters (non-ASCII too), digits and _, not first a digit.
+_DOLLAR = re.compile(r"\$([A-Za-z\x80-\U0010ffff_][A-Za-z\x80-\U0010ffff_0-9]*)?\$")
 
 
 _SPECIAL = re.compile(r"--|/\*|'|\"|\$")
+
+
+def comment_end(sql: str, start: int) -> int:
+    """Where the block comment opening at ``start`` ends (they nest), or -1 if it does not."""
+    depth, j, n = 1, start + 2, len(sql)
+    while depth:
+        close, opening = sql.find("*/", j), sql.find("/*", j)
+        if close < 0:
+            return -1
+        if 0 <= opening < close:
+            depth, j = depth + 1, opening + 2
+        else:
+            depth, j = depth - 1, close + 2
+    return j if j <= n else -1
 
 
 def segments(sql: str) -> Iterator[tuple[Kind, str]]:  # noqa: PLR0915 (one scanner loop)
@@ -33,17 +51,8 @@ def segments(sql: str) -> Iterator[tuple[Kind, str]]:  # noqa: PLR0915 (one scan
             newline = sql.find("\n", i)
             end, kind = (n if newline < 0 else newline), "comment"
         elif token == "/*":
-            depth, j = 1, i + 2
-            while j < n and depth:
-                close, opening = sql.find("*/", j), sql.find("/*", j)
-                if close < 0:
-                    j = n
-                    break
-                if 0 <= opening < close:
-                    depth, j = depth + 1, opening + 2
-                else:
-                    depth, j = depth - 1, close + 2
-            end, kind = j, "comment"
+            close = comment_end(sql, i)
+            end, kind = (n if close < 0 else close), "comment"
         elif token == "'":
             backslash = i > 0 and sql[i - 1] in "eE" and (i < 2 or not sql[i - 2].isalnum())
             j = i + 1
@@ -184,3 +193,76 @@ def fingerprint(text: str) -> str:
     """A short hash of ``fingerprint_text``: equal for statements that differ only in their
     values (the capture in the application's process and check-indexes share it)."""
     return hashlib.sha1(fingerprint_text(text).encode()).hexdigest()[:16]
+
+
+# -- every token (the column references of an expression: dbctl.pg.sql_lexer) ---------
+
+_TOKEN = re.compile(
+    r"""
+    (?P<space>\s+|--[^\n]*)
+  | (?P<comment>/\*)
+  | (?P<unicode>[Uu]&["'])
+  | (?P<quoted>"(?:[^"]|"")*")
+  | (?P<string>[Ee]'(?:[^'\\]|''|\\.)*'|[BbXxNn]?'(?:[^']|'')*')
+  | (?P<dollar>\$(?:[A-Za-z\x80-\U0010ffff_][A-Za-z\x80-\U0010ffff_0-9]*)?\$)
+  | (?P<number>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
+  | (?P<word>[A-Za-z\x80-\U0010ffff_][A-Za-z\x80-\U0010ffff_0-9$]*)
+  | (?P<cast>::)
+  | (?P<other>[^'"])
+    """,
+    re.VERBOSE | re.DOTALL,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    kind: str
+    text: str
+    start: int
+    end: int
+
+
+class LexError(ValueError):
+    """Text this lexer does not follow (a Unicode escape, an unterminated comment...)."""
+
+
+def tokens(sql: str) -> list[Token]:
+    """The tokens of ``sql``, whitespace and comments left out."""
+    found: list[Token] = []
+    position = 0
+    while position < len(sql):
+        match = _TOKEN.match(sql, position)
+        if match is None:  # an unterminated quote
+            raise LexError(f"cannot read {sql[position : position + 20]!r}")
+        kind = match.lastgroup or "other"
+        end = match.end()
+        if kind == "unicode":
+            raise LexError("U& escapes are not followed")
+        if kind == "comment":
+            end = comment_end(sql, position)
+            if end < 0:
+                raise LexError("unterminated comment")
+        elif kind == "dollar":
+            close = sql.find(match.group(), end)
+            if close < 0:
+                raise LexError("unterminated dollar quote")
+            end = close + len(match.group())
+            kind = "string"
+        if kind not in ("space", "comment"):
+            found.append(Token(kind, sql[position:end], position, end))
+        position = end
+    return found
+
+
+def identifier(token: Token) -> str | None:
+    """The name an identifier token stands for (folded and cut like the scanner's)."""
+    from dbctl.pg.identifiers import truncate  # here: the capture imports this module
+
+    if token.kind == "quoted":
+        return truncate(token.text[1:-1].replace('""', '"'))
+    if token.kind == "word":
+        return truncate(token.text.translate(_LOWER))
+    return None
+
+
+_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")

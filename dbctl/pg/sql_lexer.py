@@ -1,4 +1,5 @@
-"""Column references in a SQL expression, found with PostgreSQL's lexical rules.
+"""Column references in a SQL expression, found with PostgreSQL's lexical rules (the
+tokens of ``dbctl.access.lexer``, the one SQL lexer).
 
 ``rename_columns`` finds the tokens of an expression (a check constraint, an index key, a
 partial index predicate, a generated column) that name columns of its table, and replaces
@@ -18,93 +19,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
 
-from dbctl.pg.identifiers import truncate
+from dbctl.access.lexer import LexError, Token, identifier, tokens
+
+__all__ = ["MARKER", "LexError", "Token", "fill", "identifier", "rename_columns", "tokens"]
 
 MARKER = re.compile("\x00(\\d+)\x00")
 
-_TOKEN = re.compile(
-    r"""
-    (?P<space>\s+|--[^\n]*)
-  | (?P<comment>/\*)
-  | (?P<unicode>[Uu]&["'])
-  | (?P<quoted>"(?:[^"]|"")*")
-  | (?P<string>[Ee]'(?:[^'\\]|''|\\.)*'|[BbXxNn]?'(?:[^']|'')*')
-  | (?P<dollar>\$(?:[A-Za-z\x80-\U0010ffff_][A-Za-z\x80-\U0010ffff_0-9]*)?\$)
-  | (?P<number>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
-  | (?P<word>[A-Za-z\x80-\U0010ffff_][A-Za-z\x80-\U0010ffff_0-9$]*)
-  | (?P<cast>::)
-  | (?P<other>[^'"])
-    """,
-    re.VERBOSE | re.DOTALL,
-)
 _NOT_BEFORE = frozenset({".", "::", "as", "collate"})
 _NOT_AFTER = frozenset({"(", "."})
-
-
-@dataclass(frozen=True, slots=True)
-class Token:
-    kind: str
-    text: str
-    start: int
-    end: int
-
-
-class LexError(ValueError):
-    """Text this lexer does not follow (a Unicode escape, an unterminated comment...)."""
-
-
-def tokens(sql: str) -> list[Token]:
-    """The tokens of ``sql``, whitespace and comments left out."""
-    found: list[Token] = []
-    position = 0
-    while position < len(sql):
-        match = _TOKEN.match(sql, position)
-        if match is None:  # an unterminated quote
-            raise LexError(f"cannot read {sql[position : position + 20]!r}")
-        kind = match.lastgroup or "other"
-        end = match.end()
-        if kind == "unicode":
-            raise LexError("U& escapes are not followed")
-        if kind == "comment":
-            end = _comment_end(sql, position)
-        elif kind == "dollar":
-            close = sql.find(match.group(), end)
-            if close < 0:
-                raise LexError("unterminated dollar quote")
-            end = close + len(match.group())
-            kind = "string"
-        if kind not in ("space", "comment"):
-            found.append(Token(kind, sql[position:end], position, end))
-        position = end
-    return found
-
-
-def _comment_end(sql: str, start: int) -> int:
-    depth, position = 0, start
-    while position < len(sql):
-        if sql.startswith("/*", position):
-            depth, position = depth + 1, position + 2
-        elif sql.startswith("*/", position):
-            depth, position = depth - 1, position + 2
-            if depth == 0:
-                return position
-        else:
-            position += 1
-    raise LexError("unterminated comment")
-
-
-def identifier(token: Token) -> str | None:
-    """The name an identifier token stands for (folded and cut like the scanner's)."""
-    if token.kind == "quoted":
-        return truncate(token.text[1:-1].replace('""', '"'))
-    if token.kind == "word":
-        return truncate(token.text.translate(_LOWER))
-    return None
-
-
-_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
 def rename_columns(

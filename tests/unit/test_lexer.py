@@ -57,3 +57,16 @@ def test_fingerprint_folds_sqlalchemy_in_lists_of_cast_parameters() -> None:
     other = "SELECT * FROM t WHERE id IN ($1::BIGINT, $2::BIGINT)"
     assert fingerprint_text(two) == fingerprint_text(three)
     assert fingerprint_text(two) != fingerprint_text(other)
+
+
+def test_one_set_of_lexical_rules_for_both_scans() -> None:
+    """segments (splitting, fingerprints) and tokens (the models' column references) share
+    the nested comments and the dollar tags (non-ASCII letters allowed, as in PostgreSQL)."""
+    from dbctl.access.lexer import comment_end, segments, tokens
+
+    sql = "SELECT $ü$ a; b $ü$ /* x /* y */ z */ , c"
+    kinds = [kind for kind, _ in segments(sql)]
+    assert kinds == ["code", "string", "code", "comment", "code"]
+    assert [t.text for t in tokens(sql)] == ["SELECT", "$ü$ a; b $ü$", ",", "c"]
+    assert comment_end("/* a /* b */", 0) == -1
+    assert list(s for s, _ in split_statements(sql)) == [sql]
