@@ -56,22 +56,19 @@ def short(value: str, chars: int = 40) -> str:
 
 def snapshot_time(state_path: Path, name: str) -> datetime | None:
     """The time the snapshot ``name`` was saved (top-queries --save), if there is one."""
-    from dbctl.stats.snapshots import load, snapshot_dir
+    from dbctl.stats.snapshots import exists, load, snapshot_dir
 
     directory = snapshot_dir(state_path)
-    if not (directory / f"{name}.json").is_file():
-        return None
-    return load(directory, name).saved_at
+    return load(directory, name).saved_at if exists(directory, name) else None
 
 
 def parse_since(value: str | None, option: str, state_path: Path) -> datetime | None:
     """``--since`` of query-budget: a saved snapshot's name (its time), else ``parse_when``."""
     if value is None:
         return None
-    if re.fullmatch(r"[A-Za-z][A-Za-z0-9._-]{0,99}", value.strip()):
-        saved = snapshot_time(state_path, value.strip())
-        if saved is not None:
-            return saved
+    saved = snapshot_time(state_path, value.strip())
+    if saved is not None:
+        return saved
     try:
         return parse_when(value, option)
     except ConfigError as exc:

@@ -149,6 +149,11 @@ def snapshot_dir(state_path: Path) -> Path:
     return state_path / "snapshots"
 
 
+def exists(directory: Path, name: str) -> bool:
+    """Whether a snapshot of that name was saved (any text: a time is simply none)."""
+    return bool(_NAME.fullmatch(name)) and (directory / f"{name}.json").is_file()
+
+
 def snapshot_path(directory: Path, name: str) -> Path:
     if not _NAME.fullmatch(name):
         raise ConfigError(

@@ -28,6 +28,7 @@ from dbctl.stats.snapshots import (
     Counters,
     Snapshot,
     SnapshotWindow,
+    exists,
     load,
     save,
     snapshot_dir,
@@ -317,7 +318,7 @@ def top_queries(settings: Settings, url: str, options: TopOptions) -> TopResult:
         raise ConfigError(f"slo_ms (--slo-ms, DBCTL_SLO_MS) must be above 0, not {slo_ms:g}")
     directory = snapshot_dir(settings.state_path)
     since_note = None
-    if options.since and not snapshot_path(directory, options.since).is_file():
+    if options.since and not exists(directory, options.since):
         # --since 2h (or an ISO time), as query-budget takes it: the newest snapshot saved by
         # then (counters can only be compared with a snapshot)
         found = _snapshot_by_time(settings, options.since)

@@ -12,6 +12,7 @@ import subprocess
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -283,6 +284,8 @@ def test_save_and_since_give_the_window(make_database: MakeDatabase, tmp_path: P
     assert by_time.notes == ("--since 0s: the window since snapshot 'before'",)
     with pytest.raises(ConfigError, match="no snapshot was saved by then"):
         _top(tmp_path, url, since="2d")
+    iso = datetime.now(UTC).isoformat()  # the ":" of a time is no snapshot name's
+    assert _top(tmp_path, url, since=iso).data["window"]["since"] == "before"
 
 
 def test_since_detects_a_reset(make_database: MakeDatabase, tmp_path: Path) -> None:
