@@ -190,6 +190,14 @@ class _Greedy:
         found = self.effects[option.id] = (removed - option.overhead, pays, after)
         return found
 
+    def restart(self, chosen: frozenset[int], current: dict[str, Priced]) -> None:
+        """From ``chosen`` and its costs, with nothing known of any option."""
+        self.chosen, self.current = chosen, dict(current)
+        self.effects.clear()
+        self.stale.clear()
+        self.priced.clear()
+        self.dirty.clear()
+
     def value(self, option: Option) -> float:
         """What ``option`` is known to remove: its effect when fresh (nothing when it does not
         pay), else a bound: its last effect when only a substitute on its own table was
@@ -285,17 +293,13 @@ def select(
         greedy.take(pick, remaining)
     result.chosen = _still_used(work, result.chosen, greedy.current)
     final = frozenset(result.chosen)
-    greedy.chosen = final
-    greedy.current = {k: p for k in result.baseline if (p := work.price(k, final)) is not None}
-    greedy.effects.clear()
-    for option in options:
-        if option.primary and option.id not in final:
-            after = greedy.effect(option)[2]
-            result.left_out[option.id] = {k: (greedy.current[k], p) for k, p in after.items()}
-    for key in result.baseline:
-        priced = work.price(key, final)
-        if priced is not None:
-            result.costs[key] = priced
+    result.costs = {k: p for k in result.baseline if (p := work.price(k, final)) is not None}
+    if not result.truncated:  # what each suggestion left out would add to the final set
+        greedy.restart(final, result.costs)
+        for option in options:
+            if option.primary and option.id not in final:
+                after = greedy.effect(option)[2]
+                result.left_out[option.id] = {k: (result.costs[k], p) for k, p in after.items()}
     result.priced = work.asked
     return result
 
