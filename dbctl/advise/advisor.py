@@ -23,7 +23,7 @@ from dbctl.advise import unused
 from dbctl.advise.candidates import Candidate, Purpose, candidates, options
 from dbctl.advise.coverage import Coverage
 from dbctl.advise.filters import Limits, apply_filters
-from dbctl.advise.keys import Shape, key_parts
+from dbctl.advise.keys import Shape, equality, key_parts, refine, width
 from dbctl.advise.merge import Group, merge
 from dbctl.advise.model import Advice, AdviceOptions, Suggestion, note
 from dbctl.pg.stats import Statistics
@@ -339,13 +339,14 @@ def _weighed(
 
 def _alternatives(
     wanted: list[Candidate],
-    suggestions: list[Suggestion],
+    suggested: list[Group],
     catalog: Catalog,
     statistics: Statistics | None,
     options: AdviceOptions,
 ) -> list[Group]:
     """The other shapes, one group per distinct key (never merged: the planner chooses
-    among them as they are), less those the filters drop or a suggestion already is."""
+    among them as they are), and the shared keys of two of them (``_shared_keys``), less
+    those the filters drop or a suggestion already is."""
     alike: dict[tuple[str, Shape], Group] = {}
     for candidate in wanted:
         key = (candidate.table, candidate.shape)
@@ -353,10 +354,55 @@ def _alternatives(
         if group is None:
             alike[key] = group = Group(candidate.table, candidate.shape)
         group.members.append(candidate)
-    suggested = {(s.table, s.columns) for s in suggestions}
-    fresh = [g for g in alike.values() if (g.table, g.columns) not in suggested]
+    if options.alternatives:  # for the planner to choose among: --validate only
+        for group in _shared_keys([*suggested, *alike.values()]):
+            alike.setdefault((group.table, group.shape), group)
+    taken = {(g.table, g.columns) for g in suggested}
+    fresh = [g for g in alike.values() if (g.table, g.columns) not in taken]
     kept, _ = _weighed(fresh, catalog, statistics, options)
     return kept
+
+
+def _distinct(alternatives: list[Suggestion], suggestions: list[Suggestion]) -> list[Suggestion]:
+    """One alternative per key: two shapes may order to the same columns."""
+    seen = {(s.table, s.key) for s in suggestions}
+    kept = []
+    for alternative in alternatives:
+        if (alternative.table, alternative.key) not in seen:
+            seen.add((alternative.table, alternative.key))
+            kept.append(alternative)
+    return kept
+
+
+MAX_SHARED_KEYS = 20  # per table: pairs grow quadratically, the planner prices each
+
+
+def _shared_keys(groups: list[Group]) -> list[Group]:
+    """For two shapes on one table, a key an access of the second wants, ordered to lead
+    with the first's leading column when that order is free to change (a join on
+    ``(l_suppkey, l_partkey)`` and a search on ``l_partkey``: ``(l_partkey, l_suppkey)``
+    serves the join and leads for the search). The selection may take it for the two
+    (``select``'s consolidation)."""
+    found: dict[tuple[str, Shape], Group] = {}
+    per_table: dict[str, int] = {}
+    for one in groups:
+        lead = key_parts(one.shape)[:1]
+        if not lead or lead[0].pattern:
+            continue
+        for other in groups:
+            if other.table != one.table or other is one:
+                continue
+            for wanted in dict.fromkeys(m.shape for m in other.members):
+                if width(wanted) < 2 or lead[0].column not in wanted[0].columns:
+                    continue
+                shape = refine(wanted, (equality(lead[0].column),))
+                if shape is None or shape in (wanted, other.shape) or (one.table, shape) in found:
+                    continue
+                if per_table.get(one.table, 0) >= MAX_SHARED_KEYS:
+                    break
+                per_table[one.table] = per_table.get(one.table, 0) + 1
+                found[(one.table, shape)] = Group(one.table, shape, [*other.members, *one.members])
+    return list(found.values())
 
 
 def _catalog_findings(catalog: Catalog, context: RuleContext, kept: list[Group]) -> list[Finding]:
@@ -399,8 +445,10 @@ def advise(
         notes.append(note("no-statistics", NO_STATISTICS))
     taken = taken_names(catalog)  # tables, views, sequences too: IF NOT EXISTS would skip
     suggestions = [_suggestion(g, catalog.tables[g.table], taken) for g in kept]
-    others = _alternatives(collector.options, suggestions, catalog, statistics, options)
-    alternatives = [_suggestion(g, catalog.tables[g.table], taken) for g in others]
+    others = _alternatives(collector.options, kept, catalog, statistics, options)
+    alternatives = _distinct(
+        [_suggestion(g, catalog.tables[g.table], taken) for g in others], suggestions
+    )
     context = context or RuleContext()
     notes += _catalog_findings(catalog, context, kept)
     if statistics is not None:

@@ -16,7 +16,14 @@ set cover in the manner of pganalyze's indexing engine:
    ``min_savings`` of one statement's cost, or a smaller cut of a statement that takes a
    large share of the workload's time (planner cost understates that gain);
 4. it stops when nothing pays or a budget is reached (``max_indexes``, ``max_size``:
-   a candidate that does not fit is passed over for a smaller one).
+   a candidate that does not fit is passed over for a smaller one);
+5. then two chosen indexes on one table are replaced by one index of the pool that is
+   smaller than the two together (a key both statements' searches lead with: the join key
+   ``(l_partkey, l_suppkey)`` for a covering ``(l_partkey, l_quantity)`` beside
+   ``(l_suppkey, l_partkey)``) while the whole workload costs at most ``consolidation``
+   more than the greedy's set and every statement an index served still gets a cut that
+   pays: fewer indexes and less space for a cost within the planner's margin of error.
+   The replacement with the least added cost first, until none fits.
 
 A statement's cost is its planner cost, in time when the statement carries it (calls x mean
 time from pg_stat_statements or a log: the planner's cost cut, as a share, of its time).
@@ -37,6 +44,10 @@ from dataclasses import dataclass, field
 from dbctl.access.model import Statement
 
 TOLERANCE = 0.05  # good enough: within 5% of the best choice's remaining workload cost
+# An index fewer, and its space, are worth this share of the workload's planner cost
+# (planner estimates are rarely closer than that to the time a plan takes).
+CONSOLIDATION = 0.10
+CONSOLIDATE_AT_MOST = 6  # chosen indexes on one table: its pairs (15) times its options
 HEAVY_SHARE = 0.10  # a statement taking this share of all the time is worth a smaller cut
 HEAVY_MIN_SAVINGS = 0.05
 NEGLIGIBLE = 1e-9
@@ -261,6 +272,7 @@ def select(
     *,
     min_savings: float = 0.30,
     tolerance: float = TOLERANCE,
+    consolidation: float = CONSOLIDATION,
     max_indexes: int | None = None,
     max_size: int | None = None,
     occurrences: Mapping[str, int] | None = None,
@@ -292,6 +304,10 @@ def select(
         remaining = [o for o in remaining if o.id != pick.id]
         greedy.take(pick, remaining)
     result.chosen = _still_used(work, result.chosen, greedy.current)
+    if not result.truncated:
+        result.chosen = _consolidated(
+            work, greedy.scale, result.chosen, tolerance=consolidation, max_plans=max_plans
+        )
     final = frozenset(result.chosen)
     result.costs = {k: p for k in result.baseline if (p := work.price(k, final)) is not None}
     if not result.truncated:  # what each suggestion left out would add to the final set
@@ -319,3 +335,75 @@ def _still_used(work: _Workload, chosen: list[int], current: dict[str, Priced]) 
             break
         kept = [i for i in kept if i in used]
     return kept
+
+
+def _consolidated(
+    work: _Workload,
+    scale: Mapping[str, float],
+    chosen: list[int],
+    *,
+    tolerance: float,
+    max_plans: int,
+) -> list[int]:
+    """``chosen`` with pairs on one table replaced by one smaller option of the pool while
+    the workload's cost stays within ``tolerance`` of the greedy set's (see the module) and
+    every statement that used either of the pair uses it (a pair is consolidated, not one
+    of its statements left without an index)."""
+
+    def total(keys: Sequence[str], present: frozenset[int]) -> float | None:
+        cost = 0.0
+        for key in keys:
+            priced = work.price(key, present)
+            if priced is None:
+                return None
+            cost += priced.cost * scale.get(key, 1.0)
+        return cost
+
+    keys = [k for k in work.statements if k in scale]
+    start = total(keys, frozenset(chosen))
+    if start is None or start <= 0:
+        return chosen
+    ceiling = start * (1 + tolerance)
+    current, now = list(chosen), start
+    while work.asked <= max_plans:
+        best: tuple[float, int, list[int]] | None = None
+        present = frozenset(current)
+        for table, ids in work.on_table.items():
+            mine = [i for i in current if i in ids]
+            if not 2 <= len(mine) <= CONSOLIDATE_AT_MOST or work.asked > max_plans:
+                continue
+            on_table = [k for k in keys if table in work.tables_of.get(k, ())]
+            users = {i: _users(work, on_table, present, i) for i in mine}
+            for n, one in enumerate(mine):
+                for other in mine[n + 1 :]:
+                    pair = work.options[one].size_bytes + work.options[other].size_bytes
+                    rest = [i for i in current if i not in (one, other)]
+                    served = users[one] | users[other]
+                    for option in ids:
+                        found = work.options[option]
+                        if option in rest or found.size_bytes >= pair:
+                            continue
+                        if not served or not served <= set(found.statements):
+                            continue  # it cannot serve the pair's statements: not priced
+                        trial = frozenset([*rest, option])
+                        if not all(
+                            (p := work.price(k, trial)) is not None and option in p.used
+                            for k in served
+                        ):
+                            continue
+                        moved = sorted(served | set(found.statements))
+                        before, after = total(moved, present), total(moved, trial)
+                        if before is None or after is None:
+                            continue
+                        cost = now - before + after
+                        if cost <= ceiling and (best is None or cost < best[0]):
+                            best = (cost, option, [*rest, option])
+        if best is None:
+            break
+        now, _, current = best
+    return current
+
+
+def _users(work: _Workload, keys: Sequence[str], present: frozenset[int], option: int) -> set[str]:
+    """The statements whose plan with ``present`` uses ``option``."""
+    return {k for k in keys if (p := work.price(k, present)) is not None and option in p.used}
