@@ -1,0 +1,1 @@
+"""``dbctl lint-migrations``: the hazards of Alembic revisions, read and measured."""
