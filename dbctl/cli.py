@@ -315,6 +315,11 @@ def sandbox_url(state_dir: StateDir = None) -> None:
 # -- migrate ------------------------------------------------------------------------------
 
 
+class Pooler(StrEnum):
+    none = "none"
+    transaction = "transaction"
+
+
 LockWait = Annotated[
     float | None,
     typer.Option("--lock-wait", help="Seconds to wait for another migration's lock.", min=0),
@@ -352,9 +357,21 @@ def migrate(
     lock_timeout: LockTimeout = None,
     statement_timeout: StatementTimeout = None,
     baseline: Baseline = None,
+    pooler: Annotated[
+        Pooler | None,
+        typer.Option(
+            "--pooler",
+            help="transaction: through a transaction-mode pooler (PgBouncer), a lock and "
+            "the timeouts per revision's transaction.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Upgrade the database to head (or --to REV), one revision per transaction, under an
     advisory lock and with lock and statement timeouts.
+
+    Behind a transaction-mode pooler the session's lock would not hold: migrate says so
+    and stops, unless --pooler transaction.
 
     Example: dbctl migrate --database-url postgresql://app@localhost/app --lock-wait 120
     """
@@ -370,6 +387,7 @@ def migrate(
         lock_timeout=lock_timeout,
         statement_timeout=statement_timeout,
         baseline=baseline,
+        pooler=pooler.value if pooler is not None else None,
     )
     _finish(commands.migrate(settings, revision=to, notify=_note))
 
@@ -495,6 +513,53 @@ def verify_schema(
         drift_strict_names=strict_names,
     )
     _finish(commands.verify_schema(settings, live=live, fail_on=fail_on, notify=_note), output)
+
+
+@app.command("lint-migrations")
+def lint_migrations(
+    database_url: DatabaseUrl = None,
+    migrations: MigrationsDir = None,
+    start: Annotated[
+        str | None,
+        typer.Option(
+            "--from", help="Lint the revisions after REV (as Alembic's REV:).", metavar="REV"
+        ),
+    ] = None,
+    end: Annotated[
+        str | None,
+        typer.Option("--to", help="Lint up to REV (default: head).", metavar="REV"),
+    ] = None,
+    git_base: Annotated[
+        str | None,
+        typer.Option(
+            "--git-base",
+            help="Lint the revisions whose files changed against this git revision.",
+            metavar="REV",
+        ),
+    ] = None,
+    offline: Annotated[
+        bool,
+        typer.Option("--offline", help="Rules only: no database, locks and rewrites not measured."),
+    ] = False,
+    baseline: Baseline = None,
+    output: ReportFormat = Format.text,
+    fail_on: FailOnOption = FailOn.error,
+) -> None:
+    """The locks and rewrites each revision takes, measured on a shadow, and its SQL's hazards.
+
+    Lints the revisions --database-url has not applied (else those changed against
+    --git-base, else all), each applied in a shadow database (on the server of
+    --database-url, or the sandbox) after the revisions before it. In the revision:
+    # dbctl: ignore[rule] reason
+
+    Example: dbctl lint-migrations --database-url "$DATABASE_URL" --format github
+    """
+    from dbctl import commands
+    from dbctl.lint.lint import LintRequest
+
+    settings = _settings(database_url=database_url, migrations=migrations, baseline=baseline)
+    request = LintRequest(start=start, end=end, git_base=git_base, offline=offline)
+    _finish(commands.lint_migrations(settings, request, fail_on=fail_on, notify=_note), output)
 
 
 @app.command("check-indexes")

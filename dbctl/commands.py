@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from dbctl.advise.check import CheckRequest
     from dbctl.budget.endpoints import BudgetRules, TimeWindow
     from dbctl.config import Settings
+    from dbctl.lint.lint import LintRequest
     from dbctl.stats.top import TopOptions
 
 Notify = Callable[[str], None]
@@ -192,6 +193,37 @@ def verify_schema(
     result = check(settings, url, notify=notify)
     command = "verify-schema --live" if live else "verify-schema"
     return Report.of(command, result.findings, fail_on=fail_on, data=result.data())
+
+
+def lint_migrations(
+    settings: Settings,
+    request: LintRequest,
+    *,
+    fail_on: FailOn = FailOn.error,
+    notify: Notify = _quiet,
+) -> Report:
+    from dbctl.lint.lint import lint_migrations as run
+
+    _check_project(settings)
+    result = run(settings, request, notify=notify)
+    notes = list(result.notes)
+    if not result.measured and result.revisions:
+        notes.append(
+            "rules only: locks and rewrites not measured (no --offline: give --database-url "
+            "or let dbctl start the sandbox)"
+            if not request.offline
+            else "rules only (--offline): locks and rewrites not measured"
+        )
+    if result.ignored:
+        notes.append(f"{len(result.ignored)} finding(s) ignored by # dbctl: ignore[...]")
+    return Report.of(
+        "lint-migrations",
+        result.findings,
+        fail_on=fail_on,
+        summary=result.summary(),
+        data=result.data(),
+        notes=notes,
+    )
 
 
 # -- check-indexes, top-queries, query-budget ---------------------------------------------

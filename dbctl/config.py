@@ -33,6 +33,9 @@ class Settings:
     lock_timeout: str = "5s"
     statement_timeout: str = "1h"
     lock_wait: float = 60.0
+    # "transaction": migrate through a transaction-mode pooler (PgBouncer): a lock and the
+    # timeouts per revision's transaction instead of for the session
+    pooler: str = "none"
     drift_ignore: tuple[str, ...] = ()
     slo_ms: float = 3.0  # the DB objective: a statement's mean time above it is a breach
     query_budget: int = 3  # statements per request (dbctl query-budget, when the log has none)
@@ -71,6 +74,8 @@ class Settings:
         return path if path.is_absolute() else self.project_root / path
 
 
+POOLERS = ("none", "transaction")
+
 # Settings a user may set, with the type each takes in TOML and in the environment.
 _FIELDS: dict[str, type] = {
     "database_url": str,
@@ -81,6 +86,7 @@ _FIELDS: dict[str, type] = {
     "lock_timeout": str,
     "statement_timeout": str,
     "lock_wait": float,
+    "pooler": str,
     "drift_ignore": tuple,
     "slo_ms": float,
     "query_budget": int,
@@ -131,6 +137,8 @@ def _coerce(key: str, value: Any, origin: str) -> Any:
             return int(value)
         if not isinstance(value, str | Path):
             raise ValueError(value)
+        if key == "pooler" and value not in POOLERS:
+            raise ValueError(value)
         return kind(value)
     except ValueError:
         what = {
@@ -139,6 +147,9 @@ def _coerce(key: str, value: Any, origin: str) -> Any:
             bool: "boolean",
             dict: "table of table = rows (whole numbers >= 0), or table=rows,...",
         }.get(kind, kind.__name__)
+        if key == "pooler":
+            choices = " or ".join(POOLERS)
+            raise ConfigError(f"{origin}: pooler must be {choices}, not {value!r}") from None
         raise ConfigError(f"{origin}: {key} must be a {what}, not {value!r}") from None
 
 

@@ -18,6 +18,79 @@ class RuleDoc(NamedTuple):
 
 
 RULES: dict[str, RuleDoc] = {
+    # -- lint-migrations (squawk's names where they mean the same) -------------------------
+    "require-concurrent-index-creation": RuleDoc(
+        "CREATE INDEX without CONCURRENTLY on an existing table blocks its writes",
+        "Create it CONCURRENTLY in an autocommit_block (postgresql_concurrently=True).",
+    ),
+    "require-concurrent-index-deletion": RuleDoc(
+        "DROP INDEX without CONCURRENTLY takes ACCESS EXCLUSIVE on the table",
+        "Drop it CONCURRENTLY in an autocommit_block.",
+    ),
+    "ban-concurrent-index-creation-in-transaction": RuleDoc(
+        "CREATE/DROP INDEX CONCURRENTLY inside a transaction: PostgreSQL refuses it",
+        "Run it in op.get_context().autocommit_block().",
+    ),
+    "constraint-missing-not-valid": RuleDoc(
+        "A FOREIGN KEY or CHECK added without NOT VALID scans the table under a lock",
+        "Add it NOT VALID, then VALIDATE CONSTRAINT in a later revision.",
+    ),
+    "disallowed-unique-constraint": RuleDoc(
+        "A UNIQUE or PRIMARY KEY constraint added without USING INDEX builds its index locked",
+        "Create the unique index CONCURRENTLY, then ADD CONSTRAINT ... USING INDEX.",
+    ),
+    "adding-not-nullable-field": RuleDoc(
+        "A NOT NULL column without a default, or SET NOT NULL, on an existing table",
+        "Add a CHECK (col IS NOT NULL) NOT VALID, validate it, then SET NOT NULL.",
+    ),
+    "adding-field-with-default": RuleDoc(
+        "A column added with a volatile default rewrites the table",
+        "Add the column without the default, set the default, backfill in batches.",
+    ),
+    "adding-stored-generated-column": RuleDoc(
+        "A STORED generated column added to an existing table rewrites it",
+        "Add a plain column, backfill it in batches, keep it current from the code.",
+    ),
+    "changing-column-type": RuleDoc(
+        "ALTER COLUMN TYPE rewrites the table and its indexes under ACCESS EXCLUSIVE",
+        "Add a new column, backfill it, switch the code, drop the old one.",
+    ),
+    "renaming-column": RuleDoc(
+        "Renaming a column breaks the code still running with the old name",
+        "Add the new column, write both, backfill, switch readers, drop the old one later.",
+    ),
+    "renaming-table": RuleDoc(
+        "Renaming a table breaks the code still running with the old name",
+        "Create the new table (or a view with the old name) and move the code over first.",
+    ),
+    "ban-drop-column": RuleDoc(
+        "Dropping a column breaks the code still reading it",
+        "Stop reading the column in a deploy first; drop it in a later revision.",
+    ),
+    "ban-drop-table": RuleDoc(
+        "Dropping a table breaks the code still using it",
+        "Stop using the table in a deploy first; drop it in a later revision.",
+    ),
+    "adding-enum-value-in-transaction": RuleDoc(
+        "ALTER TYPE ... ADD VALUE inside a transaction (refused before PostgreSQL 12)",
+        "Run it in op.get_context().autocommit_block().",
+    ),
+    "require-timeout-settings": RuleDoc(
+        "A revision takes ACCESS EXCLUSIVE on an existing table without a lock_timeout",
+        "SET lock_timeout first in upgrade(): fail fast behind a long query, and retry.",
+    ),
+    "table-rewrite": RuleDoc(
+        "A revision rewrites an existing table or its indexes (measured on a shadow)",
+        "Use the pattern that avoids the rewrite, or run it in a maintenance window.",
+    ),
+    "lint-offline-sql": RuleDoc(
+        "A revision's SQL could not be printed in Alembic's offline mode",
+        "Make env.py's offline mode work (context.configure(url=..., literal_binds=True)).",
+    ),
+    "lint-unparsed": RuleDoc(
+        "A statement of a revision that PostgreSQL's parser does not accept",
+        "Check the revision's SQL; it was not linted.",
+    ),
     # -- migrate / migrate status ---------------------------------------------------------
     "pending-migration": RuleDoc(
         "A revision is not applied to the database",

@@ -99,6 +99,11 @@ class Handoff:
         # Threads the project's code starts during the run are checked like the caller.
         self._bystanders: set[threading.Thread] = set()
         self._refused: ForeignDatabase | None = None
+        # Behind a transaction-mode pooler (migrate --pooler transaction) a session setting
+        # would stay on a server connection the pool hands to other clients: the timeouts
+        # are set for each transaction instead (set_config(..., true) at its begin), and
+        # not in PGOPTIONS (PgBouncer refuses or ignores that startup parameter).
+        self.per_transaction = settings.pooler == "transaction"
 
     @property
     def sqlalchemy_url(self) -> str:
@@ -113,7 +118,7 @@ class Handoff:
         """The timeouts of the next statements, on every connection the project opens."""
         self.lock_timeout = duration(lock_timeout, "lock_timeout")
         self.statement_timeout = duration(statement_timeout, "statement_timeout")
-        if self._saved:
+        if self._saved and not self.per_transaction:
             os.environ["PGOPTIONS"] = self._pgoptions()
 
     def _pgoptions(self) -> str:
@@ -148,7 +153,8 @@ class Handoff:
         for name in [*self.variables, "PGOPTIONS"]:
             self._saved[name] = os.environ.get(name)
         os.environ.update(self.variables)
-        os.environ["PGOPTIONS"] = self._pgoptions()
+        if not self.per_transaction:
+            os.environ["PGOPTIONS"] = self._pgoptions()
         for target, name, listener in listeners:
             event.listen(target, name, listener, insert=True)
         try:
@@ -174,24 +180,29 @@ class Handoff:
 
     def _on_begin(self, connection: Connection) -> None:
         pooled = connection.connection
-        self._ensure(pooled.dbapi_connection, pooled.info)
+        self._ensure(pooled.dbapi_connection, pooled.info, begin=True)
 
-    def _ensure(self, dbapi: Any, info: MutableMapping[str, Any]) -> None:
+    def _ensure(self, dbapi: Any, info: MutableMapping[str, Any], *, begin: bool = False) -> None:
         """The database of ``dbapi`` must be ours; then it gets the current timeouts.
 
         One round trip, and only for a connection not yet seen in this state: a new one,
         one pooled from before, or one whose timeouts changed since (an autocommit
-        revision runs without them)."""
+        revision runs without them). ``per_transaction``: at each ``begin``, the timeouts of
+        that transaction alone (left uncommitted: they end with it)."""
         if info.get(INTERNAL) or threading.current_thread() in self._bystanders:
             return
-        if info.get("dbctl_handoff") == self._state:
+        local = self.per_transaction and begin
+        if info.get("dbctl_handoff") == self._state and not local:
             return
         # The durations are checked (digits and a unit): safe to write in the SQL,
         # whatever the driver's parameter style.
+        scope = "true" if local else "false"
         timeouts = (
-            f", set_config('lock_timeout', '{self.lock_timeout}', false)"
-            f", set_config('statement_timeout', '{self.statement_timeout}', false)"
+            f", set_config('lock_timeout', '{self.lock_timeout}', {scope})"
+            f", set_config('statement_timeout', '{self.statement_timeout}', {scope})"
         )
+        if self.per_transaction and not local:
+            timeouts = ""  # a session setting would outlive this client's transaction
         found: Identity | None = None
         try:
             cursor = dbapi.cursor()
@@ -208,6 +219,8 @@ class Handoff:
             refused = self._foreign(found)
             self._refused = self._refused or refused
             raise refused
+        if local:
+            return  # the transaction goes on: its timeouts end with it
         dbapi.commit()  # set_config(..., false) lasts for the session once committed
         info["dbctl_handoff"] = self._state
 

@@ -22,13 +22,14 @@ from __future__ import annotations
 
 import io
 import re
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dbctl.errors import DbctlError, MigrationFailed, NotLanded
+from dbctl.errors import ConfigError, DbctlError, LockTimeout, MigrationFailed, NotLanded
 from dbctl.lifecycle import ledger
 from dbctl.lifecycle.alembic_project import (
     alembic_config,
@@ -46,7 +47,7 @@ from dbctl.lifecycle.readback import (
 from dbctl.lifecycle.revisions import describe, lineage, upgrade_path
 from dbctl.lifecycle.user_code import first_line, frames, raised, user_frame, where
 from dbctl.pg.connect import connection_failed, migration_engine
-from dbctl.pg.lock import advisory_lock
+from dbctl.pg.lock import MIGRATION_LOCK_KEY, advisory_lock
 from dbctl.pg.url import database_name
 
 if TYPE_CHECKING:
@@ -100,6 +101,9 @@ class _Session:
         self.directory = require_revisions(
             script_directory(self.config, settings.project_root), settings
         )
+        # --pooler transaction: the migration lock per revision's transaction (a session's
+        # lock would stay on a server connection the pool hands to other clients)
+        self.per_transaction = settings.pooler == "transaction"
 
     @property
     def database(self) -> str:
@@ -228,11 +232,27 @@ class _Session:
             f"{shown}): {reason}; dbctl stopped"
         )
 
-    def apply(self, script: Script, notify: Notify | None) -> None:
-        """Upgrade to ``script`` and record its checksum; one transaction unless autocommit."""
+    def apply(
+        self,
+        script: Script,
+        notify: Notify | None,
+        *,
+        before_commit: Callable[[Connection], None] | None = None,
+    ) -> bool:
+        """Upgrade to ``script`` and record its checksum; one transaction unless autocommit.
+        ``before_commit`` sees the shared connection while the revision's transaction is
+        still open (its locks held): not called when the revision runs outside one, or on a
+        connection env.py opened itself. False when, behind a transaction-mode pooler,
+        another deploy applied it while this one waited for the lock."""
         info = describe(script)
         connection = self.connection
         path = project_relative(self.settings, info.path)
+        if self.per_transaction and info.autocommit:
+            raise MigrationFailed(
+                f"revision {script.revision} ({path}) runs outside a transaction "
+                "(CONCURRENTLY or an autocommit_block): behind a transaction-mode pooler no "
+                "lock can cover it; apply it through a direct connection or a session-mode pool"
+            )
         source = _source(info.path)
         left = self.rebuild_invalid(script.revision, source, notify)
         _set_timeouts(
@@ -242,8 +262,12 @@ class _Session:
         )
         if not info.autocommit:  # Alembic's autocommit block needs to own the transactions
             connection.begin()
+        if self.per_transaction and self._applied_meanwhile(script, notify):
+            return False
         context = self.attempt("upgrade", script.revision, script=script)
         shared = context is None or context.connection is connection
+        if shared and before_commit is not None and connection.in_transaction():
+            before_commit(connection)
         if shared:  # the revision and its checksum commit together
             ledger.record(connection, script.revision, info.checksum, path)
             self.refuse_invalid(f"revision {script.revision} ({path})", source, left)
@@ -262,6 +286,40 @@ class _Session:
             connection.commit()
         if notify is not None:
             notify(f"applied {script.revision} ({path})")
+        return True
+
+    def xact_lock(self) -> None:
+        """The migration lock for the current transaction only (``--pooler transaction``),
+        waiting at most ``lock_wait`` seconds."""
+        from sqlalchemy import text
+
+        wait = self.settings.lock_wait
+        deadline = time.monotonic() + wait
+        delay = 0.02
+        query = text("SELECT pg_try_advisory_xact_lock(:key)")
+        while not self.connection.execute(query, {"key": MIGRATION_LOCK_KEY}).scalar():
+            if time.monotonic() >= deadline:
+                self._rollback()
+                raise LockTimeout(
+                    f"another migration held the migration lock for more than {wait:g}s: wait "
+                    "for it to end, or raise --lock-wait"
+                )
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
+
+    def _applied_meanwhile(self, script: Script, notify: Notify | None) -> bool:
+        """Take the transaction's lock; then whether another deploy applied ``script``
+        while this one waited (its transaction is then rolled back)."""
+        from alembic.runtime.migration import MigrationContext
+
+        self.xact_lock()
+        heads = tuple(MigrationContext.configure(self.connection).get_current_heads())
+        if script.revision not in lineage(self.directory, heads):
+            return False
+        self.connection.rollback()
+        if notify is not None:
+            notify(f"{script.revision} was applied meanwhile by another deploy")
+        return True
 
     def rebuild_invalid(self, revision: str, source: str, notify: Notify | None) -> set[str]:
         """Drop the INVALID indexes an earlier, failed run of this revision left (the ones
@@ -341,6 +399,8 @@ class _Session:
 
     def adopt_unrecorded(self, heads: tuple[str, ...]) -> None:
         """Record revisions applied before dbctl managed this database."""
+        if self.per_transaction:
+            self.xact_lock()
         recorded = ledger.read(self.connection)
         for revision in lineage(self.directory, heads):
             if revision not in recorded:
@@ -360,7 +420,8 @@ def migration_session(
     import sqlalchemy.exc
 
     with handed_over(settings, url) as handoff:
-        engine = migration_engine(url)
+        per_transaction = settings.pooler == "transaction"
+        engine = migration_engine(url, prepared=not per_transaction)
         try:
             try:
                 connection = engine.connect()
@@ -368,9 +429,10 @@ def migration_session(
                 raise connection_failed(url, exc) from None
             with connection:
                 session = _Session(settings, connection, handoff)
-                if not lock:
+                if not lock or per_transaction:
                     yield session
                     return
+                _refuse_transaction_pooler(engine, connection, url)
                 with advisory_lock(connection, wait=settings.lock_wait, notify=notify):
                     yield session
         except sqlalchemy.exc.DBAPIError as exc:  # dbctl's own statements: the lock, ledger
@@ -379,6 +441,30 @@ def migration_session(
             ) from None
         finally:
             engine.dispose()
+
+
+def _refuse_transaction_pooler(engine: Any, connection: Connection, url: str) -> None:
+    """Refuse a connection through a transaction-mode pooler (PgBouncer): there the session
+    lock and session settings would stay on a server connection the pool hands to other
+    clients. Seen when, after this client's transaction ends, another client is served by
+    the same backend, or this client by another one."""
+    from sqlalchemy import text
+
+    query = text("SELECT pg_backend_pid()")
+    first = connection.execute(query).scalar()
+    connection.commit()
+    with engine.connect() as other:
+        second = other.execute(query).scalar()
+        other.commit()
+    third = connection.execute(query).scalar()
+    connection.commit()
+    if second == first or third != first:
+        raise ConfigError(
+            f"the connection to {database_name(url)!r} goes through a transaction-mode "
+            f"pooler (PgBouncer?): backend {first} served another client after this one's "
+            "transaction, so the migration lock and timeouts would not hold; migrate through "
+            "a direct connection or a session-mode pool, or give --pooler transaction"
+        )
 
 
 def _connection_lost(exc: BaseException) -> bool:
@@ -431,10 +517,9 @@ def upgrade(
             raise _unknown_revision(exc, revision) from None
         if steps:
             session.run_baseline(before, notify)
-        for script in steps:
-            session.apply(script, notify)
+        applied = [script.revision for script in steps if session.apply(script, notify)]
         after = current_heads(session.connection)
-    return MigrationResult(before, after, tuple(script.revision for script in steps))
+    return MigrationResult(before, after, tuple(applied))
 
 
 def alembic_upgrade(settings: Settings, url: str, *, revision: str = "head") -> MigrationResult:

@@ -139,10 +139,13 @@ def _tagged_psycopg2_cursor() -> type[Any]:
     return TaggedCursor
 
 
-def migration_engine(url: str) -> Engine:
+def migration_engine(url: str, *, prepared: bool = True) -> Engine:
     """The engine of the connection dbctl shares with the project's env.py: the URL's own
     driver when it blocks (revisions may depend on it), psycopg 3 otherwise; dbctl's
-    application name; statements tagged where the driver lets dbctl do it."""
+    application name; statements tagged where the driver lets dbctl do it. Without
+    ``prepared`` (behind a transaction-mode pooler), psycopg prepares no statement: a
+    prepared statement lives on one server connection, the next transaction may get another.
+    """
     from sqlalchemy import create_engine as sa_create_engine
     from sqlalchemy.pool import NullPool
 
@@ -153,6 +156,8 @@ def migration_engine(url: str) -> Engine:
         connect_args["connect_timeout"] = CONNECT_TIMEOUT
     if name == "psycopg":
         connect_args["cursor_factory"] = tagged_cursor()
+        if not prepared:
+            connect_args["prepare_threshold"] = None
     elif name == "psycopg2":
         connect_args["cursor_factory"] = _tagged_psycopg2_cursor()
     elif name == "pg8000":

@@ -139,7 +139,7 @@ def test_every_command_has_a_readme_entry() -> None:
     top_level = {path[0] for path in _leaf_commands(app)}
     assert top_level == {
         "sandbox", "migrate", "verify-schema", "check-indexes", "top-queries",
-        "query-budget",
+        "query-budget", "lint-migrations",
     }  # fmt: skip
     for name in top_level:
         assert f"`dbctl {name}" in readme, name

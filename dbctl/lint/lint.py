@@ -1,0 +1,471 @@
+"""``dbctl lint-migrations``: the locks a revision takes, measured, and the hazards its SQL
+shows, before it reaches production.
+
+Which revisions: ``--from REV`` (exclusive, as Alembic's ``REV:``) and ``--to REV``; else,
+with a database, the revisions it has not applied; else those whose file changed against
+``--git-base``; else every revision. For each:
+
+- its SQL as Alembic's offline mode prints it (the project's env.py, offline), read by the
+  rules of ``dbctl.lint.rules`` (squawk's names);
+- unless ``--offline``, the revision applied in a shadow database (on the server of
+  ``--database-url``, else the sandbox) after every revision before it: the locks it holds
+  on tables that existed before it and the tables it rewrites (``dbctl.lint.measure``), the
+  rewritten tables' sizes read from the live database when one is given;
+- ``# dbctl: ignore[rule, ...] reason`` in the revision's file drops those rules' findings
+  for it; each ignore is counted and listed in the report.
+
+Tables the revision creates are exempt: the rules skip them, and the measurement only
+looks at relations that existed before the revision.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dbctl.errors import ConfigError, DbctlError
+from dbctl.lint.measure import Measured
+from dbctl.report import Finding, Location, Severity
+
+if TYPE_CHECKING:
+    from alembic.script import Script, ScriptDirectory
+
+    from dbctl.config import Settings
+    from dbctl.lint.rules import Hit
+
+Notify = Callable[[str], None]
+
+# A rewrite's duration, estimated from the table's size with its indexes: measured on the
+# bench machine (bench/lint_rewrite.py, 326 MB: TYPE bigint 120 MB/s, a volatile default
+# 61 MB/s), on a server that is otherwise idle.
+REWRITE_BYTES_PER_SECOND = 100 * 1024 * 1024
+_IGNORE = re.compile(r"#\s*dbctl:\s*ignore\[(?P<rules>[a-z0-9_,\s-]+)\]\s*(?P<reason>.*)$", re.M)
+_VERSION_TABLE = re.compile(r"\balembic_version\b", re.IGNORECASE)
+_SEVERITY = {"error": Severity.error, "warning": Severity.warning, "info": Severity.info}
+
+
+@dataclass(frozen=True, slots=True)
+class LintRequest:
+    start: str | None = None  # --from: lint the revisions after it
+    end: str | None = None  # --to
+    git_base: str | None = None
+    offline: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Ignore:
+    revision: str
+    rules: tuple[str, ...]
+    reason: str
+    line: int
+
+
+@dataclass
+class LintResult:
+    findings: list[Finding] = field(default_factory=list)
+    revisions: list[str] = field(default_factory=list)
+    measured: bool = False
+    ignored: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    locks: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # measured
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "revisions": len(self.revisions),
+            "measured": self.measured,
+            "ignored": len(self.ignored),
+        }
+
+    def data(self) -> dict[str, Any]:
+        return {
+            "revisions": self.revisions,
+            "measured": self.measured,
+            "locks": self.locks,
+            "ignored": self.ignored,
+        }
+
+
+def ignores(revision: str, source: str) -> list[Ignore]:
+    """The ``# dbctl: ignore[rule, ...] reason`` comments of a revision's source."""
+    found = []
+    for match in _IGNORE.finditer(source):
+        rules = tuple(r.strip() for r in match["rules"].split(",") if r.strip())
+        line = source.count("\n", 0, match.start()) + 1
+        found.append(Ignore(revision, rules, match["reason"].strip(), line))
+    return found
+
+
+def _chosen(
+    directory: ScriptDirectory, request: LintRequest, applied: tuple[str, ...] | None, root: Path
+) -> tuple[list[Script], list[Script]]:
+    """The revisions to lint, and the path a shadow applies to reach and measure them."""
+    from dbctl.lifecycle.revisions import upgrade_path
+
+    heads = tuple(sorted(directory.get_heads()))
+    end = request.end or ("heads" if len(heads) > 1 else "head")
+    whole = upgrade_path(directory, (), end)
+    if request.start is not None:
+        linted = upgrade_path(directory, (request.start,), end)
+    elif applied is not None:
+        linted = upgrade_path(directory, applied, end)
+    elif request.git_base is not None:
+        changed = _changed_files(request.git_base, root)
+        linted = [s for s in whole if Path(s.path).resolve() in changed]
+    else:
+        linted = whole
+    wanted = {s.revision for s in linted}
+    last = max((i for i, s in enumerate(whole) if s.revision in wanted), default=-1)
+    return [s for s in whole if s.revision in wanted], whole[: last + 1]
+
+
+def _changed_files(base: str, root: Path) -> set[Path]:
+    """The files changed against the git revision ``base`` (committed since, staged or
+    not, and untracked)."""
+    if not re.fullmatch(r"[\w./@^~{}-]+", base) or base.startswith("-"):
+        raise ConfigError(f"--git-base {base!r} is not a git revision")
+    try:
+        top = _git(root, "rev-parse", "--show-toplevel").strip()
+        diff = _git(root, "diff", "--name-only", base, "--")
+        untracked = _git(root, "ls-files", "--others", "--exclude-standard")
+    except (OSError, subprocess.CalledProcessError) as exc:
+        raise ConfigError(f"--git-base {base}: git cannot compare with it ({exc})") from None
+    return {(Path(top) / name).resolve() for name in (diff + untracked).splitlines() if name}
+
+
+def _git(root: Path, *args: str) -> str:
+    done = subprocess.run(
+        ["git", *args], cwd=root, capture_output=True, text=True, check=True, timeout=30
+    )
+    return done.stdout
+
+
+def _statements(sql: str) -> list[str]:
+    """Alembic's offline SQL as statements, its version bookkeeping left out."""
+    from dbctl.access.lexer import split_statements
+
+    return [text for text, _ in split_statements(sql) if not _VERSION_TABLE.search(text)]
+
+
+def _down(script: Script) -> str | None:
+    down = script.down_revision
+    if down is None:
+        return None
+    return down if isinstance(down, str) else down[0]
+
+
+def lint_migrations(
+    settings: Settings, request: LintRequest, *, notify: Notify | None = None
+) -> LintResult:
+    """The revisions ``request`` names, measured on a shadow (unless offline) and linted."""
+    from dbctl.lifecycle.alembic_project import alembic_config, require_revisions, script_directory
+
+    root = settings.project_root
+    directory = require_revisions(script_directory(alembic_config(settings), root), settings)
+    live = settings.database_url if not request.offline else None
+    applied = _applied(live) if live and request.start is None else None
+    linted, path = _chosen(directory, request, applied, root)
+    result = LintResult(revisions=[s.revision for s in linted])
+    if not linted:
+        result.notes.append("no revision to lint")
+        return result
+    server = None if request.offline else _server(settings, notify, result)
+    measured: dict[str, Measured] = {}
+    if server is not None:
+        measured = _measure(settings, server, path, {s.revision for s in linted}, result)
+    sizes = _sizes(live, measured) if live else {}
+    review(settings, linted, measured, result, sizes=sizes)
+    return result
+
+
+def review(
+    settings: Settings,
+    linted: Sequence[Script],
+    measured: dict[str, Measured],
+    result: LintResult,
+    *,
+    sizes: dict[str, int] | None = None,
+) -> None:
+    """Each revision's SQL through the rules, with what was measured of it (``measured``:
+    by revision, possibly empty), into ``result``; its inline ignores applied."""
+    from dbctl.lifecycle.alembic_project import project_relative
+    from dbctl.lifecycle.migrate import offline_sql
+    from dbctl.lint.rules import lint_statements
+
+    for script in linted:
+        where = project_relative(settings, script.path)
+        source = _read(script.path)
+        try:
+            sql = offline_sql(settings, start=_down(script), end=script.revision)
+        except DbctlError as exc:
+            result.findings.append(
+                _finding(
+                    "lint-offline-sql", Severity.warning, script, where,
+                    f"its SQL could not be printed in offline mode, so the rules did not read "
+                    f"it: {exc}",
+                )
+            )  # fmt: skip
+            sql = ""
+        statements = _statements(sql)
+        linted_sql = lint_statements(statements, server_version=_version(settings))
+        taken = measured.get(script.revision)
+        if taken is not None:
+            result.locks[script.revision] = [
+                {"table": lock.table, "mode": _mode(lock.mode), "blocks": lock.blocks}
+                for lock in taken.locks
+            ]
+        found = [_from_hit(hit, statements, script, where, taken) for hit in linted_sql.hits]
+        found += _from_measure(taken, script, where, sizes or {}, linted_sql.sets_lock_timeout)
+        if taken is None and not linted_sql.sets_lock_timeout:
+            found += _static_timeout(linted_sql.hits, script, where)
+        for index in linted_sql.unparsed:
+            found.append(
+                _finding(
+                    "lint-unparsed", Severity.info, script, where,
+                    "a statement PostgreSQL's parser does not accept was not linted",
+                    statement=statements[index],
+                )
+            )  # fmt: skip
+        found, ignored = _apply_ignores(found, ignores(script.revision, source))
+        result.findings += found
+        result.ignored += ignored
+
+
+def _version(settings: Settings) -> int:
+    return 150000  # the server the revisions target: PostgreSQL 15 unless measured
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+def _applied(url: str) -> tuple[str, ...]:
+    from dbctl.lifecycle.readback import heads_on_fresh_connection
+
+    return heads_on_fresh_connection(url)
+
+
+def _server(settings: Settings, notify: Notify | None, result: LintResult) -> str | None:
+    """The server for the shadow: --database-url's, else the sandbox; None (rules only,
+    said in a note) when there is none."""
+    from dbctl.pg.connect import resolve_database_url
+
+    try:
+        return resolve_database_url(settings, notify=notify)
+    except DbctlError as exc:
+        result.notes.append(f"rules only: no server for a shadow database ({exc})")
+        return None
+
+
+def _measure(
+    settings: Settings, server: str, path: list[Script], wanted: set[str], result: LintResult
+) -> dict[str, Measured]:
+    from dbctl.errors import MigrationFailed
+    from dbctl.lint.measure import shadow
+
+    try:
+        with shadow(settings, server) as run:
+            found = run(path, wanted)
+    except MigrationFailed as exc:
+        result.notes.append(f"locks not measured: the shadow's upgrade failed: {exc}")
+        return {}
+    result.measured = True
+    return {m.revision: m for m in found}
+
+
+_SIZES = """
+SELECT n.nspname || '.' || c.relname, pg_total_relation_size(c.oid)::int8
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname || '.' || c.relname = ANY(%s)
+"""
+
+
+def _sizes(url: str, measured: dict[str, Measured]) -> dict[str, int]:
+    """The live sizes of the tables the revisions rewrite."""
+    import psycopg
+
+    from dbctl.pg.connect import connect
+
+    tables = sorted({r.table for m in measured.values() for r in m.rewrites})
+    if not tables:
+        return {}
+    try:
+        with connect(url) as conn:
+            rows = conn.execute(_SIZES, (tables,)).fetchall()
+    except psycopg.Error:
+        return {}
+    return {str(row[0]): int(str(row[1])) for row in rows}
+
+
+def _finding(
+    rule: str,
+    severity: Severity,
+    script: Script,
+    where: str,
+    message: str,
+    *,
+    table: str | None = None,
+    suggestion: str | None = None,
+    statement: str | None = None,
+    evidence: dict[str, Any] | None = None,
+) -> Finding:
+    return Finding(
+        rule,
+        severity,
+        f"revision {script.revision} ({where}): {message}",
+        table=table,
+        suggestion=suggestion or None,
+        statement=statement,
+        location=Location(where, None),
+        evidence={"revision": script.revision, **(evidence or {})},
+    )
+
+
+def _from_hit(
+    hit: Hit, statements: Sequence[str], script: Script, where: str, taken: Measured | None
+) -> Finding:
+    """A rule's finding, with the locks measured on its table when there are some."""
+    message = hit.message
+    bare = (hit.table or "").rpartition(".")[2].strip('"').lower()
+    held = [lock for lock in (taken.locks if taken else ()) if lock.table.endswith("." + bare)]
+    if held:
+        shown = "; ".join(
+            f"{_mode(lock.mode)} on {lock.table}, blocking {lock.blocks or 'no reads or writes'}"
+            for lock in held
+        )
+        message += f" (measured: {shown})"
+    return _finding(
+        hit.rule,
+        _SEVERITY.get(hit.severity, Severity.warning),
+        script,
+        where,
+        message,
+        table=hit.table,
+        suggestion=hit.fix,
+        statement=statements[hit.statement] if 0 <= hit.statement < len(statements) else None,
+    )
+
+
+def _static_timeout(hits: Sequence[Hit], script: Script, where: str) -> list[Finding]:
+    """Offline: a revision with a locking hazard that sets no lock_timeout."""
+    if not any(h.severity == "error" for h in hits):
+        return []
+    return [
+        _finding(
+            "require-timeout-settings", Severity.warning, script, where,
+            "it takes strong locks on existing tables and sets no lock_timeout: behind a "
+            "long-running query its lock request queues, and every read and write of the "
+            "table queues behind it",
+            suggestion=_TIMEOUT_FIX,
+        )
+    ]  # fmt: skip
+
+
+_TIMEOUT_FIX = "op.execute(\"SET lock_timeout = '2s'\")  # first, in upgrade(): fail fast, retry"
+
+
+def _human(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if value < 1024 or unit == "TB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"
+
+
+def _from_measure(
+    measured: Measured | None,
+    script: Script,
+    where: str,
+    sizes: dict[str, int],
+    sets_lock_timeout: bool,
+) -> list[Finding]:
+    """``require-timeout-settings`` for each ACCESS EXCLUSIVE lock held without a
+    lock_timeout, and ``table-rewrite`` for each table (or its indexes) rewritten."""
+    if measured is None or not measured.in_transaction:  # autocommit: nothing measured
+        return []
+    found = []
+    for lock in measured.locks:
+        if lock.mode == "AccessExclusiveLock" and not sets_lock_timeout:
+            mode = _mode(lock.mode)
+            message = (
+                f"it holds {mode} on {lock.table} (measured), which blocks {lock.blocks}, and "
+                "sets no lock_timeout: behind a long-running query its lock request queues, "
+                f"and every read and write of {lock.table} queues behind it"
+            )
+            found.append(
+                _finding(
+                    "require-timeout-settings", Severity.error, script, where, message,
+                    table=lock.table, suggestion=_TIMEOUT_FIX,
+                    evidence={"mode": mode, "blocks": lock.blocks},
+                )
+            )  # fmt: skip
+    for rewrite in measured.rewrites:
+        size = sizes.get(rewrite.table)
+        what = "rewrites" if rewrite.table_rewritten else "rebuilds the indexes of"
+        message = (
+            f"it {what} {rewrite.table} (measured: {', '.join(rewrite.relations)} got new files)"
+        )
+        evidence: dict[str, Any] = {"relations": list(rewrite.relations)}
+        if size is not None:
+            seconds = size / REWRITE_BYTES_PER_SECOND
+            message += (
+                f"; {_human(size)} in the live database, about {_duration(seconds)} under "
+                "ACCESS EXCLUSIVE"
+            )
+            evidence |= {"bytes": size, "seconds": round(seconds, 1)}
+        found.append(
+            _finding(
+                "table-rewrite", Severity.error, script, where, message,
+                table=rewrite.table, evidence=evidence,
+            )
+        )  # fmt: skip
+    return found
+
+
+def _mode(name: str) -> str:
+    """pg_locks' AccessExclusiveLock as the documentation names it: ACCESS EXCLUSIVE."""
+    words = re.findall(r"[A-Z][a-z]+", name.removesuffix("Lock"))
+    return " ".join(words).upper()
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 1:
+        return "under a second"
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _apply_ignores(
+    findings: list[Finding], found: list[Ignore]
+) -> tuple[list[Finding], list[dict[str, Any]]]:
+    """The findings no ignore names, and what each ignore dropped."""
+    rules = {rule: ignore for ignore in found for rule in ignore.rules}
+    kept, dropped = [], []
+    for finding in findings:
+        ignore = rules.get(finding.rule)
+        if ignore is None:
+            kept.append(finding)
+            continue
+        dropped.append(
+            {
+                "revision": ignore.revision,
+                "rule": finding.rule,
+                "reason": ignore.reason,
+                "line": ignore.line,
+                "table": finding.table,
+            }
+        )
+    return kept, dropped
+
+
+__all__ = ["LintRequest", "LintResult", "ignores", "lint_migrations"]

@@ -1,0 +1,197 @@
+"""The locks and rewrites a revision really takes, measured on a shadow database.
+
+Each revision is applied in a shadow database (the schema at the revision before it, built
+by the revisions themselves): before its transaction commits, ``pg_locks`` gives every lock
+the session holds on a relation that existed before the revision, and ``pg_class`` every
+relation whose ``relfilenode`` changed (a rewrite: a new file written while the table is
+locked). The migration session is migrate's own (lock, handoff, timeouts, ledger), so the
+project's env.py runs as it does in a deploy, on the shadow only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from alembic.script import Script
+    from sqlalchemy import Connection
+
+    from dbctl.config import Settings
+
+Notify = Callable[[str], None]
+
+# What each table lock mode blocks of the application's traffic (PostgreSQL's conflict
+# table, "Table-Level Lock Modes"), the strongest first.
+BLOCKS = {
+    "AccessExclusiveLock": "reads and writes",
+    "ExclusiveLock": "writes (reads go on)",
+    "ShareRowExclusiveLock": "writes",
+    "ShareLock": "writes",
+    "ShareUpdateExclusiveLock": "",  # other schema changes, VACUUM and ANALYZE only
+    "RowExclusiveLock": "",
+    "RowShareLock": "",
+    "AccessShareLock": "",
+}
+STRENGTH = {mode: rank for rank, mode in enumerate(reversed(list(BLOCKS)))}
+# Tables of the migration machinery, never the project's data.
+MACHINERY = frozenset({"alembic_version", "dbctl_migrations"})
+
+_RELATIONS = """
+SELECT c.oid::int8, n.nspname, c.relname, c.relkind::text, c.relfilenode::int8,
+    coalesce(i.indrelid, 0)::int8
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN pg_index i ON i.indexrelid = c.oid
+WHERE c.relkind IN ('r', 'p', 'i', 'm')
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+  AND left(n.nspname, 3) <> 'pg_'
+"""
+_LOCKS = """
+SELECT relation::int8, mode FROM pg_locks
+WHERE pid = pg_backend_pid() AND locktype = 'relation' AND granted AND relation IS NOT NULL
+"""
+_FILES = "SELECT oid::int8, relfilenode::int8 FROM pg_class WHERE oid = ANY(%s)"
+
+
+@dataclass(frozen=True, slots=True)
+class Relation:
+    schema: str
+    name: str
+    kind: str  # r, p (partitioned), i (index), m (materialized view)
+    filenode: int
+    table: int  # an index's table (oid), else 0
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class TableLock:
+    table: str  # schema.name
+    mode: str  # pg_locks' name: AccessExclusiveLock
+    blocks: str  # "reads and writes", "writes", "" (nothing of the application's traffic)
+
+
+@dataclass(frozen=True, slots=True)
+class Rewrite:
+    table: str  # the table (for an index, its table)
+    relations: tuple[str, ...]  # what got a new file: the table and/or its indexes
+    table_rewritten: bool  # the table's own file (else only indexes were rebuilt)
+
+
+@dataclass
+class Measured:
+    """What one revision took, on the relations that existed before it."""
+
+    revision: str
+    locks: list[TableLock] = field(default_factory=list)
+    rewrites: list[Rewrite] = field(default_factory=list)
+    in_transaction: bool = True  # False: it ran outside one (autocommit): not measured
+    seconds: float = 0.0
+
+
+def _relations(conn: Any) -> dict[int, Relation]:
+    rows = conn.exec_driver_sql(_RELATIONS).fetchall()
+    return {row[0]: Relation(row[1], row[2], row[3], row[4], row[5]) for row in rows}
+
+
+def _table_of(oid: int, before: dict[int, Relation]) -> Relation | None:
+    found = before.get(oid)
+    if found is not None and found.kind == "i":
+        found = before.get(found.table)
+    return found
+
+
+def read_locks(conn: Any, before: dict[int, Relation]) -> list[TableLock]:
+    """The strongest lock held on each table (an index's lock counted as its table's) that
+    existed before; the machinery's tables left out."""
+    strongest: dict[str, str] = {}
+    for oid, mode in conn.exec_driver_sql(_LOCKS).fetchall():
+        table = _table_of(oid, before)
+        if table is None or table.name in MACHINERY:
+            continue
+        held = strongest.get(table.qualified)
+        if held is None or STRENGTH.get(mode, 0) > STRENGTH.get(held, 0):
+            strongest[table.qualified] = mode
+    return [TableLock(t, mode, BLOCKS.get(mode, "")) for t, mode in sorted(strongest.items())]
+
+
+def read_rewrites(conn: Any, before: dict[int, Relation]) -> list[Rewrite]:
+    """The tables whose file, or whose indexes' files, the revision replaced."""
+    oids = list(before)
+    rows = conn.exec_driver_sql(_FILES, (oids,)).fetchall() if oids else []
+    changed: dict[str, list[Relation]] = {}
+    for oid, filenode in rows:
+        old = before[oid]
+        if filenode == old.filenode or old.kind == "p":
+            continue
+        table = _table_of(oid, before)
+        if table is None or table.name in MACHINERY:
+            continue
+        changed.setdefault(table.qualified, []).append(old)
+    return [
+        Rewrite(
+            table,
+            tuple(r.qualified for r in relations),
+            any(r.kind in ("r", "m") for r in relations),
+        )
+        for table, relations in sorted(changed.items())
+    ]
+
+
+@contextmanager
+def shadow(
+    settings: Settings, server_url: str, *, notify: Notify | None = None
+) -> Iterator[Callable[[Sequence[Script], set[str]], list[Measured]]]:
+    """A temporary database on the server of ``server_url``; yields ``run(path, measured)``,
+    which applies ``path`` in order (from the empty database, after the baseline) and
+    measures the revisions in ``measured``."""
+    from dbctl.lifecycle.handoff import handed_over
+    from dbctl.pg.shadow import temporary_database
+
+    with (
+        temporary_database(server_url, purpose="lint", notify=notify) as url,
+        handed_over(settings, url),
+    ):
+
+        def run(path: Sequence[Script], measured: set[str]) -> list[Measured]:
+            return _apply(settings, url, path, measured)
+
+        yield run
+
+
+def _apply(
+    settings: Settings, url: str, path: Sequence[Script], wanted: set[str]
+) -> list[Measured]:
+    import time
+
+    from dbctl.lifecycle.migrate import migration_session
+    from dbctl.lifecycle.revisions import describe
+
+    found: list[Measured] = []
+    with migration_session(settings, url, notify=None) as session:
+        session.run_baseline((), None)
+        for script in path:
+            if script.revision not in wanted:
+                session.apply(script, None)
+                continue
+            measured = Measured(script.revision, in_transaction=not describe(script).autocommit)
+            before = _relations(session.connection)
+
+            def inspect(
+                conn: Connection,
+                measured: Measured = measured,
+                before: dict[int, Relation] = before,
+            ) -> None:
+                measured.locks = read_locks(conn, before)
+                measured.rewrites = read_rewrites(conn, before)
+
+            started = time.perf_counter()
+            session.apply(script, None, before_commit=inspect)
+            measured.seconds = time.perf_counter() - started
+            found.append(measured)
+    return found

@@ -1,0 +1,193 @@
+"""dbctl lint-migrations on real revisions and a real PostgreSQL: each hazard and each safe
+pattern applied in a shadow after a revision that fills its tables (100,000 rows): the lock
+measured, the rewrite seen or not, the rule findings; tables created in the same revision
+exempt; inline ignores; the live database untouched, its sizes in the rewrite's finding."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from typer.testing import CliRunner
+
+from dbctl.cli import app
+from dbctl.lifecycle.migrate import upgrade
+from dbctl.lint.lint import LintRequest, LintResult, lint_migrations
+from dbctl.pg.url import libpq_url
+from dbctl.report import Finding
+from tests.support.alembic_project import AlembicProject, Rev
+from tests.support.lint_chain import CHAIN, lint_project
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def linted(
+    tmp_path_factory: pytest.TempPathFactory, make_database: Callable[[str], str]
+) -> tuple[LintResult, str]:
+    project = lint_project(tmp_path_factory.mktemp("lint") / "proj")
+    url = make_database("lint_live")
+    settings = project.settings(url)
+    upgrade(settings, url, revision="r0")  # the live database holds the rows
+    return lint_migrations(settings, LintRequest()), url
+
+
+def _of(result: LintResult, revision: str) -> list[Finding]:
+    return [f for f in result.findings if f.evidence.get("revision") == revision]
+
+
+def _rules(result: LintResult, revision: str) -> set[str]:
+    return {f.rule for f in _of(result, revision)}
+
+
+def _locks(result: LintResult, revision: str) -> dict[str, str]:
+    return {lock["table"]: lock["mode"] for lock in result.locks[revision]}
+
+
+def test_pending_revisions_are_linted_and_measured(linted: tuple[LintResult, str]) -> None:
+    result, _ = linted
+    assert result.revisions == [revision for revision, _, _ in CHAIN]  # r0 is applied
+    assert result.measured
+
+
+@pytest.mark.parametrize(
+    ("revision", "rules", "locks", "rewrite"),
+    [
+        (
+            "h_index",
+            {"require-concurrent-index-creation"},
+            {"public.accounts": "SHARE"},
+            False,
+        ),
+        (
+            "h_type",
+            {"changing-column-type", "require-timeout-settings", "table-rewrite"},
+            {"public.accounts": "ACCESS EXCLUSIVE"},
+            True,
+        ),
+        (
+            "h_not_null",
+            {"adding-not-nullable-field", "require-timeout-settings"},
+            {"public.accounts": "ACCESS EXCLUSIVE"},
+            False,
+        ),
+        (
+            "h_fk",
+            {"constraint-missing-not-valid"},
+            {"public.orders": "SHARE ROW EXCLUSIVE", "public.accounts": "SHARE ROW EXCLUSIVE"},
+            False,
+        ),
+        (
+            "h_volatile",
+            {"adding-field-with-default", "require-timeout-settings", "table-rewrite"},
+            {"public.accounts": "ACCESS EXCLUSIVE"},
+            True,
+        ),
+        ("h_rename", {"renaming-column"}, {"public.accounts": "ACCESS EXCLUSIVE"}, False),
+    ],
+)
+def test_each_hazard_is_measured_and_named(
+    linted: tuple[LintResult, str],
+    revision: str,
+    rules: set[str],
+    locks: dict[str, str],
+    rewrite: bool,
+) -> None:
+    result, _ = linted
+    assert _rules(result, revision) == rules
+    assert _locks(result, revision) == locks
+    rewrites = [f for f in _of(result, revision) if f.rule == "table-rewrite"]
+    assert bool(rewrites) is rewrite
+    for finding in _of(result, revision):
+        if finding.rule not in ("require-timeout-settings", "table-rewrite"):
+            assert finding.suggestion, finding  # every rule says the safe pattern
+            assert "measured:" in finding.message  # and the lock it really took
+
+
+def test_a_rewrite_says_the_live_size_and_a_duration(linted: tuple[LintResult, str]) -> None:
+    result, url = linted
+    [rewrite] = [f for f in _of(result, "h_type") if f.rule == "table-rewrite"]
+    with psycopg.connect(libpq_url(url)) as conn:
+        row = conn.execute("SELECT pg_total_relation_size('accounts')").fetchone()
+    assert row is not None
+    assert rewrite.evidence["bytes"] == row[0]
+    assert "in the live database, about" in rewrite.message
+    assert "public.accounts_pkey" in rewrite.evidence["relations"]  # its index too
+
+
+@pytest.mark.parametrize(
+    "revision",
+    ["s_concurrent", "s_not_valid", "s_validate", "s_nullable", "s_default", "s_new_table"],
+)
+def test_safe_patterns_and_new_tables_have_no_finding(
+    linted: tuple[LintResult, str], revision: str
+) -> None:
+    result, _ = linted
+    assert _of(result, revision) == []
+
+
+def test_the_live_database_and_the_server_are_left_as_they_were(
+    linted: tuple[LintResult, str],
+) -> None:
+    _, url = linted
+    with psycopg.connect(libpq_url(url)) as conn:
+        version = conn.execute("SELECT version_num FROM alembic_version").fetchall()
+        columns = conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'accounts'"
+        ).fetchall()
+        shadows = conn.execute(
+            "SELECT datname FROM pg_database WHERE datname LIKE 'dbctl\\_%lint%'"
+        ).fetchall()
+    assert version == [("r0",)]
+    assert sorted(c for (c,) in columns) == ["email", "id", "n", "plan"]
+    assert shadows == []
+
+
+def test_an_inline_ignore_drops_its_rule_and_is_counted(
+    tmp_path: Path, make_database: Callable[[str], str]
+) -> None:
+    project = AlembicProject(tmp_path / "proj")
+    project.add(Rev("a", None, "CREATE TABLE t (id int PRIMARY KEY, v text)"))
+    path = project.add(Rev("b", "a", "CREATE INDEX ix_t_v ON t (v)"))
+    path.write_text(
+        path.read_text().replace(
+            "def upgrade():",
+            "# dbctl: ignore[require-concurrent-index-creation] t is written once a day\n"
+            "def upgrade():",
+        )
+    )
+    url = make_database("lint_ignore")
+    result = lint_migrations(project.settings(url), LintRequest(start="a"))
+    assert result.revisions == ["b"]
+    assert _of(result, "b") == []
+    [ignored] = result.ignored
+    assert ignored["rule"] == "require-concurrent-index-creation"
+    assert ignored["reason"] == "t is written once a day"
+
+
+def test_offline_gives_the_rules_only_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = lint_project(tmp_path / "proj")
+    monkeypatch.chdir(project.root)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("DBCTL_DATABASE_URL", raising=False)
+    run = CliRunner().invoke(
+        app,
+        ["lint-migrations", "--offline", "--from", "r0", "--to", "h_type", "--format", "json"],
+        catch_exceptions=False,
+    )
+    report: dict[str, Any] = json.loads(run.stdout)
+    rules = {f["rule"] for f in report["findings"]}
+    assert rules == {
+        "require-concurrent-index-creation",
+        "changing-column-type",
+        "require-timeout-settings",
+    }
+    assert report["summary"]["measured"] is False
+    assert run.exit_code == 1  # errors found
+    assert "rules only (--offline)" in run.stderr
