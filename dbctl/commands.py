@@ -222,8 +222,28 @@ def lint_migrations(
         fail_on=fail_on,
         summary=result.summary(),
         data=result.data(),
+        text=_lint_lines(result.revisions, result.locks) if result.measured else (),
         notes=notes,
     )
+
+
+def _lint_lines(revisions: list[str], locks: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """What each revision held on the tables that existed before it, as measured."""
+    lines = [f"{len(revisions)} revision(s), each applied in a shadow database; locks held:"]
+    for revision in revisions:
+        held = locks.get(revision)
+        if held is None:
+            what = "not measured (it runs outside a transaction)"
+        elif not held:
+            what = "none on a table that existed before it"
+        else:
+            what = "; ".join(
+                f"{lock['mode']} on {lock['table']}, blocking "
+                f"{lock['blocks'] or 'no reads or writes'}"
+                for lock in held
+            )
+        lines.append(f"  {revision}: {what}")
+    return lines
 
 
 # -- check-indexes, top-queries, query-budget ---------------------------------------------

@@ -150,6 +150,50 @@ def _statements(sql: str) -> list[str]:
     return [text for text, _ in split_statements(sql) if not _VERSION_TABLE.search(text)]
 
 
+_RUNNING = re.compile(r"^-- Running upgrade (?P<down>.*?) -> (?P<revision>\S+)", re.MULTILINE)
+_OPENS = re.compile(r"\s*(BEGIN|START\s+TRANSACTION)\b", re.IGNORECASE)
+_CLOSES = re.compile(r"\s*(COMMIT|END|ROLLBACK|ABORT)\b", re.IGNORECASE)
+
+
+def split_by_revision(sql: str) -> dict[str, list[str]]:
+    """The statements of each revision in the offline SQL of a range (Alembic marks each
+    with ``-- Running upgrade DOWN -> REV``); a revision that starts inside the range's
+    open transaction gets a ``BEGIN`` first, as it runs inside one."""
+    marks = list(_RUNNING.finditer(sql))
+    found: dict[str, list[str]] = {}
+    open_ = False
+    for mark, after in zip(marks, [*marks[1:], None], strict=True):
+        before = _statements(sql[: mark.start()]) if not found else []
+        for statement in before:  # the range's prologue: BEGIN, when transactional
+            open_ = _track(open_, statement)
+        body = _statements(sql[mark.end() : after.start() if after else len(sql)])
+        found[mark["revision"]] = (["BEGIN"] if open_ else []) + body
+        for statement in body:
+            open_ = _track(open_, statement)
+    return found
+
+
+def _track(open_: bool, statement: str) -> bool:
+    if _OPENS.match(statement):
+        return True
+    if _CLOSES.match(statement):
+        return False
+    return open_
+
+
+def _offline(settings: Settings, linted: Sequence[Script]) -> dict[str, list[str]] | None:
+    """The statements of every linted revision from one offline run over their range
+    (env.py once), or None when the range's SQL does not split by revision."""
+    from dbctl.lifecycle.migrate import offline_sql
+
+    try:
+        sql = offline_sql(settings, start=_down(linted[0]), end=linted[-1].revision)
+    except DbctlError:
+        return None
+    found = split_by_revision(sql)
+    return found if all(s.revision in found for s in linted) else None
+
+
 def _down(script: Script) -> str | None:
     down = script.down_revision
     if down is None:
@@ -195,21 +239,26 @@ def review(
     from dbctl.lifecycle.migrate import offline_sql
     from dbctl.lint.rules import lint_statements
 
+    whole = _offline(settings, linted) if linted else None
     for script in linted:
         where = project_relative(settings, script.path)
         source = _read(script.path)
-        try:
-            sql = offline_sql(settings, start=_down(script), end=script.revision)
-        except DbctlError as exc:
-            result.findings.append(
-                _finding(
-                    "lint-offline-sql", Severity.warning, script, where,
-                    f"its SQL could not be printed in offline mode, so the rules did not read "
-                    f"it: {exc}",
+        if whole is not None:
+            statements = whole[script.revision]
+        else:  # revision by revision (a range Alembic cannot print in one go, a merge...)
+            try:
+                statements = _statements(
+                    offline_sql(settings, start=_down(script), end=script.revision)
                 )
-            )  # fmt: skip
-            sql = ""
-        statements = _statements(sql)
+            except DbctlError as exc:
+                result.findings.append(
+                    _finding(
+                        "lint-offline-sql", Severity.warning, script, where,
+                        "its SQL could not be printed in offline mode, so the rules did not "
+                        f"read it: {exc}",
+                    )
+                )  # fmt: skip
+                statements = []
         linted_sql = lint_statements(statements, server_version=_version(settings))
         taken = measured.get(script.revision)
         if taken is not None:

@@ -73,8 +73,8 @@ def block(console: Console, finding: Finding) -> None:
         )  # between words only: an identifier or a path is never cut
         for line in lines or [""]:
             console.print(Text(" " * INDENT + line), soft_wrap=True)
-    if finding.suggestion:
-        for line in printable(finding.suggestion).splitlines():
+    if finding.suggestion:  # code of several lines (a fix as Alembic code): line by line
+        for line in map(printable, finding.suggestion.split("\n")):
             console.print(Text(" " * (INDENT * 2) + line, style="dim"), soft_wrap=True)
 
 

@@ -191,3 +191,21 @@ def test_offline_gives_the_rules_only_and_says_so(
     assert report["summary"]["measured"] is False
     assert run.exit_code == 1  # errors found
     assert "rules only (--offline)" in run.stderr
+
+
+def test_the_text_report_lists_the_locks_and_prints_each_fix_line_by_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make_database: Callable[[str], str]
+) -> None:
+    project = lint_project(tmp_path / "proj")
+    monkeypatch.chdir(project.root)
+    url = make_database("lint_text")
+    run = CliRunner().invoke(
+        app,
+        ["lint-migrations", "--database-url", url, "--from", "r0", "--to", "h_index"],
+        catch_exceptions=False,
+    )
+    lines = run.stdout.splitlines()
+    assert "  h_index: SHARE on public.accounts, blocking writes" in lines
+    assert "    with op.get_context().autocommit_block():" in lines
+    assert not any("\\n" in line for line in lines)  # no escaped newline: real lines
+    assert run.exit_code == 1
