@@ -207,13 +207,8 @@ def lint_migrations(
     _check_project(settings)
     result = run(settings, request, notify=notify)
     notes = list(result.notes)
-    if not result.measured and result.revisions:
-        notes.append(
-            "rules only: locks and rewrites not measured (no --offline: give --database-url "
-            "or let dbctl start the sandbox)"
-            if not request.offline
-            else "rules only (--offline): locks and rewrites not measured"
-        )
+    if request.offline and result.revisions:  # else a note of lint says why, if unmeasured
+        notes.append("rules only (--offline): locks and rewrites not measured")
     if result.ignored:
         notes.append(f"{len(result.ignored)} finding(s) ignored by # dbctl: ignore[...]")
     return Report.of(
@@ -233,7 +228,7 @@ def _lint_lines(revisions: list[str], locks: dict[str, list[dict[str, Any]]]) ->
     for revision in revisions:
         held = locks.get(revision)
         if held is None:
-            what = "not measured (it runs outside a transaction)"
+            what = "not measured (outside a transaction, or env.py's own connection)"
         elif not held:
             what = "none on a table that existed before it"
         else:

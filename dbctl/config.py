@@ -36,6 +36,9 @@ class Settings:
     # "transaction": migrate through a transaction-mode pooler (PgBouncer): a lock and the
     # timeouts per revision's transaction instead of for the session
     pooler: str = "none"
+    # lint-migrations and verify-schema: the revisions up to this one are history, not
+    # linted (lint-migrations without --from, a database or --git-base; verify-schema)
+    lint_from: str | None = None
     drift_ignore: tuple[str, ...] = ()
     slo_ms: float = 3.0  # the DB objective: a statement's mean time above it is a breach
     query_budget: int = 3  # statements per request (dbctl query-budget, when the log has none)
@@ -87,6 +90,7 @@ _FIELDS: dict[str, type] = {
     "statement_timeout": str,
     "lock_wait": float,
     "pooler": str,
+    "lint_from": str,
     "drift_ignore": tuple,
     "slo_ms": float,
     "query_budget": int,

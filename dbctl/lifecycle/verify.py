@@ -56,6 +56,7 @@ if TYPE_CHECKING:
     from alembic.script import Script
 
     from dbctl.config import Settings
+    from dbctl.lint.measure import Measured
     from dbctl.schema.catalog import Catalog
 
 Notify = Callable[[str], None]
@@ -140,16 +141,26 @@ def _revision_finding(
 
 
 def _upgrade_stepwise(
-    settings: Settings, url: str, steps: list[Script], result: Verification
+    settings: Settings,
+    url: str,
+    steps: list[Script],
+    result: Verification,
+    measured: dict[str, Measured] | None = None,
 ) -> list[Catalog] | None:
     """Apply ``steps`` one by one (after the baseline, if any); the snapshots before the
-    first and after each step."""
+    first and after each step. ``measured`` gets the locks and rewrites of each step that
+    runs in a transaction (lint-migrations' measurement, on the way)."""
+    from dbctl.lint.measure import measuring
+
     with migration_session(settings, url, notify=None) as session:
         session.run_baseline((), None)
         snapshots = [snapshot(url)]
         for script in steps:
             try:
-                session.apply(script, None)
+                with measuring(session, script) as (inspect, taken):
+                    session.apply(script, None, before_commit=inspect)
+                if measured is not None:
+                    measured[script.revision] = taken
             except MigrationFailed as exc:
                 found = _revision_finding(settings, "migration-failed", script, str(exc))
                 if exc.location is not None:  # env.py, or the line of the revision at fault
@@ -158,6 +169,17 @@ def _upgrade_stepwise(
                 return None
             snapshots.append(snapshot(url))
     return snapshots
+
+
+def _lint(settings: Settings, steps: list[Script], measured: dict[str, Measured]) -> list[Finding]:
+    """lint-migrations on the revisions after ``[tool.dbctl] lint_from`` (all without it),
+    with the locks and rewrites measured during the upgrade from empty."""
+    from dbctl.lint.lint import LintResult, after, review
+
+    linted = after(steps, settings.lint_from)
+    found = LintResult(revisions=[s.revision for s in linted], measured=True)
+    review(settings, linted, measured, found)
+    return found.findings
 
 
 def _check_idempotent(
@@ -299,7 +321,13 @@ def _rule_context(settings: Settings, models: drift.Models | None) -> RuleContex
     return RuleContext() if models is None else models.rule_context()
 
 
-_LATER_CHECKS = ["idempotent upgrade", "drift from the models", "schema rules", "round trip"]
+_LATER_CHECKS = [
+    "migration locks",
+    "idempotent upgrade",
+    "drift from the models",
+    "schema rules",
+    "round trip",
+]
 
 
 def verify_schema(
@@ -323,11 +351,14 @@ def verify_schema(
         target = "heads" if len(heads) > 1 else "head"
         steps = upgrade_path(directory, (), target)
         snapshots: list[Catalog] | None = None
+        measured: dict[str, Measured] = {}
         with result.check(f"upgrade from empty ({len(steps)} revisions)", notify):
-            snapshots = _upgrade_stepwise(settings, url, steps, result)
+            snapshots = _upgrade_stepwise(settings, url, steps, result, measured)
         if snapshots is None:
             result.skip(_LATER_CHECKS, "the upgrade from empty did not finish", notify)
             return result
+        with result.check("migration locks", notify):
+            result.findings += _lint(settings, steps, measured)
         head = snapshots[-1]
         with result.check("idempotent upgrade", notify):
             _check_idempotent(settings, url, target, head, result)

@@ -100,7 +100,11 @@ def ignores(revision: str, source: str) -> list[Ignore]:
 
 
 def _chosen(
-    directory: ScriptDirectory, request: LintRequest, applied: tuple[str, ...] | None, root: Path
+    directory: ScriptDirectory,
+    request: LintRequest,
+    applied: tuple[str, ...] | None,
+    root: Path,
+    lint_from: str | None = None,
 ) -> tuple[list[Script], list[Script]]:
     """The revisions to lint, and the path a shadow applies to reach and measure them."""
     from dbctl.lifecycle.revisions import upgrade_path
@@ -116,10 +120,21 @@ def _chosen(
         changed = _changed_files(request.git_base, root)
         linted = [s for s in whole if Path(s.path).resolve() in changed]
     else:
-        linted = whole
+        linted = after(whole, lint_from)
     wanted = {s.revision for s in linted}
     last = max((i for i, s in enumerate(whole) if s.revision in wanted), default=-1)
     return [s for s in whole if s.revision in wanted], whole[: last + 1]
+
+
+def after(scripts: Sequence[Script], revision: str | None) -> list[Script]:
+    """``scripts`` after ``revision`` (``[tool.dbctl] lint_from``: the revisions up to it
+    are history, not linted again), or all of them."""
+    found = [s.revision for s in scripts]
+    if revision is None:
+        return list(scripts)
+    if revision not in found:
+        raise ConfigError(f"lint_from: revision {revision!r} is not in the migrations")
+    return list(scripts[found.index(revision) + 1 :])
 
 
 def _changed_files(base: str, root: Path) -> set[Path]:
@@ -211,7 +226,7 @@ def lint_migrations(
     directory = require_revisions(script_directory(alembic_config(settings), root), settings)
     live = settings.database_url if not request.offline else None
     applied = _applied(live) if live and request.start is None else None
-    linted, path = _chosen(directory, request, applied, root)
+    linted, path = _chosen(directory, request, applied, root, settings.lint_from)
     result = LintResult(revisions=[s.revision for s in linted])
     if not linted:
         result.notes.append("no revision to lint")
@@ -261,6 +276,8 @@ def review(
                 statements = []
         linted_sql = lint_statements(statements, server_version=_version(settings))
         taken = measured.get(script.revision)
+        if taken is not None and not taken.seen:
+            taken = None  # outside a transaction, or on a connection env.py opened itself
         if taken is not None:
             result.locks[script.revision] = [
                 {"table": lock.table, "mode": _mode(lock.mode), "blocks": lock.blocks}
@@ -437,7 +454,7 @@ def _from_measure(
 ) -> list[Finding]:
     """``require-timeout-settings`` for each ACCESS EXCLUSIVE lock held without a
     lock_timeout, and ``table-rewrite`` for each table (or its indexes) rewritten."""
-    if measured is None or not measured.in_transaction:  # autocommit: nothing measured
+    if measured is None:
         return []
     found = []
     for lock in measured.locks:

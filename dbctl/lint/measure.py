@@ -92,6 +92,9 @@ class Measured:
     rewrites: list[Rewrite] = field(default_factory=list)
     in_transaction: bool = True  # False: it ran outside one (autocommit): not measured
     seconds: float = 0.0
+    # whether its transaction was seen before its commit (not when env.py migrated on a
+    # connection of its own): without it, nothing was measured
+    seen: bool = False
 
 
 def _relations(conn: Any) -> dict[int, Relation]:
@@ -164,13 +167,36 @@ def shadow(
         yield run
 
 
+@contextmanager
+def measuring(
+    session: Any, script: Script
+) -> Iterator[tuple[Callable[[Connection], None], Measured]]:
+    """``(inspect, measured)`` for applying ``script`` in ``session`` (migrate's): pass
+    ``inspect`` as ``before_commit``; ``measured`` holds what it read, and the seconds the
+    block took."""
+    import time
+
+    from dbctl.lifecycle.revisions import describe
+
+    measured = Measured(script.revision, in_transaction=not describe(script).autocommit)
+    before = _relations(session.connection)
+    if session.connection.in_transaction():
+        session.connection.commit()  # the apply begins the revision's own transaction
+
+    def inspect(conn: Connection) -> None:
+        measured.seen = True
+        measured.locks = read_locks(conn, before)
+        measured.rewrites = read_rewrites(conn, before)
+
+    started = time.perf_counter()
+    yield inspect, measured
+    measured.seconds = time.perf_counter() - started
+
+
 def _apply(
     settings: Settings, url: str, path: Sequence[Script], wanted: set[str]
 ) -> list[Measured]:
-    import time
-
     from dbctl.lifecycle.migrate import migration_session
-    from dbctl.lifecycle.revisions import describe
 
     found: list[Measured] = []
     with migration_session(settings, url, notify=None) as session:
@@ -179,19 +205,7 @@ def _apply(
             if script.revision not in wanted:
                 session.apply(script, None)
                 continue
-            measured = Measured(script.revision, in_transaction=not describe(script).autocommit)
-            before = _relations(session.connection)
-
-            def inspect(
-                conn: Connection,
-                measured: Measured = measured,
-                before: dict[int, Relation] = before,
-            ) -> None:
-                measured.locks = read_locks(conn, before)
-                measured.rewrites = read_rewrites(conn, before)
-
-            started = time.perf_counter()
-            session.apply(script, None, before_commit=inspect)
-            measured.seconds = time.perf_counter() - started
+            with measuring(session, script) as (inspect, measured):
+                session.apply(script, None, before_commit=inspect)
             found.append(measured)
     return found

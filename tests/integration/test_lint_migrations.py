@@ -209,3 +209,21 @@ def test_the_text_report_lists_the_locks_and_prints_each_fix_line_by_line(
     assert "    with op.get_context().autocommit_block():" in lines
     assert not any("\\n" in line for line in lines)  # no escaped newline: real lines
     assert run.exit_code == 1
+
+
+def test_verify_schema_lints_the_revisions_with_what_it_measured(
+    tmp_path: Path, pg_admin_url: str
+) -> None:
+    from dbctl.lifecycle.verify import verify_schema
+
+    project = lint_project(tmp_path / "proj")
+    result = verify_schema(project.settings(pg_admin_url), pg_admin_url)
+    rules = {(f.evidence.get("revision"), f.rule) for f in result.findings}
+    assert ("h_index", "require-concurrent-index-creation") in rules
+    assert ("h_type", "table-rewrite") in rules  # measured during the upgrade from empty
+    assert not {r for r, _ in rules if r and str(r).startswith("s_")}
+    [check] = [c for c in result.checks if c["check"] == "migration locks"]
+    assert check["status"] == "findings"
+    # history is not linted again: lint_from names the last revision already in production
+    later = verify_schema(project.settings(pg_admin_url, lint_from="h_rename"), pg_admin_url)
+    assert not [f for f in later.findings if f.evidence.get("revision")]

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.integration
 def test_the_companion_passes_verify_schema(pg_admin_url: str) -> None:
     result = verify_schema(project_settings(pg_admin_url), pg_admin_url)
     assert result.findings == []
-    assert len(result.checks) == 6
+    assert len(result.checks) == 7  # migration locks included
 
 
 def test_the_companion_passes_verify_live(migrated_url: str) -> None:

@@ -85,7 +85,10 @@ class AlembicProject:
     name, so that projects of several tests can be imported in one process.
     """
 
-    def __init__(self, root: Path, models: str | None = None, env_py: str = ENV_PY) -> None:
+    def __init__(
+        self, root: Path, models: str | None = None, env_py: str = ENV_PY, tool: str = ""
+    ) -> None:
+        """``tool``: more lines for ``[tool.dbctl]`` (``lint_from = "r2"``)."""
         self.root = root
         self.versions = root / "migrations" / "versions"
         self.versions.mkdir(parents=True)
@@ -95,6 +98,7 @@ class AlembicProject:
             module = f"models_{uuid.uuid4().hex[:12]}"
             (root / f"{module}.py").write_text(textwrap.dedent(models))
             table += f'models = "{module}:metadata"\n'
+        table += f"{tool}\n" if tool else ""
         (root / "pyproject.toml").write_text(f"[project]\nname = 'p'\n\n[tool.dbctl]\n{table}")
 
     def add(self, rev: Rev) -> Path:
