@@ -107,13 +107,24 @@ def _chosen(
     lint_from: str | None = None,
 ) -> tuple[list[Script], list[Script]]:
     """The revisions to lint, and the path a shadow applies to reach and measure them."""
+    from alembic.util import CommandError
+
     from dbctl.lifecycle.revisions import upgrade_path
 
     heads = tuple(sorted(directory.get_heads()))
     end = request.end or ("heads" if len(heads) > 1 else "head")
+    for option, given in (("--from", request.start), ("--to", request.end)):
+        if given is not None and given not in ("head", "heads", "base"):
+            try:
+                directory.get_revision(given)
+            except CommandError as exc:  # Alembic's ResolutionError, an ambiguous prefix...
+                raise ConfigError(f"{option} {given}: {exc}") from None
     whole = upgrade_path(directory, (), end)
     if request.start is not None:
-        linted = upgrade_path(directory, (request.start,), end)
+        try:
+            linted = upgrade_path(directory, (request.start,), end)
+        except CommandError as exc:
+            raise ConfigError(f"--from {request.start} --to {end}: {exc}") from None
     elif applied is not None:
         linted = upgrade_path(directory, applied, end)
     elif request.git_base is not None:
@@ -146,8 +157,12 @@ def _changed_files(base: str, root: Path) -> set[Path]:
         top = _git(root, "rev-parse", "--show-toplevel").strip()
         diff = _git(root, "diff", "--name-only", base, "--")
         untracked = _git(root, "ls-files", "--others", "--exclude-standard")
-    except (OSError, subprocess.CalledProcessError) as exc:
-        raise ConfigError(f"--git-base {base}: git cannot compare with it ({exc})") from None
+    except OSError as exc:
+        raise ConfigError(f"--git-base {base}: git cannot run ({exc.strerror})") from None
+    except subprocess.CalledProcessError as exc:
+        said = (exc.stderr or "").strip().splitlines()
+        why = said[0] if said else f"exit {exc.returncode}"
+        raise ConfigError(f"--git-base {base}: {why}") from None
     return {(Path(top) / name).resolve() for name in (diff + untracked).splitlines() if name}
 
 

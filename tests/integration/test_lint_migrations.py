@@ -227,3 +227,49 @@ def test_verify_schema_lints_the_revisions_with_what_it_measured(
     # history is not linted again: lint_from names the last revision already in production
     later = verify_schema(project.settings(pg_admin_url, lint_from="h_rename"), pg_admin_url)
     assert not [f for f in later.findings if f.evidence.get("revision")]
+
+
+def _cli(*args: str) -> Any:
+    return CliRunner().invoke(app, ["lint-migrations", *args], catch_exceptions=False)
+
+
+def test_git_base_lints_the_revisions_a_branch_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import subprocess
+
+    project = lint_project(tmp_path / "proj")
+    monkeypatch.chdir(project.root)
+    git = ["git", "-c", "user.email=t@example.org", "-c", "user.name=t"]
+    subprocess.run(["git", "init", "-q", "."], check=True)
+    subprocess.run(["git", "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "base"], check=True)
+    path = project.versions / "h_fk.py"
+    path.write_text(path.read_text() + "\n# reviewed\n")  # changed, not committed
+    report = json.loads(_cli("--offline", "--git-base", "HEAD", "--format", "json").stdout)
+    assert report["data"]["revisions"] == ["h_fk"]
+    assert {f["rule"] for f in report["findings"]} == {
+        "constraint-missing-not-valid",
+        "require-timeout-settings",
+    }
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["--from", "nope"], "--from nope: Can't locate revision identified by 'nope'"),
+        (["--to", "nope"], "--to nope: Can't locate revision identified by 'nope'"),
+        (["--git-base", "HEAD"], "--git-base HEAD: fatal: not a git repository"),
+        (["--git-base", "--output=x"], "--git-base '--output=x' is not a git revision"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], said: str
+) -> None:
+    project = lint_project(tmp_path / "proj")
+    monkeypatch.chdir(project.root)
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))  # no repository above
+    run = _cli("--offline", *args)
+    assert run.exit_code == 2
+    [line] = run.stderr.strip().splitlines()
+    assert said in line
