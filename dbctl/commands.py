@@ -223,21 +223,30 @@ def lint_migrations(
 
 
 def _lint_lines(revisions: list[str], locks: dict[str, list[dict[str, Any]]]) -> list[str]:
-    """What each revision held on the tables that existed before it, as measured."""
+    """What each revision held on the tables that existed before it, as measured: one
+    line per lock mode, its tables, what it blocks; wrapped at 80 columns."""
+    import textwrap
+
     lines = [f"{len(revisions)} revision(s), each applied in a shadow database; locks held:"]
     for revision in revisions:
         held = locks.get(revision)
         if held is None:
-            what = "not measured (outside a transaction, or env.py's own connection)"
-        elif not held:
-            what = "none on a table that existed before it"
-        else:
-            what = "; ".join(
-                f"{lock['mode']} on {lock['table']}, blocking "
-                f"{lock['blocks'] or 'no reads or writes'}"
-                for lock in held
-            )
-        lines.append(f"  {revision}: {what}")
+            lines.append(f"  {revision}: not measured (it runs outside a transaction)")
+            continue
+        if not held:
+            lines.append(f"  {revision}: none on a table that existed before it")
+            continue
+        lines.append(f"  {revision}:")
+        by_mode: dict[str, list[dict[str, Any]]] = {}
+        for lock in held:
+            by_mode.setdefault(lock["mode"], []).append(lock)
+        for mode, same in by_mode.items():
+            blocks = same[0]["blocks"] or "no reads or writes"
+            text = f"{mode} (blocks {blocks}) on {', '.join(lock['table'] for lock in same)}"
+            lines += textwrap.wrap(
+                text, 80, initial_indent="    ", subsequent_indent="      ",
+                break_long_words=False, break_on_hyphens=False,
+            )  # fmt: skip
     return lines
 
 

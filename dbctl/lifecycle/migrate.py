@@ -593,6 +593,20 @@ def downgrade(
     return MigrationResult(before, after, tuple(reverted))
 
 
+def _parses(url: str | None) -> bool:
+    """Whether SQLAlchemy reads ``url`` as a URL (offline mode only needs its dialect)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    if not url:
+        return False
+    try:
+        make_url(url)
+    except ArgumentError:
+        return False
+    return True
+
+
 def offline_sql(settings: Settings, *, start: str | None, end: str = "head") -> str:
     """The SQL an upgrade from ``start`` (default: base) to ``end`` would run, without a DB."""
     from alembic import command
@@ -600,7 +614,7 @@ def offline_sql(settings: Settings, *, start: str | None, end: str = "head") -> 
 
     buffer = io.StringIO()
     config = alembic_config(settings, output=buffer)
-    if not config.get_main_option("sqlalchemy.url"):
+    if not _parses(config.get_main_option("sqlalchemy.url")):  # none, or mlflow's '""'
         config.set_main_option("sqlalchemy.url", "postgresql+psycopg://offline/offline")
     span = f"{start}:{end}" if start else end
     try:

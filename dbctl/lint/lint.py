@@ -45,6 +45,10 @@ Notify = Callable[[str], None]
 REWRITE_BYTES_PER_SECOND = 100 * 1024 * 1024
 _IGNORE = re.compile(r"#\s*dbctl:\s*ignore\[(?P<rules>[a-z0-9_,\s-]+)\]\s*(?P<reason>.*)$", re.M)
 _VERSION_TABLE = re.compile(r"\balembic_version\b", re.IGNORECASE)
+# Rules whose hazard is a rewrite the shadow can confirm or rule out.
+REWRITING = frozenset(
+    {"changing-column-type", "adding-field-with-default", "adding-stored-generated-column"}
+)
 _SEVERITY = {"error": Severity.error, "warning": Severity.warning, "info": Severity.info}
 
 
@@ -218,7 +222,7 @@ def _offline(settings: Settings, linted: Sequence[Script]) -> dict[str, list[str
 
     try:
         sql = offline_sql(settings, start=_down(linted[0]), end=linted[-1].revision)
-    except DbctlError:
+    except (Exception, SystemExit):  # DbctlError or the project's: said revision by revision
         return None
     found = split_by_revision(sql)
     return found if all(s.revision in found for s in linted) else None
@@ -267,6 +271,7 @@ def review(
     by revision, possibly empty), into ``result``; its inline ignores applied."""
     from dbctl.lifecycle.alembic_project import project_relative
     from dbctl.lifecycle.migrate import offline_sql
+    from dbctl.lifecycle.user_code import raised
     from dbctl.lint.rules import lint_statements
 
     whole = _offline(settings, linted) if linted else None
@@ -280,19 +285,20 @@ def review(
                 statements = _statements(
                     offline_sql(settings, start=_down(script), end=script.revision)
                 )
-            except DbctlError as exc:
+            except (Exception, SystemExit) as exc:  # the project's env.py or revision too
+                why = str(exc) if isinstance(exc, DbctlError) else raised(exc)
                 result.findings.append(
                     _finding(
                         "lint-offline-sql", Severity.warning, script, where,
                         "its SQL could not be printed in offline mode, so the rules did not "
-                        f"read it: {exc}",
+                        f"read it: {why}",
                     )
                 )  # fmt: skip
                 statements = []
         linted_sql = lint_statements(statements, server_version=_version(settings))
         taken = measured.get(script.revision)
-        if taken is not None and not taken.seen:
-            taken = None  # outside a transaction, or on a connection env.py opened itself
+        if taken is not None and not (taken.seen and taken.in_transaction):
+            taken = None  # outside a transaction, or env.py's connection was never seen
         if taken is not None:
             result.locks[script.revision] = [
                 {"table": lock.table, "mode": _mode(lock.mode), "blocks": lock.blocks}
@@ -421,9 +427,15 @@ def _from_hit(
             for lock in held
         )
         message += f" (measured: {shown})"
+    severity = _SEVERITY.get(hit.severity, Severity.warning)
+    if taken is not None and hit.rule in REWRITING:
+        mine = [r for r in taken.rewrites if r.table.endswith("." + bare) and r.table_rewritten]
+        if not mine:  # the shadow says: no new file for the table
+            message += " Measured: no rewrite (the table kept its file)."
+            severity = min(severity, Severity.warning, key=lambda s: s.rank)
     return _finding(
         hit.rule,
-        _SEVERITY.get(hit.severity, Severity.warning),
+        severity,
         script,
         where,
         message,

@@ -172,9 +172,14 @@ def measuring(
     session: Any, script: Script
 ) -> Iterator[tuple[Callable[[Connection], None], Measured]]:
     """``(inspect, measured)`` for applying ``script`` in ``session`` (migrate's): pass
-    ``inspect`` as ``before_commit``; ``measured`` holds what it read, and the seconds the
-    block took."""
+    ``inspect`` as ``before_commit``. Every other SQLAlchemy connection that commits
+    meanwhile is read too, just before its commit (an env.py migrating on a connection of
+    its own: mlflow's takes a second one from the shared engine); what they hold is merged.
+    ``measured`` holds it, and the seconds the block took."""
     import time
+
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
 
     from dbctl.lifecycle.revisions import describe
 
@@ -185,12 +190,31 @@ def measuring(
 
     def inspect(conn: Connection) -> None:
         measured.seen = True
-        measured.locks = read_locks(conn, before)
-        measured.rewrites = read_rewrites(conn, before)
+        measured.locks = _merged(measured.locks, read_locks(conn, before))
+        found = {r.table: r for r in [*measured.rewrites, *read_rewrites(conn, before)]}
+        measured.rewrites = sorted(found.values(), key=lambda r: r.table)
+
+    def on_commit(conn: Connection) -> None:
+        if conn is not session.connection:  # that one is read by before_commit
+            inspect(conn)
 
     started = time.perf_counter()
-    yield inspect, measured
+    event.listen(Engine, "commit", on_commit)
+    try:
+        yield inspect, measured
+    finally:
+        event.remove(Engine, "commit", on_commit)
     measured.seconds = time.perf_counter() - started
+
+
+def _merged(one: list[TableLock], other: list[TableLock]) -> list[TableLock]:
+    """The strongest lock of each table in ``one`` and ``other``."""
+    strongest: dict[str, TableLock] = {}
+    for lock in [*one, *other]:
+        held = strongest.get(lock.table)
+        if held is None or STRENGTH.get(lock.mode, 0) > STRENGTH.get(held.mode, 0):
+            strongest[lock.table] = lock
+    return sorted(strongest.values(), key=lambda lock: lock.table)
 
 
 def _apply(

@@ -18,7 +18,7 @@ from dbctl.cli import app
 from dbctl.lifecycle.migrate import upgrade
 from dbctl.lint.lint import LintRequest, LintResult, lint_migrations
 from dbctl.pg.url import libpq_url
-from dbctl.report import Finding
+from dbctl.report import Finding, Severity
 from tests.support.alembic_project import AlembicProject, Rev
 from tests.support.lint_chain import CHAIN, lint_project
 
@@ -119,6 +119,17 @@ def test_a_rewrite_says_the_live_size_and_a_duration(linted: tuple[LintResult, s
     assert "public.accounts_pkey" in rewrite.evidence["relations"]  # its index too
 
 
+def test_a_type_change_the_shadow_saw_keep_its_file_is_only_a_warning(
+    linted: tuple[LintResult, str],
+) -> None:
+    result, _ = linted
+    [finding] = _of(result, "m_timestamptz")
+    assert finding.rule == "changing-column-type"
+    assert finding.severity is Severity.warning
+    assert "Measured: no rewrite" in finding.message
+    assert _locks(result, "m_timestamptz") == {"public.orders": "ACCESS EXCLUSIVE"}
+
+
 @pytest.mark.parametrize(
     "revision",
     ["s_concurrent", "s_not_valid", "s_validate", "s_nullable", "s_default", "s_new_table"],
@@ -143,7 +154,7 @@ def test_the_live_database_and_the_server_are_left_as_they_were(
             "SELECT datname FROM pg_database WHERE datname LIKE 'dbctl\\_%lint%'"
         ).fetchall()
     assert version == [("r0",)]
-    assert sorted(c for (c,) in columns) == ["email", "id", "n", "plan"]
+    assert sorted(c for (c,) in columns) == ["email", "id", "n", "plan"]  # accounts as at r0
     assert shadows == []
 
 
@@ -205,7 +216,7 @@ def test_the_text_report_lists_the_locks_and_prints_each_fix_line_by_line(
         catch_exceptions=False,
     )
     lines = run.stdout.splitlines()
-    assert "  h_index: SHARE on public.accounts, blocking writes" in lines
+    assert lines[lines.index("  h_index:") + 1] == "    SHARE (blocks writes) on public.accounts"
     assert "    with op.get_context().autocommit_block():" in lines
     assert not any("\\n" in line for line in lines)  # no escaped newline: real lines
     assert run.exit_code == 1
@@ -225,7 +236,7 @@ def test_verify_schema_lints_the_revisions_with_what_it_measured(
     [check] = [c for c in result.checks if c["check"] == "migration locks"]
     assert check["status"] == "findings"
     # history is not linted again: lint_from names the last revision already in production
-    later = verify_schema(project.settings(pg_admin_url, lint_from="h_rename"), pg_admin_url)
+    later = verify_schema(project.settings(pg_admin_url, lint_from="m_timestamptz"), pg_admin_url)
     assert not [f for f in later.findings if f.evidence.get("revision")]
 
 

@@ -15,8 +15,8 @@ BASE = Rev(
     "CREATE TABLE accounts (id bigint PRIMARY KEY, email text, plan text, n int);"
     "INSERT INTO accounts SELECT g, 'a' || g || '@x.org', 'free', g "
     f"FROM generate_series(1, {ROWS}) g;"
-    "CREATE TABLE orders (id bigint PRIMARY KEY, account_id bigint NOT NULL);"
-    f"INSERT INTO orders SELECT g, 1 + g % {ROWS} FROM generate_series(1, {ROWS}) g",
+    "CREATE TABLE orders (id bigint PRIMARY KEY, account_id bigint NOT NULL, at timestamp);"
+    f"INSERT INTO orders SELECT g, 1 + g % {ROWS}, now() FROM generate_series(1, {ROWS}) g",
 )
 TIMEOUT = "SET lock_timeout = '2s';"
 # (revision, SQL, autocommit): hazards (h_), then safe patterns (s_), one chain after r0
@@ -32,6 +32,12 @@ CHAIN: list[tuple[str, str, bool]] = [
     ),
     ("h_volatile", "ALTER TABLE accounts ADD COLUMN token uuid DEFAULT gen_random_uuid()", False),
     ("h_rename", TIMEOUT + "ALTER TABLE accounts RENAME COLUMN email TO mail", False),
+    # the rule cannot tell; the shadow can: timestamp -> timestamptz in UTC keeps the file
+    (
+        "m_timestamptz",
+        TIMEOUT + "SET LOCAL timezone = 'UTC'; ALTER TABLE orders ALTER COLUMN at TYPE timestamptz",
+        False,
+    ),
     ("s_concurrent", "CREATE INDEX CONCURRENTLY ix_orders_account ON orders (account_id)", True),
     (
         "s_not_valid",
