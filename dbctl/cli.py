@@ -375,7 +375,11 @@ def migrate(
 
     Example: dbctl migrate --database-url postgresql://app@localhost/app --lock-wait 120
     """
-    ctx.obj = {"database_url": database_url, "migrations": migrations}
+    ctx.obj = {
+        "database_url": database_url,
+        "migrations": migrations,
+        "pooler": pooler.value if pooler is not None else None,
+    }
     if ctx.invoked_subcommand is not None:
         return
     from dbctl import commands

@@ -104,6 +104,7 @@ class Handoff:
         # are set for each transaction instead (set_config(..., true) at its begin), and
         # not in PGOPTIONS (PgBouncer refuses or ignores that startup parameter).
         self.per_transaction = settings.pooler == "transaction"
+        self.sends_pgoptions = not self.per_transaction  # (handed_over: not behind PgBouncer)
 
     @property
     def sqlalchemy_url(self) -> str:
@@ -118,7 +119,7 @@ class Handoff:
         """The timeouts of the next statements, on every connection the project opens."""
         self.lock_timeout = duration(lock_timeout, "lock_timeout")
         self.statement_timeout = duration(statement_timeout, "statement_timeout")
-        if self._saved and not self.per_transaction:
+        if self._saved and self.sends_pgoptions:
             os.environ["PGOPTIONS"] = self._pgoptions()
 
     def _pgoptions(self) -> str:
@@ -153,7 +154,7 @@ class Handoff:
         for name in [*self.variables, "PGOPTIONS"]:
             self._saved[name] = os.environ.get(name)
         os.environ.update(self.variables)
-        if not self.per_transaction:
+        if self.sends_pgoptions:
             os.environ["PGOPTIONS"] = self._pgoptions()
         for target, name, listener in listeners:
             event.listen(target, name, listener, insert=True)
@@ -274,14 +275,17 @@ _ACTIVE: ContextVar[Handoff | None] = ContextVar("dbctl_handoff", default=None)
 
 
 @contextmanager
-def handed_over(settings: Settings, url: str) -> Iterator[Handoff]:
+def handed_over(settings: Settings, url: str, *, options_ok: bool = True) -> Iterator[Handoff]:
     """The handoff of ``url`` while the block runs: the active one when it is the same
-    database (verify-schema's steps nest), else a new one."""
+    database (verify-schema's steps nest), else a new one. ``options_ok`` False: the server
+    refuses the ``options`` startup parameter (PgBouncer), so no PGOPTIONS."""
     current = _ACTIVE.get()
     if current is not None and current.url == check_url(url):
         yield current
         return
     if current is not None:
         raise AssertionError(f"a handoff of {redact(current.url)} is active: not {redact(url)}")
-    with Handoff(settings, url, read_identity(url)).active() as handoff:
+    made = Handoff(settings, url, read_identity(url))
+    made.sends_pgoptions = made.sends_pgoptions and options_ok
+    with made.active() as handoff:
         yield handoff

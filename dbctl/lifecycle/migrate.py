@@ -266,6 +266,8 @@ class _Session:
             return False
         context = self.attempt("upgrade", script.revision, script=script)
         shared = context is None or context.connection is connection
+        if self.per_transaction:
+            self._still_locked(script, path)
         if shared and before_commit is not None and connection.in_transaction():
             before_commit(connection)
         if shared:  # the revision and its checksum commit together
@@ -306,6 +308,30 @@ class _Session:
                 )
             time.sleep(delay)
             delay = min(delay * 2, 0.5)
+
+    def _still_locked(self, script: Script, path: str) -> None:
+        """``--pooler transaction``: the revision's transaction must still hold the lock it
+        took (a COMMIT in the revision ends it, and its timeouts with it)."""
+        from sqlalchemy import text
+
+        held = self.connection.execute(
+            text(
+                "SELECT EXISTS (SELECT FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                "AND pid = pg_backend_pid() AND objsubid = 1 "
+                "AND classid = ((:key >> 32) & 4294967295)::oid "
+                "AND objid = (:key & 4294967295)::oid)"
+            ),
+            {"key": MIGRATION_LOCK_KEY},
+        ).scalar()
+        if not held:
+            self._rollback()
+            heads = heads_on_fresh_connection(self.handoff.url)
+            raise MigrationFailed(
+                f"revision {script.revision} ({path}) ended its own transaction (a COMMIT in "
+                "its upgrade): behind a transaction-mode pooler the migration lock and the "
+                "timeouts ended with it, and what ran after it ran without them; the database "
+                f"stays at {', '.join(heads) or 'base'}"
+            )
 
     def _applied_meanwhile(self, script: Script, notify: Notify | None) -> bool:
         """Take the transaction's lock; then whether another deploy applied ``script``
@@ -419,8 +445,17 @@ def migration_session(
 ) -> Iterator[_Session]:
     import sqlalchemy.exc
 
-    with handed_over(settings, url) as handoff:
-        per_transaction = settings.pooler == "transaction"
+    per_transaction = settings.pooler == "transaction"
+    pooling = _probe(url) if lock else Pooling(transaction=False, options=True)
+    if pooling.transaction and not per_transaction:
+        raise ConfigError(
+            f"the connection to {database_name(url)!r} goes through a transaction-mode "
+            f"pooler (PgBouncer?): backend {pooling.pid} served another client after this "
+            "one's transaction, so the migration lock and timeouts would not hold; migrate "
+            "through a direct connection or a session-mode pool (dbctl migrate also takes "
+            "--pooler transaction)"
+        )
+    with handed_over(settings, url, options_ok=pooling.options) as handoff:
         engine = migration_engine(url, prepared=not per_transaction)
         try:
             try:
@@ -432,7 +467,6 @@ def migration_session(
                 if not lock or per_transaction:
                     yield session
                     return
-                _refuse_transaction_pooler(engine, connection, url)
                 with advisory_lock(connection, wait=settings.lock_wait, notify=notify):
                     yield session
         except sqlalchemy.exc.DBAPIError as exc:  # dbctl's own statements: the lock, ledger
@@ -443,28 +477,46 @@ def migration_session(
             engine.dispose()
 
 
-def _refuse_transaction_pooler(engine: Any, connection: Connection, url: str) -> None:
-    """Refuse a connection through a transaction-mode pooler (PgBouncer): there the session
-    lock and session settings would stay on a server connection the pool hands to other
-    clients. Seen when, after this client's transaction ends, another client is served by
-    the same backend, or this client by another one."""
-    from sqlalchemy import text
+@dataclass(frozen=True, slots=True)
+class Pooling:
+    """What the server at a URL is, as far as a migration cares: behind a transaction-mode
+    pooler (``pid``: the backend that served another client next), and whether it takes
+    the ``options`` startup parameter (PgBouncer refuses it: then no PGOPTIONS)."""
 
-    query = text("SELECT pg_backend_pid()")
-    first = connection.execute(query).scalar()
-    connection.commit()
-    with engine.connect() as other:
-        second = other.execute(query).scalar()
-        other.commit()
-    third = connection.execute(query).scalar()
-    connection.commit()
-    if second == first or third != first:
-        raise ConfigError(
-            f"the connection to {database_name(url)!r} goes through a transaction-mode "
-            f"pooler (PgBouncer?): backend {first} served another client after this one's "
-            "transaction, so the migration lock and timeouts would not hold; migrate through "
-            "a direct connection or a session-mode pool, or give --pooler transaction"
-        )
+    transaction: bool
+    options: bool
+    pid: int | None = None
+
+
+def _probe(url: str) -> Pooling:
+    """Before anything is set on any session: a transaction-mode pooler is seen when, once
+    this client's transaction ends, another client is served by the same backend (PgBouncer
+    hands out the most recent idle server connection) or this client by another one. On a
+    direct connection or a session-mode pool neither can happen."""
+    import psycopg
+
+    from dbctl.pg.connect import connect
+    from dbctl.pg.url import libpq_url
+
+    query = "SELECT pg_backend_pid()"
+    with connect(url, autocommit=True) as first:
+        before = _pid(first.execute(query).fetchone())
+        with connect(url, autocommit=True) as second:
+            other = _pid(second.execute(query).fetchone())
+        after = _pid(first.execute(query).fetchone())
+    options = True
+    try:
+        with psycopg.connect(libpq_url(url), options="-c lock_timeout=0", connect_timeout=10):
+            pass
+    except psycopg.OperationalError as exc:
+        if "unsupported startup parameter" not in str(exc):
+            raise connection_failed(url, exc) from None
+        options = False
+    return Pooling(transaction=other == before or after != before, options=options, pid=before)
+
+
+def _pid(row: Any) -> int | None:
+    return int(row[0]) if row else None
 
 
 def _connection_lost(exc: BaseException) -> bool:
@@ -558,7 +610,11 @@ def downgrade(
     settings: Settings, url: str, *, revision: str, notify: Notify | None = None
 ) -> MigrationResult:
     """Downgrade the database at ``url`` to ``revision`` (``base`` for an empty schema)."""
-
+    if settings.pooler == "transaction":
+        raise ConfigError(
+            "migrate down runs under the session's migration lock, which a transaction-mode "
+            "pooler does not hold: run it through a direct connection or a session-mode pool"
+        )
     with migration_session(settings, url, notify=notify) as session:
         connection = session.connection
         before = session.known(current_heads(connection))
@@ -593,18 +649,19 @@ def downgrade(
     return MigrationResult(before, after, tuple(reverted))
 
 
-def _parses(url: str | None) -> bool:
-    """Whether SQLAlchemy reads ``url`` as a URL (offline mode only needs its dialect)."""
+def _postgres_url(url: str | None) -> bool:
+    """Whether SQLAlchemy reads ``url`` as a PostgreSQL URL (offline mode only needs its
+    dialect: anything else, Alembic's ``driver://`` template or mlflow's ``""``, gets
+    PostgreSQL's, the only one dbctl migrates)."""
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
     if not url:
         return False
     try:
-        make_url(url)
+        return make_url(url).get_backend_name() == "postgresql"
     except ArgumentError:
         return False
-    return True
 
 
 def offline_sql(settings: Settings, *, start: str | None, end: str = "head") -> str:
@@ -614,7 +671,7 @@ def offline_sql(settings: Settings, *, start: str | None, end: str = "head") -> 
 
     buffer = io.StringIO()
     config = alembic_config(settings, output=buffer)
-    if not _parses(config.get_main_option("sqlalchemy.url")):  # none, or mlflow's '""'
+    if not _postgres_url(config.get_main_option("sqlalchemy.url")):  # none, '""', driver://
         config.set_main_option("sqlalchemy.url", "postgresql+psycopg://offline/offline")
     span = f"{start}:{end}" if start else end
     try:

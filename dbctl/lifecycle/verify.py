@@ -53,7 +53,7 @@ from dbctl.report import Finding, Location, Severity
 from dbctl.rules import RuleContext, run_rules
 
 if TYPE_CHECKING:
-    from alembic.script import Script
+    from alembic.script import Script, ScriptDirectory
 
     from dbctl.config import Settings
     from dbctl.lint.measure import Measured
@@ -171,14 +171,20 @@ def _upgrade_stepwise(
     return snapshots
 
 
-def _lint(settings: Settings, steps: list[Script], measured: dict[str, Measured]) -> list[Finding]:
+def _lint(
+    settings: Settings,
+    url: str,
+    directory: ScriptDirectory,
+    steps: list[Script],
+    measured: dict[str, Measured],
+) -> list[Finding]:
     """lint-migrations on the revisions after ``[tool.dbctl] lint_from`` (all without it),
     with the locks and rewrites measured during the upgrade from empty."""
-    from dbctl.lint.lint import LintResult, after, review
+    from dbctl.lint.lint import LintResult, after, review, server_version
 
-    linted = after(steps, settings.lint_from)
+    linted = after(directory, steps, settings.lint_from)
     found = LintResult(revisions=[s.revision for s in linted], measured=True)
-    review(settings, linted, measured, found)
+    review(settings, linted, measured, found, version=server_version(url))
     return found.findings
 
 
@@ -334,6 +340,7 @@ def verify_schema(
     settings: Settings, server_url: str, *, notify: Notify | None = None
 ) -> Verification:
     """Every check of ``verify-schema`` on a temporary database of the server at ``server_url``."""
+    settings = replace(settings, pooler="none")  # the shadow is reached directly, never pooled
     result = Verification()
     with (
         temporary_database(server_url, purpose="shadow", notify=notify) as url,
@@ -358,7 +365,7 @@ def verify_schema(
             result.skip(_LATER_CHECKS, "the upgrade from empty did not finish", notify)
             return result
         with result.check("migration locks", notify):
-            result.findings += _lint(settings, steps, measured)
+            result.findings += _lint(settings, url, directory, steps, measured)
         head = snapshots[-1]
         with result.check("idempotent upgrade", notify):
             _check_idempotent(settings, url, target, head, result)

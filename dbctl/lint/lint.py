@@ -49,6 +49,7 @@ _VERSION_TABLE = re.compile(r"\balembic_version\b", re.IGNORECASE)
 REWRITING = frozenset(
     {"changing-column-type", "adding-field-with-default", "adding-stored-generated-column"}
 )
+DEFAULT_VERSION = 150000  # the server the revisions target, when no server is at hand
 _SEVERITY = {"error": Severity.error, "warning": Severity.warning, "info": Severity.info}
 
 
@@ -76,6 +77,7 @@ class LintResult:
     ignored: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     locks: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # measured
+    failed: dict[str, str] = field(default_factory=dict)  # revision -> why, in the shadow
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -129,27 +131,38 @@ def _chosen(
             linted = upgrade_path(directory, (request.start,), end)
         except CommandError as exc:
             raise ConfigError(f"--from {request.start} --to {end}: {exc}") from None
-    elif applied is not None:
-        linted = upgrade_path(directory, applied, end)
-    elif request.git_base is not None:
+    elif request.git_base is not None:  # named: it beats the database's pending ones
         changed = _changed_files(request.git_base, root)
         linted = [s for s in whole if Path(s.path).resolve() in changed]
+    elif applied is not None:
+        try:
+            linted = upgrade_path(directory, applied, end)
+        except CommandError as exc:
+            shown = ", ".join(applied)
+            raise ConfigError(
+                f"the database is at {shown}, which the migrations do not lead to {end} from: {exc}"
+            ) from None
     else:
-        linted = after(whole, lint_from)
+        linted = after(directory, whole, lint_from)
     wanted = {s.revision for s in linted}
     last = max((i for i, s in enumerate(whole) if s.revision in wanted), default=-1)
     return [s for s in whole if s.revision in wanted], whole[: last + 1]
 
 
-def after(scripts: Sequence[Script], revision: str | None) -> list[Script]:
-    """``scripts`` after ``revision`` (``[tool.dbctl] lint_from``: the revisions up to it
-    are history, not linted again), or all of them."""
-    found = [s.revision for s in scripts]
+def after(
+    directory: ScriptDirectory, scripts: Sequence[Script], revision: str | None
+) -> list[Script]:
+    """``scripts`` less ``revision`` and its ancestors (``[tool.dbctl] lint_from``: history,
+    not linted again; a sibling branch still is), or all of them."""
+    from alembic.util import CommandError
+
     if revision is None:
         return list(scripts)
-    if revision not in found:
-        raise ConfigError(f"lint_from: revision {revision!r} is not in the migrations")
-    return list(scripts[found.index(revision) + 1 :])
+    try:
+        history = {s.revision for s in directory.iterate_revisions(revision, "base") if s}
+    except CommandError as exc:
+        raise ConfigError(f"lint_from: {exc}") from None
+    return [s for s in scripts if s.revision not in history]
 
 
 def _changed_files(base: str, root: Path) -> set[Path]:
@@ -255,7 +268,8 @@ def lint_migrations(
     if server is not None:
         measured = _measure(settings, server, path, {s.revision for s in linted}, result)
     sizes = _sizes(live, measured) if live else {}
-    review(settings, linted, measured, result, sizes=sizes)
+    version = server_version(live or server)
+    review(settings, linted, measured, result, sizes=sizes, version=version)
     return result
 
 
@@ -266,6 +280,7 @@ def review(
     result: LintResult,
     *,
     sizes: dict[str, int] | None = None,
+    version: int = DEFAULT_VERSION,
 ) -> None:
     """Each revision's SQL through the rules, with what was measured of it (``measured``:
     by revision, possibly empty), into ``result``; its inline ignores applied."""
@@ -282,21 +297,24 @@ def review(
             statements = whole[script.revision]
         else:  # revision by revision (a range Alembic cannot print in one go, a merge...)
             try:
-                statements = _statements(
-                    offline_sql(settings, start=_down(script), end=script.revision)
-                )
+                sql = offline_sql(settings, start=_down(script), end=script.revision)
+                # its own statements: a merge's range also holds its other parents' branch
+                statements = split_by_revision(sql).get(script.revision, _statements(sql))
             except (Exception, SystemExit) as exc:  # the project's env.py or revision too
                 why = str(exc) if isinstance(exc, DbctlError) else raised(exc)
+                seen = script.revision in measured and measured[script.revision].seen
                 result.findings.append(
                     _finding(
-                        "lint-offline-sql", Severity.warning, script, where,
+                        "lint-offline-sql", Severity.warning if seen else Severity.error,
+                        script, where,
                         "its SQL could not be printed in offline mode, so the rules did not "
                         f"read it: {why}",
                     )
                 )  # fmt: skip
                 statements = []
-        linted_sql = lint_statements(statements, server_version=_version(settings))
-        taken = measured.get(script.revision)
+        linted_sql = lint_statements(statements, server_version=version)
+        measured_here = measured.get(script.revision)
+        taken = measured_here
         if taken is not None and not (taken.seen and taken.in_transaction):
             taken = None  # outside a transaction, or env.py's connection was never seen
         if taken is not None:
@@ -306,6 +324,16 @@ def review(
             ]
         found = [_from_hit(hit, statements, script, where, taken) for hit in linted_sql.hits]
         found += _from_measure(taken, script, where, sizes or {}, linted_sql.sets_lock_timeout)
+        if taken is None and measured_here is not None:  # its rewrites, read after it ran
+            found += _rewrites(measured_here, script, where, sizes or {})
+        found = [f for f in found if not _truncated(f, statements)]
+        if script.revision in result.failed:
+            found.append(
+                _finding(
+                    "migration-failed", Severity.error, script, where,
+                    f"it failed in the shadow database: {result.failed[script.revision]}",
+                )
+            )  # fmt: skip
         if taken is None and not linted_sql.sets_lock_timeout:
             found += _static_timeout(linted_sql.hits, script, where)
         for index in linted_sql.unparsed:
@@ -321,8 +349,21 @@ def review(
         result.ignored += ignored
 
 
-def _version(settings: Settings) -> int:
-    return 150000  # the server the revisions target: PostgreSQL 15 unless measured
+def server_version(url: str | None) -> int:
+    """``server_version_num`` of the server at ``url`` (the rules that depend on the
+    version: enum values in a transaction before 12, defaults before 11)."""
+    import psycopg
+
+    from dbctl.pg.connect import connect
+
+    if url is None:
+        return DEFAULT_VERSION
+    try:
+        with connect(url) as conn:
+            row = conn.execute("SHOW server_version_num").fetchone()
+    except (psycopg.Error, DbctlError):
+        return DEFAULT_VERSION
+    return int(str(row[0])) if row else DEFAULT_VERSION
 
 
 def _read(path: str) -> str:
@@ -353,15 +394,14 @@ def _server(settings: Settings, notify: Notify | None, result: LintResult) -> st
 def _measure(
     settings: Settings, server: str, path: list[Script], wanted: set[str], result: LintResult
 ) -> dict[str, Measured]:
-    from dbctl.errors import MigrationFailed
-    from dbctl.lint.measure import shadow
+    from dbctl.lint.measure import ShadowFailed, shadow
 
     try:
         with shadow(settings, server) as run:
             found = run(path, wanted)
-    except MigrationFailed as exc:
-        result.notes.append(f"locks not measured: the shadow's upgrade failed: {exc}")
-        return {}
+    except ShadowFailed as failed:
+        result.failed[failed.revision] = failed.why
+        found = failed.measured
     result.measured = True
     return {m.revision: m for m in found}
 
@@ -430,7 +470,8 @@ def _from_hit(
     severity = _SEVERITY.get(hit.severity, Severity.warning)
     if taken is not None and hit.rule in REWRITING:
         mine = [r for r in taken.rewrites if r.table.endswith("." + bare) and r.table_rewritten]
-        if not mine:  # the shadow says: no new file for the table
+        partitioned = any(t.endswith("." + bare) for t in taken.partitioned)
+        if not mine and not partitioned:  # the shadow says: no new file for the table
             message += " Measured: no rewrite (the table kept its file)."
             severity = min(severity, Severity.warning, key=lambda s: s.rank)
     return _finding(
@@ -499,6 +540,13 @@ def _from_measure(
                     evidence={"mode": mode, "blocks": lock.blocks},
                 )
             )  # fmt: skip
+    return found + _rewrites(measured, script, where, sizes)
+
+
+def _rewrites(
+    measured: Measured, script: Script, where: str, sizes: dict[str, int]
+) -> list[Finding]:
+    found = []
     for rewrite in measured.rewrites:
         size = sizes.get(rewrite.table)
         what = "rewrites" if rewrite.table_rewritten else "rebuilds the indexes of"
@@ -509,8 +557,8 @@ def _from_measure(
         if size is not None:
             seconds = size / REWRITE_BYTES_PER_SECOND
             message += (
-                f"; {_human(size)} in the live database, about {_duration(seconds)} under "
-                "ACCESS EXCLUSIVE"
+                f"; {_human(size)} in the live database: {_duration(seconds)} under ACCESS "
+                "EXCLUSIVE"
             )
             evidence |= {"bytes": size, "seconds": round(seconds, 1)}
         found.append(
@@ -532,10 +580,22 @@ def _duration(seconds: float) -> str:
     if seconds < 1:
         return "under a second"
     if seconds < 90:
-        return f"{seconds:.0f} s"
+        return f"about {seconds:.0f} s"
     if seconds < 5400:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
+        return f"about {seconds / 60:.0f} min"
+    return f"about {seconds / 3600:.1f} h"
+
+
+_TRUNCATE = re.compile(r"\s*TRUNCATE\b", re.IGNORECASE)
+
+
+def _truncated(finding: Finding, statements: Sequence[str]) -> bool:
+    """A ``table-rewrite`` of a table the revision truncates: a new empty file, not a
+    rewrite of its rows."""
+    if finding.rule != "table-rewrite" or not finding.table:
+        return False
+    bare = finding.table.rpartition(".")[2].strip('"').lower()
+    return any(_TRUNCATE.match(statement) and bare in statement.lower() for statement in statements)
 
 
 def _apply_ignores(

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -53,7 +53,7 @@ _LOCKS = """
 SELECT relation::int8, mode FROM pg_locks
 WHERE pid = pg_backend_pid() AND locktype = 'relation' AND granted AND relation IS NOT NULL
 """
-_FILES = "SELECT oid::int8, relfilenode::int8 FROM pg_class WHERE oid = ANY(%s)"
+_FILES = "SELECT oid::int8, relfilenode::int8 FROM pg_class WHERE oid::int8 = ANY(:oids)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,10 +95,14 @@ class Measured:
     # whether its transaction was seen before its commit (not when env.py migrated on a
     # connection of its own): without it, nothing was measured
     seen: bool = False
+    unread: int = 0  # commits of other connections that could not be read
+    partitioned: frozenset[str] = frozenset()  # partitioned tables (their partitions rewrite)
 
 
 def _relations(conn: Any) -> dict[int, Relation]:
-    rows = conn.exec_driver_sql(_RELATIONS).fetchall()
+    from sqlalchemy import text
+
+    rows = conn.execute(text(_RELATIONS)).fetchall()
     return {row[0]: Relation(row[1], row[2], row[3], row[4], row[5]) for row in rows}
 
 
@@ -113,7 +117,9 @@ def read_locks(conn: Any, before: dict[int, Relation]) -> list[TableLock]:
     """The strongest lock held on each table (an index's lock counted as its table's) that
     existed before; the machinery's tables left out."""
     strongest: dict[str, str] = {}
-    for oid, mode in conn.exec_driver_sql(_LOCKS).fetchall():
+    from sqlalchemy import text
+
+    for oid, mode in conn.execute(text(_LOCKS)).fetchall():
         table = _table_of(oid, before)
         if table is None or table.name in MACHINERY:
             continue
@@ -126,7 +132,9 @@ def read_locks(conn: Any, before: dict[int, Relation]) -> list[TableLock]:
 def read_rewrites(conn: Any, before: dict[int, Relation]) -> list[Rewrite]:
     """The tables whose file, or whose indexes' files, the revision replaced."""
     oids = list(before)
-    rows = conn.exec_driver_sql(_FILES, (oids,)).fetchall() if oids else []
+    from sqlalchemy import text
+
+    rows = conn.execute(text(_FILES), {"oids": oids}).fetchall() if oids else []
     changed: dict[str, list[Relation]] = {}
     for oid, filenode in rows:
         old = before[oid]
@@ -156,6 +164,7 @@ def shadow(
     from dbctl.lifecycle.handoff import handed_over
     from dbctl.pg.shadow import temporary_database
 
+    settings = replace(settings, pooler="none")  # the shadow is reached directly, never pooled
     with (
         temporary_database(server_url, purpose="lint", notify=notify) as url,
         handed_over(settings, url),
@@ -188,15 +197,22 @@ def measuring(
     if session.connection.in_transaction():
         session.connection.commit()  # the apply begins the revision's own transaction
 
+    measured.partitioned = frozenset(r.qualified for r in before.values() if r.kind == "p")
+
     def inspect(conn: Connection) -> None:
+        locks, rewrites = read_locks(conn, before), read_rewrites(conn, before)
         measured.seen = True
-        measured.locks = _merged(measured.locks, read_locks(conn, before))
-        found = {r.table: r for r in [*measured.rewrites, *read_rewrites(conn, before)]}
+        measured.locks = _merged(measured.locks, locks)
+        found = {r.table: r for r in [*measured.rewrites, *rewrites]}
         measured.rewrites = sorted(found.values(), key=lambda r: r.table)
 
     def on_commit(conn: Connection) -> None:
-        if conn is not session.connection:  # that one is read by before_commit
+        if conn is session.connection:  # that one is read by before_commit
+            return
+        try:
             inspect(conn)
+        except Exception:  # never the migration's failure: this commit is just not read
+            measured.unread += 1
 
     started = time.perf_counter()
     event.listen(Engine, "commit", on_commit)
@@ -205,6 +221,9 @@ def measuring(
     finally:
         event.remove(Engine, "commit", on_commit)
     measured.seconds = time.perf_counter() - started
+    if not measured.seen:  # outside a transaction: new files stay, read them now
+        measured.rewrites = read_rewrites(session.connection, before)
+        session.connection.commit()
 
 
 def _merged(one: list[TableLock], other: list[TableLock]) -> list[TableLock]:
@@ -220,16 +239,28 @@ def _merged(one: list[TableLock], other: list[TableLock]) -> list[TableLock]:
 def _apply(
     settings: Settings, url: str, path: Sequence[Script], wanted: set[str]
 ) -> list[Measured]:
+    from dbctl.errors import MigrationFailed
     from dbctl.lifecycle.migrate import migration_session
 
     found: list[Measured] = []
     with migration_session(settings, url, notify=None) as session:
         session.run_baseline((), None)
         for script in path:
-            if script.revision not in wanted:
-                session.apply(script, None)
-                continue
-            with measuring(session, script) as (inspect, measured):
-                session.apply(script, None, before_commit=inspect)
+            try:
+                if script.revision not in wanted:
+                    session.apply(script, None)
+                    continue
+                with measuring(session, script) as (inspect, measured):
+                    session.apply(script, None, before_commit=inspect)
+            except MigrationFailed as exc:  # what was measured before it stands
+                raise ShadowFailed(script.revision, str(exc), found) from None
             found.append(measured)
     return found
+
+
+class ShadowFailed(Exception):
+    """A revision failed in the shadow: which, why, and what was measured before it."""
+
+    def __init__(self, revision: str, why: str, measured: list[Measured]) -> None:
+        super().__init__(why)
+        self.revision, self.why, self.measured = revision, why, measured

@@ -39,7 +39,9 @@ CHAIN = [
 
 
 def _start(folder: Path, server_port: int, mode: str) -> Iterator[int]:
-    """A PgBouncer in ``mode`` in front of the test server; yields its port."""
+    """A PgBouncer in ``mode`` in front of the test server, configured as Debian ships it
+    (no ``ignore_startup_parameters``: the ``options`` parameter is refused); yields its
+    port."""
     folder.mkdir(parents=True)
     port = free_port()
     (folder / "users.txt").write_text('"postgres" ""\n')
@@ -56,7 +58,6 @@ auth_file = {folder}/users.txt
 pool_mode = {mode}
 default_pool_size = 4
 max_client_conn = 50
-ignore_startup_parameters = extra_float_digits,options
 logfile = {folder}/pgbouncer.log
 pidfile = {folder}/pgbouncer.pid
 """
@@ -146,6 +147,26 @@ def test_transaction_mode_is_detected_and_refused_in_one_line(
     assert "transaction-mode pooler" in line
     assert "--pooler transaction" in line
     assert _query(url, "SELECT to_regclass('a')") == [(None,)]  # nothing ran
+    # and nothing was left on the pool's server connections (checked before any setting)
+    with psycopg.connect(
+        libpq_url(_through(url, bouncers["transaction"])), autocommit=True
+    ) as conn:
+        for _ in range(8):
+            row = conn.execute(
+                "SELECT current_setting('lock_timeout'), current_setting('statement_timeout')"
+            ).fetchone()
+            assert row == ("0", "0")
+    down = _migrate(
+        project,
+        _through(url, bouncers["transaction"]),
+        "--pooler",
+        "transaction",
+        "down",
+        "--to",
+        "base",
+    )
+    assert down.returncode == 2
+    assert "migrate down runs under the session's migration lock" in down.stderr
 
 
 def test_session_mode_migrates_as_a_direct_connection(

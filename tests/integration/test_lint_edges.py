@@ -1,0 +1,148 @@
+"""lint-migrations on the shapes a review found wrong: a revision failing in the shadow,
+branches and their merge, lint_from on a branch, partitioned tables, autocommit revisions,
+TRUNCATE, alembic.ini's template URL, --git-base beside a database."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from dbctl.lint.lint import LintRequest, LintResult, lint_migrations
+from dbctl.report import Severity
+from tests.support.alembic_project import AlembicProject, Rev
+
+pytestmark = pytest.mark.integration
+TIMEOUT = "SET lock_timeout = '2s';"
+
+
+def _rules(result: LintResult) -> set[tuple[str, str]]:
+    return {(str(f.evidence.get("revision")), f.rule) for f in result.findings}
+
+
+def _lint(project: AlembicProject, url: str, **request: object) -> LintResult:
+    return lint_migrations(project.settings(url), LintRequest(**request))  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def server(pg_admin_url: str) -> str:
+    return pg_admin_url
+
+
+def test_a_revision_failing_in_the_shadow_is_an_error_and_earlier_measures_stand(
+    tmp_path: Path, make_database: Callable[[str], str]
+) -> None:
+    project = AlembicProject(tmp_path / "p")
+    project.add(Rev("a", None, "CREATE TABLE t (id int PRIMARY KEY, n int)"))
+    project.add(Rev("b", "a", TIMEOUT + "ALTER TABLE t ALTER COLUMN n TYPE bigint"))
+    project.add(Rev("c", "b", TIMEOUT + "ALTER TABLE t_typo ADD COLUMN x int"))
+    result = _lint(project, make_database("lint_fail"), start="a")
+    rules = _rules(result)
+    assert ("b", "table-rewrite") in rules  # measured before the failure
+    assert ("c", "migration-failed") in rules
+    [failed] = [f for f in result.findings if f.rule == "migration-failed"]
+    assert failed.severity is Severity.error
+    assert 't_typo" does not exist' in failed.message
+
+
+def _branches(root: Path) -> AlembicProject:
+    project = AlembicProject(root)
+    project.add(Rev("a", None, "CREATE TABLE t (id int PRIMARY KEY, v text, w text)"))
+    project.add(Rev("a1", "a", TIMEOUT + "ALTER TABLE t ADD COLUMN x int"))
+    project.add(Rev("b1", "a", TIMEOUT + "ALTER TABLE t RENAME COLUMN v TO v2"))
+    project.add(Rev("m", ("a1", "b1"), ""))
+    project.add(Rev("d1", "m", TIMEOUT + "ALTER TABLE t ADD COLUMN y int"))
+    return project
+
+
+def test_a_merge_has_only_its_own_findings_and_lint_from_follows_ancestry(
+    tmp_path: Path, server: str
+) -> None:
+    project = _branches(tmp_path / "p")
+    settings = project.settings(None, lint_from="a1")
+    result = lint_migrations(settings, LintRequest(offline=True))
+    assert sorted(result.revisions) == ["b1", "d1", "m"]  # b1: a sibling, not history
+    assert _rules(result) == {("b1", "renaming-column")}
+
+
+def test_a_partitioned_type_change_is_not_disproved_by_its_parent(
+    tmp_path: Path, make_database: Callable[[str], str]
+) -> None:
+    project = AlembicProject(tmp_path / "p")
+    project.add(
+        Rev(
+            "a",
+            None,
+            "CREATE TABLE ev (k int, at date) PARTITION BY RANGE (at);"
+            "CREATE TABLE ev_2025 PARTITION OF ev FOR VALUES FROM ('2025-01-01') TO ('2026-01-01')",
+        )
+    )
+    project.add(Rev("b", "a", TIMEOUT + "ALTER TABLE ev ALTER COLUMN k TYPE bigint"))
+    result = _lint(project, make_database("lint_part"), start="a")
+    [change] = [f for f in result.findings if f.rule == "changing-column-type"]
+    assert change.severity is Severity.error
+    assert "no rewrite" not in change.message
+    assert ("b", "table-rewrite") in _rules(result)  # the partition's
+
+
+def test_an_autocommit_revision_still_reports_its_rewrites_and_truncate_is_none(
+    tmp_path: Path, make_database: Callable[[str], str]
+) -> None:
+    project = AlembicProject(tmp_path / "p")
+    project.add(
+        Rev("a", None, "CREATE TABLE t (id int PRIMARY KEY, n int); CREATE TABLE u (n int)")
+    )
+    project.add(
+        Rev(
+            "b",
+            "a",
+            "py:\n"
+            "op.execute(\"SET lock_timeout = '2s'\")\n"
+            "op.execute('ALTER TABLE t ALTER COLUMN n TYPE bigint')\n"
+            "with op.get_context().autocommit_block():\n"
+            "    op.execute('CREATE INDEX CONCURRENTLY ix_t_n ON t (n)')",
+        )
+    )
+    project.add(Rev("c", "b", TIMEOUT + "TRUNCATE u"))
+    result = _lint(project, make_database("lint_auto"), start="a")
+    rules = _rules(result)
+    assert ("b", "table-rewrite") in rules
+    assert ("c", "table-rewrite") not in rules
+
+
+def test_the_ini_template_url_does_not_stop_the_offline_sql(tmp_path: Path) -> None:
+    project = AlembicProject(tmp_path / "p")
+    project.add(Rev("a", None, "CREATE TABLE t (id int PRIMARY KEY, n int)"))
+    project.add(Rev("b", "a", "CREATE INDEX ix_t_n ON t (n)"))
+    (project.root / "alembic.ini").write_text(
+        "[alembic]\nscript_location = migrations\nsqlalchemy.url = driver://user:pass@localhost/dbname\n"
+    )
+    result = lint_migrations(project.settings(None), LintRequest(offline=True, start="a"))
+    assert _rules(result) == {
+        ("b", "require-concurrent-index-creation"),
+        ("b", "require-timeout-settings"),
+    }
+
+
+def test_git_base_beats_the_database_pending_revisions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make_database: Callable[[str], str]
+) -> None:
+    import subprocess
+
+    from dbctl.lifecycle.migrate import upgrade
+
+    project = AlembicProject(tmp_path / "p")
+    project.add(Rev("a", None, "CREATE TABLE t (id int PRIMARY KEY, n int)"))
+    project.add(Rev("b", "a", TIMEOUT + "ALTER TABLE t ADD COLUMN x int"))
+    url = make_database("lint_git")
+    upgrade(project.settings(url), url, revision="a")
+    monkeypatch.chdir(project.root)
+    git = ["git", "-c", "user.email=t@example.org", "-c", "user.name=t"]
+    subprocess.run(["git", "init", "-q", "."], check=True)
+    subprocess.run(["git", "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "base"], check=True)
+    path = project.versions / "a.py"
+    path.write_text(path.read_text() + "\n# edited\n")
+    result = lint_migrations(project.settings(url), LintRequest(git_base="HEAD", offline=True))
+    assert result.revisions == ["a"]
