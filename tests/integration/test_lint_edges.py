@@ -12,6 +12,7 @@ import pytest
 from dbctl.lint.lint import LintRequest, LintResult, lint_migrations
 from dbctl.report import Severity
 from tests.support.alembic_project import AlembicProject, Rev
+from tests.support.lint_chain import git_commit_all
 
 pytestmark = pytest.mark.integration
 TIMEOUT = "SET lock_timeout = '2s';"
@@ -128,8 +129,6 @@ def test_the_ini_template_url_does_not_stop_the_offline_sql(tmp_path: Path) -> N
 def test_git_base_beats_the_database_pending_revisions(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make_database: Callable[[str], str]
 ) -> None:
-    import subprocess
-
     from dbctl.lifecycle.migrate import upgrade
 
     project = AlembicProject(tmp_path / "p")
@@ -138,10 +137,7 @@ def test_git_base_beats_the_database_pending_revisions(
     url = make_database("lint_git")
     upgrade(project.settings(url), url, revision="a")
     monkeypatch.chdir(project.root)
-    git = ["git", "-c", "user.email=t@example.org", "-c", "user.name=t"]
-    subprocess.run(["git", "init", "-q", "."], check=True)
-    subprocess.run(["git", "add", "-A"], check=True)
-    subprocess.run([*git, "commit", "-qm", "base"], check=True)
+    git_commit_all(project.root)
     path = project.versions / "a.py"
     path.write_text(path.read_text() + "\n# edited\n")
     result = lint_migrations(project.settings(url), LintRequest(git_base="HEAD", offline=True))

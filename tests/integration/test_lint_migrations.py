@@ -20,7 +20,7 @@ from dbctl.lint.lint import LintRequest, LintResult, lint_migrations
 from dbctl.pg.url import libpq_url
 from dbctl.report import Finding, Severity
 from tests.support.alembic_project import AlembicProject, Rev
-from tests.support.lint_chain import CHAIN, lint_project
+from tests.support.lint_chain import CHAIN, git_commit_all, lint_project
 
 pytestmark = pytest.mark.integration
 
@@ -247,14 +247,9 @@ def _cli(*args: str) -> Any:
 def test_git_base_lints_the_revisions_a_branch_changed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import subprocess
-
     project = lint_project(tmp_path / "proj")
     monkeypatch.chdir(project.root)
-    git = ["git", "-c", "user.email=t@example.org", "-c", "user.name=t"]
-    subprocess.run(["git", "init", "-q", "."], check=True)
-    subprocess.run(["git", "add", "-A"], check=True)
-    subprocess.run([*git, "commit", "-qm", "base"], check=True)
+    git_commit_all(project.root)
     path = project.versions / "h_fk.py"
     path.write_text(path.read_text() + "\n# reviewed\n")  # changed, not committed
     report = json.loads(_cli("--offline", "--git-base", "HEAD", "--format", "json").stdout)

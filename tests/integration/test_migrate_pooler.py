@@ -129,6 +129,16 @@ def _query(url: str, sql: str) -> list[tuple[object, ...]]:
         return conn.execute(sql).fetchall()  # type: ignore[arg-type]
 
 
+def _assert_pool_defaults(pooled: str) -> None:
+    """The pool's server connections keep the defaults: no session-level timeout left."""
+    with psycopg.connect(libpq_url(pooled), autocommit=True) as conn:
+        for _ in range(8):  # eight transactions, on the server connections the pool hands out
+            row = conn.execute(
+                "SELECT current_setting('lock_timeout'), current_setting('statement_timeout')"
+            ).fetchone()
+            assert row == ("0", "0")
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> AlembicProject:
     project = AlembicProject(tmp_path / "proj")
@@ -148,14 +158,7 @@ def test_transaction_mode_is_detected_and_refused_in_one_line(
     assert "--pooler transaction" in line
     assert _query(url, "SELECT to_regclass('a')") == [(None,)]  # nothing ran
     # and nothing was left on the pool's server connections (checked before any setting)
-    with psycopg.connect(
-        libpq_url(_through(url, bouncers["transaction"])), autocommit=True
-    ) as conn:
-        for _ in range(8):
-            row = conn.execute(
-                "SELECT current_setting('lock_timeout'), current_setting('statement_timeout')"
-            ).fetchone()
-            assert row == ("0", "0")
+    _assert_pool_defaults(_through(url, bouncers["transaction"]))
     down = _migrate(
         project,
         _through(url, bouncers["transaction"]),
@@ -202,9 +205,4 @@ def test_pooler_transaction_locks_each_revision_and_leaks_no_setting(
     assert _query(url, "SELECT version_num FROM alembic_version") == [("p2",)]
     assert _query(url, "SELECT count(*) FROM dbctl_migrations") == [(2,)]
     # the pool's server connections kept their defaults: no session-level timeout left
-    with psycopg.connect(libpq_url(pooled), autocommit=True) as conn:
-        for _ in range(8):
-            row = conn.execute(
-                "SELECT current_setting('lock_timeout'), current_setting('statement_timeout')"
-            ).fetchone()
-            assert row == ("0", "0")
+    _assert_pool_defaults(pooled)

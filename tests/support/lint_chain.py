@@ -72,3 +72,13 @@ def lint_project(root: Path) -> AlembicProject:
         project.add(Rev(revision, down, sql, autocommit=autocommit))
         down = revision
     return project
+
+
+def git_commit_all(root: Path) -> None:
+    """``root`` as a git repository with everything in it committed (for --git-base)."""
+    import subprocess
+
+    git = ["git", "-c", "user.email=t@example.org", "-c", "user.name=t"]
+    subprocess.run(["git", "init", "-q", "."], cwd=root, check=True)
+    subprocess.run(["git", "add", "-A"], cwd=root, check=True)
+    subprocess.run([*git, "commit", "-qm", "base"], cwd=root, check=True)
