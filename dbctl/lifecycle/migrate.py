@@ -488,11 +488,22 @@ class Pooling:
     pid: int | None = None
 
 
+_PROBED: dict[str, Pooling] = {}
+
+
 def _probe(url: str) -> Pooling:
     """Before anything is set on any session: a transaction-mode pooler is seen when, once
     this client's transaction ends, another client is served by the same backend (PgBouncer
     hands out the most recent idle server connection) or this client by another one. On a
-    direct connection or a session-mode pool neither can happen."""
+    direct connection or a session-mode pool neither can happen. Once per URL and process
+    (verify-schema's round trip opens a session per revision)."""
+    found = _PROBED.get(url)
+    if found is None:
+        found = _PROBED[url] = _probed(url)
+    return found
+
+
+def _probed(url: str) -> Pooling:
     import psycopg
 
     from dbctl.pg.connect import connect

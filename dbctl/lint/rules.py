@@ -24,39 +24,58 @@ PostgreSQL 12), ALTER TYPE ... ADD VALUE while one is open. Transactions are fol
 BEGIN / START TRANSACTION ... COMMIT / END / ROLLBACK / PREPARE TRANSACTION (Alembic's
 autocommit_block prints COMMIT before its statements and BEGIN after them).
 
-Fixes are Alembic code: names enter it as ``repr()`` literals, SQL is pglast's deparse of the
-statement's own nodes or built with ``quote_ident``, and comments carry no raw name or SQL.
+
+Each hit's fix, the safe pattern as Alembic code, is built by ``dbctl.lint.fixes``.
 """
 
 from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
 from pglast import ast, parse_sql
 from pglast.enums import (
     AlterTableType,
     ConstrType,
-    DropBehavior,
     ObjectType,
-    SortByDir,
-    SortByNulls,
     TransactionStmtKind,
     VariableSetKind,
 )
 from pglast.parser import ParseError
-from pglast.stream import RawStream
 
-from dbctl.pg.identifiers import (
-    make_object_name,
-    name_addition,
-    quote_ident,
-    quote_literal,
-    truncate,
+from dbctl.lint.fixes import (
+    NOT_NULL,
+    SERIALS,
+    UNIQUE,
+    VALIDATED,
+    autocommit,
+    column_type_fix,
+    default_fix,
+    drop_index_fix,
+    index_fix,
+    later,
+    not_null_lines,
+    not_valid_fix,
+    nullable_fix,
+    rename_column_fix,
+    rename_table_fix,
+    sql,
+    stored_fix,
+    unique_fix,
 )
+from dbctl.lint.names import (
+    Table,
+    constraint_name,
+    names_of,
+    qualified,
+    table_of,
+    type_name,
+    walk,
+)
+from dbctl.pg.identifiers import make_object_name, name_addition, quote_ident
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +105,6 @@ class Linted:
 
 
 VERSION_TABLE = "alembic_version"
-AUTOCOMMIT = "with op.get_context().autocommit_block():"
 VOLATILE = frozenset({
     "random", "clock_timestamp", "timeofday", "gen_random_uuid", "uuid_generate_v1",
     "uuid_generate_v1mc", "uuid_generate_v4", "uuidv4", "uuidv7", "nextval", "currval",
@@ -98,46 +116,8 @@ NOT_VOLATILE = frozenset({  # stable or immutable: one value for all the rows
     "to_json", "to_jsonb", "json_build_object", "json_build_array", "jsonb_build_object",
     "jsonb_build_array", "lower", "upper", "concat", "md5", "array_fill",
 })  # fmt: skip
-SERIALS = {"smallserial": "int2", "serial2": "int2", "serial": "int4", "serial4": "int4"}
-SERIALS |= {"bigserial": "int8", "serial8": "int8"}
 MAY_NOT_REWRITE = frozenset({"text", "varchar", "numeric", "varbit"})
-FK_ACTIONS = {"r": "RESTRICT", "c": "CASCADE", "n": "SET NULL", "d": "SET DEFAULT"}
 _NUMBER = re.compile(r"\s*\+?(\d+\.?\d*|\.\d+)")
-
-
-class _Table(NamedTuple):
-    schema: str | None
-    name: str
-
-    @property
-    def shown(self) -> str:
-        bare = quote_ident(self.name)
-        return bare if self.schema is None else f"{quote_ident(self.schema)}.{bare}"
-
-    @property
-    def bare(self) -> str:
-        return self.name.lower()
-
-    def schema_arg(self, key: str = "schema") -> list[str]:
-        return [f"{key}={self.schema!r}"] if self.schema else []
-
-    def range_var(self) -> ast.RangeVar:
-        return ast.RangeVar(schemaname=self.schema, relname=self.name, inh=True, relpersistence="p")
-
-
-def _table(relation: ast.RangeVar | None) -> _Table:
-    if relation is None:
-        return _Table(None, "")
-    return _Table(relation.schemaname, relation.relname or "")
-
-
-def _names(nodes: Sequence[Any] | None) -> list[str]:
-    return [node.sval or "" for node in nodes or () if isinstance(node, ast.String)]
-
-
-def _qualified(names: Sequence[Any]) -> _Table:
-    parts = _names(names)
-    return _Table(parts[-2] if len(parts) > 1 else None, parts[-1] if parts else "")
 
 
 @dataclass(slots=True)
@@ -176,16 +156,16 @@ class _Scan:
     transaction: int | None = None  # the statement that opened the open transaction
     created: set[str] = field(default_factory=set)
     new_indexes: set[str] = field(default_factory=set)  # on tables created here
-    index_tables: dict[str, _Table] = field(default_factory=dict)
+    index_tables: dict[str, Table] = field(default_factory=dict)
     settings: dict[str, _Setting] = field(
         default_factory=lambda: {"lock_timeout": _Setting(), "statement_timeout": _Setting()}
     )
 
-    def exempt(self, table: _Table) -> bool:
+    def exempt(self, table: Table) -> bool:
         return table.bare in self.created or table.bare == VERSION_TABLE
 
     def hit(
-        self, table: _Table | None, message: str, fix: str, *, rule: str, severity: str = "error"
+        self, table: Table | None, message: str, fix: str, *, rule: str, severity: str = "error"
     ) -> Hit:
         shown = table.shown if table is not None and table.name else None
         return Hit(rule, self.statement, shown, message, fix, severity)
@@ -229,12 +209,12 @@ def lint_statements(statements: Sequence[str], *, server_version: int = 150000) 
 
 
 def _create_index(node: ast.IndexStmt, scan: _Scan) -> list[Hit]:
-    table = _table(node.relation)
+    table = table_of(node.relation)
     if node.concurrent:
         if scan.transaction is None:
             return []
         message = _refused("CREATE INDEX CONCURRENTLY", "CREATE INDEX CONCURRENTLY", scan)
-        return [scan.hit(table, message, _index_fix(node), rule=_IN_TRANSACTION_RULE)]
+        return [scan.hit(table, message, index_fix(node), rule=_IN_TRANSACTION_RULE)]
     if scan.exempt(table):
         return []
     shown = table.shown
@@ -242,18 +222,18 @@ def _create_index(node: ast.IndexStmt, scan: _Scan) -> list[Hit]:
         f"CREATE INDEX on {shown} takes a SHARE lock: writes to {shown} wait until the index "
         f"is built (a full scan of the table); reads go on."
     )
-    return [scan.hit(table, message, _index_fix(node), rule="require-concurrent-index-creation")]
+    return [scan.hit(table, message, index_fix(node), rule="require-concurrent-index-creation")]
 
 
 def _drop(node: ast.DropStmt, scan: _Scan) -> list[Hit]:
-    objects = [_qualified(names) for names in node.objects or () if isinstance(names, tuple)]
+    objects = [qualified(names) for names in node.objects or () if isinstance(names, tuple)]
     if node.removeType == ObjectType.OBJECT_TABLE:
         flags = ["if_exists=True"] if node.missing_ok else []
         return [_drop_table(table, scan, flags) for table in objects if not scan.exempt(table)]
     if node.removeType != ObjectType.OBJECT_INDEX or not objects:
         return []
     known = scan.index_tables.get(objects[0].bare) if len(objects) == 1 else None
-    fix = _drop_index_fix(node, objects, scan)
+    fix = drop_index_fix(node, objects, scan.index_tables)
     if node.concurrent:
         if scan.transaction is None:
             return []
@@ -272,17 +252,17 @@ def _drop(node: ast.DropStmt, scan: _Scan) -> list[Hit]:
     ]
 
 
-def _drop_table(table: _Table, scan: _Scan, flags: list[str]) -> Hit:
+def _drop_table(table: Table, scan: _Scan, flags: list[str]) -> Hit:
     message = (
         f"DROP TABLE {table.shown} takes an ACCESS EXCLUSIVE lock and removes the table: the "
         f"code still running (the old release during the deploy) fails on every query of it."
     )
-    fix = _later("no longer uses the table", table, "drop_table", flags=flags)
+    fix = later("no longer uses the table", table, "drop_table", flags=flags)
     return scan.hit(table, message, fix, rule="ban-drop-table", severity="warning")
 
 
 def _alter_table(node: ast.AlterTableStmt, scan: _Scan) -> list[Hit]:
-    table = _table(node.relation)
+    table = table_of(node.relation)
     if node.objtype != ObjectType.OBJECT_TABLE or scan.exempt(table):
         return []
     hits: list[Hit] = []
@@ -294,7 +274,7 @@ def _alter_table(node: ast.AlterTableStmt, scan: _Scan) -> list[Hit]:
 
 
 def _rename(node: ast.RenameStmt, scan: _Scan) -> list[Hit]:
-    table = _table(node.relation)
+    table = table_of(node.relation)
     new = node.newname or ""
     if scan.exempt(table):
         return []
@@ -304,7 +284,7 @@ def _rename(node: ast.RenameStmt, scan: _Scan) -> list[Hit]:
             f"{table.shown}; the code still running (the old release during the deploy) uses "
             f"the old name and fails until it is replaced."
         )
-        fix = _rename_table_fix(table, new)
+        fix = rename_table_fix(table, new)
         return [scan.hit(table, message, fix, rule="renaming-table", severity="warning")]
     if node.renameType == ObjectType.OBJECT_COLUMN and node.relationType == ObjectType.OBJECT_TABLE:
         old = node.subname or ""
@@ -313,7 +293,7 @@ def _rename(node: ast.RenameStmt, scan: _Scan) -> list[Hit]:
             f"EXCLUSIVE lock on {table.shown}; the code still running (the old release during "
             f"the deploy) uses the old name and fails until it is replaced."
         )
-        fix = _rename_column_fix(table, old, new)
+        fix = rename_column_fix(table, old, new)
         return [scan.hit(table, message, fix, rule="renaming-column", severity="warning")]
     return []
 
@@ -323,9 +303,9 @@ def _add_enum_value(node: ast.AlterEnumStmt, scan: _Scan) -> list[Hit]:
         return []
     if scan.server_version >= 120000:
         return []
-    what = f"ALTER TYPE {'.'.join(quote_ident(n) for n in _names(node.typeName))} ADD VALUE"
+    what = f"ALTER TYPE {'.'.join(quote_ident(n) for n in names_of(node.typeName))} ADD VALUE"
     message = _refused(what, "ALTER TYPE ... ADD", scan, "PostgreSQL before 12 refuses it")
-    fix = f"{AUTOCOMMIT}\n    {_execute(_sql(node))}"
+    fix = autocommit(node)
     return [scan.hit(None, message, fix, rule="adding-enum-value-in-transaction")]
 
 
@@ -342,7 +322,7 @@ def _refused(what: str, command: str, scan: _Scan, who: str = "PostgreSQL refuse
 # -- ALTER TABLE, one command at a time --------------------------------------------------------
 
 
-def _add_column(table: _Table, cmd: ast.AlterTableCmd, scan: _Scan) -> list[Hit]:
+def _add_column(table: Table, cmd: ast.AlterTableCmd, scan: _Scan) -> list[Hit]:
     column = cmd.def_
     if not isinstance(column, ast.ColumnDef):
         return []
@@ -356,7 +336,7 @@ def _add_column(table: _Table, cmd: ast.AlterTableCmd, scan: _Scan) -> list[Hit]
     stored = [c for c in constraints if c.contype == ConstrType.CONSTR_GENERATED]
     stored = [c for c in stored if c.generated_kind != "v"]
     filled = _filled(column, default, kinds)
-    name, shown = column.colname or "", quote_ident(column.colname or "")
+    shown = quote_ident(column.colname or "")
     hits: list[Hit] = []
     if stored:
         message = (
@@ -364,7 +344,7 @@ def _add_column(table: _Table, cmd: ast.AlterTableCmd, scan: _Scan) -> list[Hit]
             f"rewrites {table.shown} and its indexes under an ACCESS EXCLUSIVE lock, and reads "
             f"and writes wait for the whole rewrite."
         )
-        fix = _stored_fix(table, column, stored[0].raw_expr)
+        fix = stored_fix(table, column, stored[0].raw_expr)
         hits.append(scan.hit(table, message, fix, rule="adding-stored-generated-column"))
     rewrite = _rewrite(filled, default, scan.server_version)
     if rewrite is not None:
@@ -375,39 +355,30 @@ def _add_column(table: _Table, cmd: ast.AlterTableCmd, scan: _Scan) -> list[Hit]
             f"and its indexes under an ACCESS EXCLUSIVE lock, reads and writes waiting for the "
             f"whole rewrite."
         )
-        fix = _default_fix(table, column, default, not_null=bool(kinds & _NOT_NULL), scan=scan)
+        fix = default_fix(
+            table, column, default, not_null=bool(kinds & NOT_NULL), version=scan.server_version
+        )
         hits.append(
             scan.hit(table, message, fix, rule="adding-field-with-default", severity=severity)
         )
-    if kinds & _NOT_NULL and filled is None and not stored:
+    if kinds & NOT_NULL and filled is None and not stored:
         message = (
             f"ADD COLUMN {shown} NOT NULL without a DEFAULT fails as soon as {table.shown} has "
             f"a row (the existing rows would hold NULL), after queueing for an ACCESS "
             f"EXCLUSIVE lock."
         )
-        fix = "\n".join(
-            [
-                "# when one value suits the existing rows, give the column a constant DEFAULT",
-                "# instead (no rewrite since PostgreSQL 11); else add it nullable:",
-                _execute(_alter(table, _add_column_cmd(column, drop=_NOT_NULL))),
-                "# the code writes it from now on; backfill the other rows in batches, then:",
-                *_not_null_lines(table, name, scan.server_version),
-            ]
-        )
+        fix = nullable_fix(table, column, scan.server_version)
         hits.append(scan.hit(table, message, fix, rule="adding-not-nullable-field"))
     for constraint in constraints:
         hits += _inline(table, column, constraint, scan)
     return hits
 
 
-_NOT_NULL = frozenset({ConstrType.CONSTR_NOTNULL, ConstrType.CONSTR_PRIMARY})
-
-
 def _filled(column: ast.ColumnDef, default: Any, kinds: set[Any]) -> str | None:
     """How the existing rows get a value for an added column: None when they hold NULL."""
     if ConstrType.CONSTR_IDENTITY in kinds:
         return "identity"
-    if _type_name(column.typeName) in SERIALS:
+    if type_name(column.typeName) in SERIALS:
         return "serial"
     if ConstrType.CONSTR_GENERATED in kinds:
         return "generated"
@@ -439,9 +410,9 @@ def _volatility(expr: Any) -> tuple[str | None, bool]:
     """The first volatile function the expression calls, else the first of unknown
     volatility, else None."""
     unknown = None
-    for node in _walk(expr):
+    for node in walk(expr):
         if isinstance(node, ast.FuncCall):
-            name = (_names(node.funcname) or [""])[-1].lower()
+            name = (names_of(node.funcname) or [""])[-1].lower()
             if name in VOLATILE:
                 return name, True
             if name not in NOT_VOLATILE and unknown is None:
@@ -450,45 +421,41 @@ def _volatility(expr: Any) -> tuple[str | None, bool]:
 
 
 def _inline(
-    table: _Table, column: ast.ColumnDef, constraint: ast.Constraint, scan: _Scan
+    table: Table, column: ast.ColumnDef, constraint: ast.Constraint, scan: _Scan
 ) -> list[Hit]:
     """A constraint written on the added column: the same hazards as ADD CONSTRAINT."""
     kind = constraint.contype
     name = column.colname or ""
-    if kind in _VALIDATED:
+    if kind in VALIDATED:
         inline = copy.copy(constraint)
         inline.fk_attrs = (ast.String(sval=name),) if kind == ConstrType.CONSTR_FOREIGN else None
         return _validated(table, inline, scan, column=column)
-    if kind in _UNIQUE:
+    if kind in UNIQUE:
         return _unique(table, constraint, scan, keys=[name], column=column)
     return []
 
 
-_VALIDATED = frozenset({ConstrType.CONSTR_FOREIGN, ConstrType.CONSTR_CHECK})
-_UNIQUE = frozenset({ConstrType.CONSTR_UNIQUE, ConstrType.CONSTR_PRIMARY})
-
-
-def _add_constraint(table: _Table, cmd: ast.AlterTableCmd, scan: _Scan) -> list[Hit]:
+def _add_constraint(table: Table, cmd: ast.AlterTableCmd, scan: _Scan) -> list[Hit]:
     constraint = cmd.def_
     if not isinstance(constraint, ast.Constraint):
         return []
-    if constraint.contype in _VALIDATED:
+    if constraint.contype in VALIDATED:
         return _validated(table, constraint, scan)
-    if constraint.contype in _UNIQUE and not constraint.indexname:
-        return _unique(table, constraint, scan, keys=_names(constraint.keys))
+    if constraint.contype in UNIQUE and not constraint.indexname:
+        return _unique(table, constraint, scan, keys=names_of(constraint.keys))
     return []
 
 
 def _validated(
-    table: _Table, constraint: ast.Constraint, scan: _Scan, column: ast.ColumnDef | None = None
+    table: Table, constraint: ast.Constraint, scan: _Scan, column: ast.ColumnDef | None = None
 ) -> list[Hit]:
     if constraint.skip_validation or not constraint.is_enforced:
         return []
     foreign = constraint.contype == ConstrType.CONSTR_FOREIGN
-    name = constraint.conname or _constraint_name(table, constraint)
+    name = constraint.conname or constraint_name(table, constraint)
     shown, target = quote_ident(name), table.shown
     if foreign:
-        referenced = _table(constraint.pktable).shown
+        referenced = table_of(constraint.pktable).shown
         message = (
             f"ADD CONSTRAINT {shown} FOREIGN KEY checks every row of {target} against "
             f"{referenced} under a SHARE ROW EXCLUSIVE lock on both {target} and "
@@ -499,57 +466,12 @@ def _validated(
             f"ADD CONSTRAINT {shown} CHECK scans every row of {target} under an ACCESS "
             f"EXCLUSIVE lock: reads and writes of {target} wait until the scan ends."
         )
-    named = copy.copy(constraint)
-    named.conname = name
-    lines = [] if column is None else [_execute(_alter(table, _add_column_cmd(column, _VALIDATED)))]
-    lines += [
-        _foreign_key_call(table, named) or _execute(_alter(table, _add_constraint_cmd(named))),
-        "# in a later revision (VALIDATE CONSTRAINT takes a SHARE UPDATE EXCLUSIVE lock: reads",
-        "# and writes go on while it scans):",
-        _execute(f"ALTER TABLE {target} VALIDATE CONSTRAINT {shown}"),
-    ]
-    return [scan.hit(table, message, "\n".join(lines), rule="constraint-missing-not-valid")]
-
-
-def _constraint_name(table: _Table, constraint: ast.Constraint) -> str:
-    """The name PostgreSQL would choose (ChooseConstraintName's first try): a CHECK on one
-    column is ``t_col_check``, on several ``t_check``."""
-    if constraint.contype == ConstrType.CONSTR_FOREIGN:
-        return make_object_name(table.name, name_addition(_names(constraint.fk_attrs)), "fkey")
-    columns = {
-        _names(node.fields)[-1]
-        for node in _walk(constraint.raw_expr)
-        if isinstance(node, ast.ColumnRef) and _names(node.fields)
-    }
-    return make_object_name(table.name, columns.pop() if len(columns) == 1 else None, "check")
-
-
-def _foreign_key_call(table: _Table, constraint: ast.Constraint) -> str | None:
-    """op.create_foreign_key(..., postgresql_not_valid=True) when it can say it all."""
-    local, remote = _names(constraint.fk_attrs), _names(constraint.pk_attrs)
-    plain = constraint.contype == ConstrType.CONSTR_FOREIGN and local and remote
-    if not plain or constraint.fk_del_set_cols or constraint.fk_matchtype == "p":
-        return None
-    referenced = _table(constraint.pktable)
-    args = [repr(v) for v in (constraint.conname, table.name, referenced.name, local, remote)]
-    for key, code in (
-        ("onupdate", constraint.fk_upd_action),
-        ("ondelete", constraint.fk_del_action),
-    ):
-        if code in FK_ACTIONS:
-            args.append(f"{key}={FK_ACTIONS[code]!r}")
-    if constraint.deferrable:
-        args.append("deferrable=True")
-    if constraint.initdeferred:
-        args.append("initially='DEFERRED'")
-    if constraint.fk_matchtype == "f":
-        args.append("match='FULL'")
-    args += table.schema_arg("source_schema") + referenced.schema_arg("referent_schema")
-    return f"op.create_foreign_key({', '.join([*args, 'postgresql_not_valid=True'])})"
+    fix = not_valid_fix(table, constraint, name, column)
+    return [scan.hit(table, message, fix, rule="constraint-missing-not-valid")]
 
 
 def _unique(
-    table: _Table,
+    table: Table,
     constraint: ast.Constraint,
     scan: _Scan,
     *,
@@ -566,34 +488,19 @@ def _unique(
         f"under an ACCESS EXCLUSIVE lock: reads and writes of {table.shown} wait until the "
         f"index is built (a full scan and sort)."
     )
-    index = ast.IndexStmt(
-        idxname=name, relation=table.range_var(), accessMethod="btree",
-        indexParams=tuple(_index_elem(key) for key in keys),
-        indexIncludingParams=tuple(_index_elem(n) for n in _names(constraint.including)) or None,
-        options=constraint.options, tableSpace=constraint.indexspace, unique=True,
-        nulls_not_distinct=constraint.nulls_not_distinct, concurrent=True,
-    )  # fmt: skip
-    using = ast.Constraint(
-        contype=constraint.contype, conname=name, indexname=name,
-        deferrable=constraint.deferrable, initdeferred=constraint.initdeferred,
-    )  # fmt: skip
-    lines = [] if column is None else [_execute(_alter(table, _add_column_cmd(column, _UNIQUE)))]
-    lines.append(_index_fix(index))
-    if primary:
-        lines.append("# the columns must be NOT NULL already, or this scans the table to set it:")
-    lines.append(_execute(_alter(table, _add_constraint_cmd(using))))
-    return [scan.hit(table, message, "\n".join(lines), rule="disallowed-unique-constraint")]
+    fix = unique_fix(table, constraint, name, keys, column)
+    return [scan.hit(table, message, fix, rule="disallowed-unique-constraint")]
 
 
-def _column_type(table: _Table, cmd: ast.AlterTableCmd, scan: _Scan) -> list[Hit]:
+def _column_type(table: Table, cmd: ast.AlterTableCmd, scan: _Scan) -> list[Hit]:
     column = cmd.def_
     if not isinstance(column, ast.ColumnDef):
         return []
-    name, type_sql = cmd.name or "", _sql(column.typeName)
+    name, type_sql = cmd.name or "", sql(column.typeName)
     using = column.raw_default
     coercible = (
         using is None
-        and _type_name(column.typeName) in MAY_NOT_REWRITE
+        and type_name(column.typeName) in MAY_NOT_REWRITE
         and not (column.typeName and column.typeName.arrayBounds)
     )
     head = f"ALTER COLUMN {quote_ident(name)} TYPE {type_sql}"
@@ -609,46 +516,33 @@ def _column_type(table: _Table, cmd: ast.AlterTableCmd, scan: _Scan) -> list[Hit
         )
     else:
         message = f"{head} {rewrite}."
-    new = truncate(f"{name}_new")
-    target, old, fresh = table.shown, quote_ident(name), quote_ident(new)
-    value = _sql(using) if using is not None else old
-    backfill = f"UPDATE {target} SET {fresh} = {value} WHERE {fresh} IS NULL"
-    lines = ["# only when the old type does not convert without a rewrite:"] if coercible else []
-    lines += [
-        _execute(f"ALTER TABLE {target} ADD COLUMN {fresh} {type_sql}"),
-        "# the code (or a trigger) writes both columns; backfill in batches, one transaction",
-        f"# each: {backfill!r}",
-        "# in a later revision, once the code reads the new column:",
-        _execute(f"ALTER TABLE {target} DROP COLUMN {old}"),
-        _execute(f"ALTER TABLE {target} RENAME COLUMN {fresh} TO {old}"),
-    ]
     severity = "warning" if coercible else "error"
-    fix = "\n".join(lines)
+    fix = column_type_fix(table, name, type_sql, using, coercible=coercible)
     return [scan.hit(table, message, fix, rule="changing-column-type", severity=severity)]
 
 
-def _set_not_null(table: _Table, cmd: ast.AlterTableCmd, scan: _Scan) -> list[Hit]:
+def _set_not_null(table: Table, cmd: ast.AlterTableCmd, scan: _Scan) -> list[Hit]:
     name = cmd.name or ""
     message = (
         f"SET NOT NULL on {table.shown}.{quote_ident(name)} scans every row under an ACCESS "
         f"EXCLUSIVE lock: reads and writes of {table.shown} wait until the scan ends."
     )
-    fix = "\n".join(_not_null_lines(table, name, scan.server_version))
+    fix = "\n".join(not_null_lines(table, name, scan.server_version))
     return [scan.hit(table, message, fix, rule="adding-not-nullable-field")]
 
 
-def _drop_column(table: _Table, cmd: ast.AlterTableCmd, scan: _Scan) -> list[Hit]:
+def _drop_column(table: Table, cmd: ast.AlterTableCmd, scan: _Scan) -> list[Hit]:
     name = cmd.name or ""
     message = (
         f"DROP COLUMN {quote_ident(name)} takes a brief ACCESS EXCLUSIVE lock on "
         f"{table.shown}; the code still running (the old release during the deploy) fails on "
         f"every query that reads or writes it (SQLAlchemy selects every mapped column)."
     )
-    fix = _later("no longer reads or writes the column", table, "drop_column", name)
+    fix = later("no longer reads or writes the column", table, "drop_column", name)
     return [scan.hit(table, message, fix, rule="ban-drop-column", severity="warning")]
 
 
-_COMMANDS: dict[Any, Callable[[_Table, ast.AlterTableCmd, _Scan], list[Hit]]] = {
+_COMMANDS: dict[Any, Callable[[Table, ast.AlterTableCmd, _Scan], list[Hit]]] = {
     AlterTableType.AT_AddColumn: _add_column,
     AlterTableType.AT_AddConstraint: _add_constraint,
     AlterTableType.AT_AlterColumnType: _column_type,
@@ -665,239 +559,6 @@ _RULES: dict[type[ast.Node], Callable[[Any, _Scan], list[Hit]]] = {
 }
 
 
-# -- fixes -------------------------------------------------------------------------------------
-
-
-def _index_fix(node: ast.IndexStmt) -> str:
-    """The index built CONCURRENTLY outside the transaction: op.create_index when the index
-    is plain columns, else the statement itself with CONCURRENTLY."""
-    columns = _plain(node.indexParams)
-    including = _plain(node.indexIncludingParams)
-    relation = node.relation
-    plain = (
-        node.idxname and columns and including is not None and relation is not None
-        and relation.inh and not (node.whereClause or node.options or node.tableSpace)
-    )  # fmt: skip
-    if not plain:
-        concurrent = copy.copy(node)
-        concurrent.concurrent = True
-        return f"{AUTOCOMMIT}\n    {_execute(_sql(concurrent))}"
-    table = _table(relation)
-    args = [repr(node.idxname), repr(table.name), repr(columns), *table.schema_arg()]
-    if node.unique:
-        args.append("unique=True")
-    if node.if_not_exists:
-        args.append("if_not_exists=True")
-    if node.accessMethod and node.accessMethod != "btree":
-        args.append(f"postgresql_using={node.accessMethod!r}")
-    if including:
-        args.append(f"postgresql_include={including!r}")
-    if node.nulls_not_distinct:
-        args.append("postgresql_nulls_not_distinct=True")
-    args.append("postgresql_concurrently=True")
-    return f"{AUTOCOMMIT}\n    op.create_index({', '.join(args)})"
-
-
-def _plain(elements: Sequence[Any] | None) -> list[str] | None:
-    """The column names of index elements that are nothing but a column, else None."""
-    names = []
-    for element in elements or ():
-        plain = (
-            isinstance(element, ast.IndexElem)
-            and element.name
-            and not (element.expr or element.collation or element.opclass or element.opclassopts)
-        )
-        if not plain or element.ordering or element.nulls_ordering:
-            return None
-        names.append(element.name)
-    return names
-
-
-def _index_elem(name: str) -> ast.IndexElem:
-    return ast.IndexElem(
-        name=name,
-        ordering=SortByDir.SORTBY_DEFAULT,
-        nulls_ordering=SortByNulls.SORTBY_NULLS_DEFAULT,
-    )
-
-
-def _drop_index_fix(node: ast.DropStmt, indexes: list[_Table], scan: _Scan) -> str:
-    lines = [AUTOCOMMIT]
-    if node.behavior == DropBehavior.DROP_CASCADE:
-        lines.append(
-            "    # DROP INDEX CONCURRENTLY takes no CASCADE: drop what depends on it first"
-        )
-    for index in indexes:
-        args = [repr(index.name)]
-        if (table := scan.index_tables.get(index.bare)) is not None:
-            args.append(f"table_name={table.name!r}")
-        args += index.schema_arg()
-        if node.missing_ok:
-            args.append("if_exists=True")
-        lines.append(f"    op.drop_index({', '.join([*args, 'postgresql_concurrently=True'])})")
-    return "\n".join(lines)
-
-
-def _not_null_lines(table: _Table, column: str, version: int) -> list[str]:
-    check = quote_ident(make_object_name(table.name, column, "not_null"))
-    target, shown = table.shown, quote_ident(column)
-    lines = [
-        _execute(
-            f"ALTER TABLE {target} ADD CONSTRAINT {check} CHECK ({shown} IS NOT NULL) NOT VALID"
-        ),
-        "# in a later revision (VALIDATE CONSTRAINT takes a SHARE UPDATE EXCLUSIVE lock: reads",
-        "# and writes go on while it scans):",
-        _execute(f"ALTER TABLE {target} VALIDATE CONSTRAINT {check}"),
-    ]
-    if version < 120000:
-        return [*lines, "# before PostgreSQL 12 SET NOT NULL scans anyway: keep the CHECK instead"]
-    return [
-        *lines,
-        _execute(f"ALTER TABLE {target} ALTER COLUMN {shown} SET NOT NULL")
-        + "  # no scan: the valid CHECK proves it",
-        _execute(f"ALTER TABLE {target} DROP CONSTRAINT {check}"),
-    ]
-
-
-def _default_fix(
-    table: _Table, column: ast.ColumnDef, default: Any, *, not_null: bool, scan: _Scan
-) -> str:
-    """The column added plain, its default set for the rows to come, the rest backfilled."""
-    name = column.colname or ""
-    target, shown = table.shown, quote_ident(name)
-    lines = [_execute(_alter(table, _add_column_cmd(column, _FILLS)))]
-    if default is None:  # serial or identity: a sequence of its own
-        sequence = _Table(table.schema, make_object_name(table.name, name, "seq")).shown
-        lines.append(_execute(f"CREATE SEQUENCE {sequence} OWNED BY {target}.{shown}"))
-        value = f"nextval({quote_literal(sequence)}::regclass)"
-    else:
-        value = _sql(default)
-    lines += [
-        _execute(f"ALTER TABLE {target} ALTER COLUMN {shown} SET DEFAULT {value}"),
-        "# the rows inserted from now on get the default; backfill the others in batches, one",
-        f"# transaction each: {f'UPDATE {target} SET {shown} = {value} WHERE {shown} IS NULL'!r}",
-    ]
-    if not_null:
-        lines += ["# then, for NOT NULL:", *_not_null_lines(table, name, scan.server_version)]
-    return "\n".join(lines)
-
-
-_FILLS = frozenset(
-    {
-        ConstrType.CONSTR_DEFAULT,
-        ConstrType.CONSTR_IDENTITY,
-        ConstrType.CONSTR_NOTNULL,
-        ConstrType.CONSTR_PRIMARY,
-    }
-)
-
-
-def _stored_fix(table: _Table, column: ast.ColumnDef, expr: Any) -> str:
-    shown = quote_ident(column.colname or "")
-    backfill = f"UPDATE {table.shown} SET {shown} = {_sql(expr)} WHERE {shown} IS NULL"
-    return "\n".join(
-        [
-            _execute(_alter(table, _add_column_cmd(column, {ConstrType.CONSTR_GENERATED}))),
-            "# a plain column: the code (or a trigger) keeps it current; backfill the existing",
-            f"# rows in batches, one transaction each: {backfill!r}",
-        ]
-    )
-
-
-def _rename_column_fix(table: _Table, old: str, new: str) -> str:
-    fresh = quote_ident(new)
-    backfill = f"UPDATE {table.shown} SET {fresh} = {quote_ident(old)} WHERE {fresh} IS NULL"
-    schema = "".join(f", {arg}" for arg in table.schema_arg())
-    return "\n".join(
-        [
-            "# instead of renaming, add the new column (the ... is the old column's type); the",
-            "# code writes both columns from now on:",
-            f"op.add_column({table.name!r}, sa.Column({new!r}, ...){schema})",
-            f"# backfill in batches, one transaction each: {backfill!r}",
-            _later("reads the new column only", table, "drop_column", old),
-        ]
-    )
-
-
-def _rename_table_fix(table: _Table, new: str) -> str:
-    renamed = _Table(table.schema, new).shown
-    schema = "".join(f", {arg}" for arg in table.schema_arg())
-    return "\n".join(
-        [
-            f"op.rename_table({table.name!r}, {new!r}{schema})",
-            "# the old name goes on working (a simple view is updatable) while the code moves:",
-            _execute(f"CREATE VIEW {table.shown} AS SELECT * FROM {renamed}"),
-            "# in a later revision, once no code uses the old name:",
-            _execute(f"DROP VIEW {table.shown}"),
-        ]
-    )
-
-
-def _later(condition: str, table: _Table, call: str, *names: str, flags: Sequence[str] = ()) -> str:
-    args = [repr(table.name), *(repr(n) for n in names), *table.schema_arg(), *flags]
-    first = f"# first deploy code that {condition}; then, in a later revision:"
-    return f"{first}\nop.{call}({', '.join(args)})"
-
-
-def _execute(sql: str) -> str:
-    return f"op.execute({sql!r})"
-
-
-# -- SQL ---------------------------------------------------------------------------------------
-
-
-def _sql(node: Any) -> str:
-    return str(RawStream()(node))
-
-
-def _alter(table: _Table, cmd: ast.AlterTableCmd) -> str:
-    stmt = ast.AlterTableStmt(
-        relation=table.range_var(), cmds=(cmd,), objtype=ObjectType.OBJECT_TABLE
-    )
-    return _sql(stmt)
-
-
-def _add_constraint_cmd(constraint: ast.Constraint) -> ast.AlterTableCmd:
-    not_valid = copy.copy(constraint)
-    if constraint.contype in _VALIDATED:
-        not_valid.skip_validation, not_valid.initially_valid = True, False
-    return ast.AlterTableCmd(subtype=AlterTableType.AT_AddConstraint, def_=not_valid)
-
-
-def _add_column_cmd(column: ast.ColumnDef, drop: Any) -> ast.AlterTableCmd:
-    """ADD COLUMN without the constraints of the kinds in ``drop`` (a serial as its integer
-    type when its default goes)."""
-    plain = copy.copy(column)
-    plain.constraints = (
-        tuple(
-            c
-            for c in column.constraints or ()
-            if isinstance(c, ast.Constraint) and c.contype not in drop
-        )
-        or None
-    )
-    serial = SERIALS.get(_type_name(column.typeName))
-    if serial is not None and ConstrType.CONSTR_DEFAULT in drop:
-        names = (ast.String(sval="pg_catalog"), ast.String(sval=serial))
-        plain.typeName = ast.TypeName(names=names, typemod=-1)
-    return ast.AlterTableCmd(subtype=AlterTableType.AT_AddColumn, def_=plain)
-
-
-def _type_name(type_name: ast.TypeName | None) -> str:
-    return (_names(type_name.names if type_name else None) or [""])[-1].lower()
-
-
-def _walk(node: Any) -> Iterator[ast.Node]:
-    stack = [node]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, ast.Node):
-            yield item
-            stack.extend(getattr(item, name) for name in item)
-        elif isinstance(item, tuple):
-            stack.extend(item)
-
-
 # -- what a statement changes for the ones after it --------------------------------------------
 
 
@@ -906,29 +567,29 @@ def _locks_existing(node: ast.Node, scan: _Scan) -> bool:
     if isinstance(node, ast.IndexStmt) and node.concurrent:
         return False
     if isinstance(node, ast.IndexStmt | ast.AlterTableStmt | ast.RenameStmt):
-        return node.relation is not None and not scan.exempt(_table(node.relation))
+        return node.relation is not None and not scan.exempt(table_of(node.relation))
     if isinstance(node, ast.TruncateStmt):
-        return any(not scan.exempt(_table(r)) for r in node.relations or ())
+        return any(not scan.exempt(table_of(r)) for r in node.relations or ())
     if not isinstance(node, ast.DropStmt) or node.concurrent:
         return False
     if node.removeType in (ObjectType.OBJECT_TABLE, ObjectType.OBJECT_INDEX):
-        names = [_qualified(n) for n in node.objects or () if isinstance(n, tuple)]
+        names = [qualified(n) for n in node.objects or () if isinstance(n, tuple)]
         return any(not scan.exempt(t) and t.bare not in scan.new_indexes for t in names)
     return False
 
 
 def _track(node: ast.Node, scan: _Scan) -> None:
     if isinstance(node, ast.CreateStmt):
-        scan.created.add(_table(node.relation).bare)
+        scan.created.add(table_of(node.relation).bare)
     elif isinstance(node, ast.CreateTableAsStmt) and node.into is not None:
-        scan.created.add(_table(node.into.rel).bare)
+        scan.created.add(table_of(node.into.rel).bare)
     elif isinstance(node, ast.SelectStmt) and node.intoClause is not None:
-        scan.created.add(_table(node.intoClause.rel).bare)
+        scan.created.add(table_of(node.intoClause.rel).bare)
     elif isinstance(node, ast.RenameStmt) and node.renameType == ObjectType.OBJECT_TABLE:
-        if _table(node.relation).bare in scan.created and node.newname:
+        if table_of(node.relation).bare in scan.created and node.newname:
             scan.created.add(node.newname.lower())
     elif isinstance(node, ast.IndexStmt) and node.idxname:
-        table = _table(node.relation)
+        table = table_of(node.relation)
         scan.index_tables[node.idxname.lower()] = table
         if table.bare in scan.created:
             scan.new_indexes.add(node.idxname.lower())
