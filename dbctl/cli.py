@@ -549,12 +549,14 @@ def lint_migrations(
     output: ReportFormat = Format.text,
     fail_on: FailOnOption = FailOn.error,
 ) -> None:
-    """The locks and rewrites each revision takes, measured on a shadow, and its SQL's hazards.
+    """The locks and rewrites each revision takes, measured, and its SQL's hazards.
 
-    Lints the revisions --database-url has not applied (else those changed against
-    --git-base, else all), each applied in a shadow database (on the server of
-    --database-url, or the sandbox) after the revisions before it. In the revision:
-    # dbctl: ignore[rule] reason
+    Lints --from/--to, else the revisions changed against --git-base, else
+    those --database-url has not applied, else all; each applied in a shadow
+    database (on the server of --database-url, or the sandbox) after the
+    revisions before it.
+
+    To accept a finding, in the revision: # dbctl: ignore\\[rule] reason
 
     Example: dbctl lint-migrations --database-url "$DATABASE_URL" --format github
     """
