@@ -24,7 +24,6 @@ PostgreSQL 12), ALTER TYPE ... ADD VALUE while one is open. Transactions are fol
 BEGIN / START TRANSACTION ... COMMIT / END / ROLLBACK / PREPARE TRANSACTION (Alembic's
 autocommit_block prints COMMIT before its statements and BEGIN after them).
 
-
 Each hit's fix, the safe pattern as Alembic code, is built by ``dbctl.lint.fixes``.
 """
 
@@ -66,15 +65,7 @@ from dbctl.lint.fixes import (
     stored_fix,
     unique_fix,
 )
-from dbctl.lint.names import (
-    Table,
-    constraint_name,
-    names_of,
-    qualified,
-    table_of,
-    type_name,
-    walk,
-)
+from dbctl.lint.names import Table, constraint_name, names_of, qualified, table_of, type_name, walk
 from dbctl.pg.identifiers import make_object_name, name_addition, quote_ident
 
 
