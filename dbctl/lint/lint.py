@@ -28,29 +28,28 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dbctl.errors import ConfigError, DbctlError
+from dbctl.lint.findings import (
+    finding,
+    from_hit,
+    from_measure,
+    mode_name,
+    rewrites,
+    static_timeout,
+    truncated,
+)
 from dbctl.lint.measure import Measured
-from dbctl.report import Finding, Location, Severity
+from dbctl.report import Finding, Severity
 
 if TYPE_CHECKING:
     from alembic.script import Script, ScriptDirectory
 
     from dbctl.config import Settings
-    from dbctl.lint.rules import Hit
 
 Notify = Callable[[str], None]
 
-# A rewrite's duration, estimated from the table's size with its indexes: measured on the
-# bench machine (bench/lint_rewrite.py, 326 MB: TYPE bigint 120 MB/s, a volatile default
-# 61 MB/s), on a server that is otherwise idle.
-REWRITE_BYTES_PER_SECOND = 100 * 1024 * 1024
 _IGNORE = re.compile(r"#\s*dbctl:\s*ignore\[(?P<rules>[a-z0-9_,\s-]+)\]\s*(?P<reason>.*)$", re.M)
 _VERSION_TABLE = re.compile(r"\balembic_version\b", re.IGNORECASE)
-# Rules whose hazard is a rewrite the shadow can confirm or rule out.
-REWRITING = frozenset(
-    {"changing-column-type", "adding-field-with-default", "adding-stored-generated-column"}
-)
 DEFAULT_VERSION = 150000  # the server the revisions target, when no server is at hand
-_SEVERITY = {"error": Severity.error, "warning": Severity.warning, "info": Severity.info}
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,7 +303,7 @@ def review(
                 why = str(exc) if isinstance(exc, DbctlError) else raised(exc)
                 seen = script.revision in measured and measured[script.revision].seen
                 result.findings.append(
-                    _finding(
+                    finding(
                         "lint-offline-sql", Severity.warning if seen else Severity.error,
                         script, where,
                         "its SQL could not be printed in offline mode, so the rules did not "
@@ -319,26 +318,26 @@ def review(
             taken = None  # outside a transaction, or env.py's connection was never seen
         if taken is not None:
             result.locks[script.revision] = [
-                {"table": lock.table, "mode": _mode(lock.mode), "blocks": lock.blocks}
+                {"table": lock.table, "mode": mode_name(lock.mode), "blocks": lock.blocks}
                 for lock in taken.locks
             ]
-        found = [_from_hit(hit, statements, script, where, taken) for hit in linted_sql.hits]
-        found += _from_measure(taken, script, where, sizes or {}, linted_sql.sets_lock_timeout)
+        found = [from_hit(hit, statements, script, where, taken) for hit in linted_sql.hits]
+        found += from_measure(taken, script, where, sizes or {}, linted_sql.sets_lock_timeout)
         if taken is None and measured_here is not None:  # its rewrites, read after it ran
-            found += _rewrites(measured_here, script, where, sizes or {})
-        found = [f for f in found if not _truncated(f, statements)]
+            found += rewrites(measured_here, script, where, sizes or {})
+        found = [f for f in found if not truncated(f, statements)]
         if script.revision in result.failed:
             found.append(
-                _finding(
+                finding(
                     "migration-failed", Severity.error, script, where,
                     f"it failed in the shadow database: {result.failed[script.revision]}",
                 )
             )  # fmt: skip
         if taken is None and not linted_sql.sets_lock_timeout:
-            found += _static_timeout(linted_sql.hits, script, where)
+            found += static_timeout(linted_sql.hits, script, where)
         for index in linted_sql.unparsed:
             found.append(
-                _finding(
+                finding(
                     "lint-unparsed", Severity.info, script, where,
                     "a statement PostgreSQL's parser does not accept was not linted",
                     statement=statements[index],
@@ -430,192 +429,24 @@ def _sizes(url: str, measured: dict[str, Measured]) -> dict[str, int]:
     return {str(row[0]): int(str(row[1])) for row in rows}
 
 
-def _finding(
-    rule: str,
-    severity: Severity,
-    script: Script,
-    where: str,
-    message: str,
-    *,
-    table: str | None = None,
-    suggestion: str | None = None,
-    statement: str | None = None,
-    evidence: dict[str, Any] | None = None,
-) -> Finding:
-    return Finding(
-        rule,
-        severity,
-        f"revision {script.revision} ({where}): {message}",
-        table=table,
-        suggestion=suggestion or None,
-        statement=statement,
-        location=Location(where, None),
-        evidence={"revision": script.revision, **(evidence or {})},
-    )
-
-
-def _from_hit(
-    hit: Hit, statements: Sequence[str], script: Script, where: str, taken: Measured | None
-) -> Finding:
-    """A rule's finding, with the locks measured on its table when there are some."""
-    message = hit.message
-    bare = (hit.table or "").rpartition(".")[2].strip('"').lower()
-    held = [lock for lock in (taken.locks if taken else ()) if lock.table.endswith("." + bare)]
-    if held:
-        shown = "; ".join(
-            f"{_mode(lock.mode)} on {lock.table}, blocking {lock.blocks or 'no reads or writes'}"
-            for lock in held
-        )
-        message += f" (measured: {shown})"
-    severity = _SEVERITY.get(hit.severity, Severity.warning)
-    if taken is not None and hit.rule in REWRITING:
-        mine = [r for r in taken.rewrites if r.table.endswith("." + bare) and r.table_rewritten]
-        partitioned = any(t.endswith("." + bare) for t in taken.partitioned)
-        if not mine and not partitioned:  # the shadow says: no new file for the table
-            message += " Measured: no rewrite (the table kept its file)."
-            severity = min(severity, Severity.warning, key=lambda s: s.rank)
-    return _finding(
-        hit.rule,
-        severity,
-        script,
-        where,
-        message,
-        table=hit.table,
-        suggestion=hit.fix,
-        statement=statements[hit.statement] if 0 <= hit.statement < len(statements) else None,
-    )
-
-
-def _static_timeout(hits: Sequence[Hit], script: Script, where: str) -> list[Finding]:
-    """Offline: a revision with a locking hazard that sets no lock_timeout."""
-    if not any(h.severity == "error" for h in hits):
-        return []
-    return [
-        _finding(
-            "require-timeout-settings", Severity.warning, script, where,
-            "it takes strong locks on existing tables and sets no lock_timeout: behind a "
-            "long-running query its lock request queues, and every read and write of the "
-            "table queues behind it",
-            suggestion=_TIMEOUT_FIX,
-        )
-    ]  # fmt: skip
-
-
-_TIMEOUT_FIX = "op.execute(\"SET lock_timeout = '2s'\")  # first, in upgrade(): fail fast, retry"
-
-
-def _human(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if value < 1024 or unit == "TB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} B"
-
-
-def _from_measure(
-    measured: Measured | None,
-    script: Script,
-    where: str,
-    sizes: dict[str, int],
-    sets_lock_timeout: bool,
-) -> list[Finding]:
-    """``require-timeout-settings`` for each ACCESS EXCLUSIVE lock held without a
-    lock_timeout, and ``table-rewrite`` for each table (or its indexes) rewritten."""
-    if measured is None:
-        return []
-    found = []
-    for lock in measured.locks:
-        if lock.mode == "AccessExclusiveLock" and not sets_lock_timeout:
-            mode = _mode(lock.mode)
-            message = (
-                f"it holds {mode} on {lock.table} (measured), which blocks {lock.blocks}, and "
-                "sets no lock_timeout: behind a long-running query its lock request queues, "
-                f"and every read and write of {lock.table} queues behind it"
-            )
-            found.append(
-                _finding(
-                    "require-timeout-settings", Severity.error, script, where, message,
-                    table=lock.table, suggestion=_TIMEOUT_FIX,
-                    evidence={"mode": mode, "blocks": lock.blocks},
-                )
-            )  # fmt: skip
-    return found + _rewrites(measured, script, where, sizes)
-
-
-def _rewrites(
-    measured: Measured, script: Script, where: str, sizes: dict[str, int]
-) -> list[Finding]:
-    found = []
-    for rewrite in measured.rewrites:
-        size = sizes.get(rewrite.table)
-        what = "rewrites" if rewrite.table_rewritten else "rebuilds the indexes of"
-        message = (
-            f"it {what} {rewrite.table} (measured: {', '.join(rewrite.relations)} got new files)"
-        )
-        evidence: dict[str, Any] = {"relations": list(rewrite.relations)}
-        if size is not None:
-            seconds = size / REWRITE_BYTES_PER_SECOND
-            message += (
-                f"; {_human(size)} in the live database: {_duration(seconds)} under ACCESS "
-                "EXCLUSIVE"
-            )
-            evidence |= {"bytes": size, "seconds": round(seconds, 1)}
-        found.append(
-            _finding(
-                "table-rewrite", Severity.error, script, where, message,
-                table=rewrite.table, evidence=evidence,
-            )
-        )  # fmt: skip
-    return found
-
-
-def _mode(name: str) -> str:
-    """pg_locks' AccessExclusiveLock as the documentation names it: ACCESS EXCLUSIVE."""
-    words = re.findall(r"[A-Z][a-z]+", name.removesuffix("Lock"))
-    return " ".join(words).upper()
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 1:
-        return "under a second"
-    if seconds < 90:
-        return f"about {seconds:.0f} s"
-    if seconds < 5400:
-        return f"about {seconds / 60:.0f} min"
-    return f"about {seconds / 3600:.1f} h"
-
-
-_TRUNCATE = re.compile(r"\s*TRUNCATE\b", re.IGNORECASE)
-
-
-def _truncated(finding: Finding, statements: Sequence[str]) -> bool:
-    """A ``table-rewrite`` of a table the revision truncates: a new empty file, not a
-    rewrite of its rows."""
-    if finding.rule != "table-rewrite" or not finding.table:
-        return False
-    bare = finding.table.rpartition(".")[2].strip('"').lower()
-    return any(_TRUNCATE.match(statement) and bare in statement.lower() for statement in statements)
-
-
 def _apply_ignores(
-    findings: list[Finding], found: list[Ignore]
+    findings: list[Finding], comments: list[Ignore]
 ) -> tuple[list[Finding], list[dict[str, Any]]]:
     """The findings no ignore names, and what each ignore dropped."""
-    rules = {rule: ignore for ignore in found for rule in ignore.rules}
+    rules = {rule: ignore for ignore in comments for rule in ignore.rules}
     kept, dropped = [], []
-    for finding in findings:
-        ignore = rules.get(finding.rule)
+    for item in findings:
+        ignore = rules.get(item.rule)
         if ignore is None:
-            kept.append(finding)
+            kept.append(item)
             continue
         dropped.append(
             {
                 "revision": ignore.revision,
-                "rule": finding.rule,
+                "rule": item.rule,
                 "reason": ignore.reason,
                 "line": ignore.line,
-                "table": finding.table,
+                "table": item.table,
             }
         )
     return kept, dropped

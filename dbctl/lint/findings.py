@@ -1,0 +1,198 @@
+"""lint-migrations' findings: a rule's hit with the lock measured on its table (and, for a
+rewrite rule, what the shadow saw of the table's file), ``require-timeout-settings`` for an
+ACCESS EXCLUSIVE lock held without a lock_timeout (measured, or from the rules offline),
+``table-rewrite`` with the live size and an estimated duration."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from dbctl.report import Finding, Location, Severity
+
+if TYPE_CHECKING:
+    from alembic.script import Script
+
+    from dbctl.lint.measure import Measured
+    from dbctl.lint.rules import Hit
+
+# A rewrite's duration, estimated from the table's size with its indexes: measured on the
+# bench machine (bench/lint_rewrite.py, 326 MB: TYPE bigint 120 MB/s, a volatile default
+# 61 MB/s), on a server that is otherwise idle.
+REWRITE_BYTES_PER_SECOND = 100 * 1024 * 1024
+
+# Rules whose hazard is a rewrite the shadow can confirm or rule out.
+REWRITING = frozenset(
+    {"changing-column-type", "adding-field-with-default", "adding-stored-generated-column"}
+)
+_SEVERITY = {"error": Severity.error, "warning": Severity.warning, "info": Severity.info}
+
+
+def finding(
+    rule: str,
+    severity: Severity,
+    script: Script,
+    where: str,
+    message: str,
+    *,
+    table: str | None = None,
+    suggestion: str | None = None,
+    statement: str | None = None,
+    evidence: dict[str, Any] | None = None,
+) -> Finding:
+    return Finding(
+        rule,
+        severity,
+        f"revision {script.revision} ({where}): {message}",
+        table=table,
+        suggestion=suggestion or None,
+        statement=statement,
+        location=Location(where, None),
+        evidence={"revision": script.revision, **(evidence or {})},
+    )
+
+
+def from_hit(
+    hit: Hit, statements: Sequence[str], script: Script, where: str, taken: Measured | None
+) -> Finding:
+    """A rule's finding, with the locks measured on its table when there are some."""
+    message = hit.message
+    bare = (hit.table or "").rpartition(".")[2].strip('"').lower()
+    held = [lock for lock in (taken.locks if taken else ()) if lock.table.endswith("." + bare)]
+    if held:
+        shown = "; ".join(
+            f"{mode_name(lock.mode)} on {lock.table}, blocking "
+            f"{lock.blocks or 'no reads or writes'}"
+            for lock in held
+        )
+        message += f" (measured: {shown})"
+    severity = _SEVERITY.get(hit.severity, Severity.warning)
+    if taken is not None and hit.rule in REWRITING:
+        mine = [r for r in taken.rewrites if r.table.endswith("." + bare) and r.table_rewritten]
+        partitioned = any(t.endswith("." + bare) for t in taken.partitioned)
+        if not mine and not partitioned:  # the shadow says: no new file for the table
+            message += " Measured: no rewrite (the table kept its file)."
+            severity = min(severity, Severity.warning, key=lambda s: s.rank)
+    return finding(
+        hit.rule,
+        severity,
+        script,
+        where,
+        message,
+        table=hit.table,
+        suggestion=hit.fix,
+        statement=statements[hit.statement] if 0 <= hit.statement < len(statements) else None,
+    )
+
+
+def static_timeout(hits: Sequence[Hit], script: Script, where: str) -> list[Finding]:
+    """Offline: a revision with a locking hazard that sets no lock_timeout."""
+    if not any(h.severity == "error" for h in hits):
+        return []
+    return [
+        finding(
+            "require-timeout-settings", Severity.warning, script, where,
+            "it takes strong locks on existing tables and sets no lock_timeout: behind a "
+            "long-running query its lock request queues, and every read and write of the "
+            "table queues behind it",
+            suggestion=_TIMEOUT_FIX,
+        )
+    ]  # fmt: skip
+
+
+_TIMEOUT_FIX = "op.execute(\"SET lock_timeout = '2s'\")  # first, in upgrade(): fail fast, retry"
+
+
+def _human(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if value < 1024 or unit == "TB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"
+
+
+def from_measure(
+    measured: Measured | None,
+    script: Script,
+    where: str,
+    sizes: dict[str, int],
+    sets_lock_timeout: bool,
+) -> list[Finding]:
+    """``require-timeout-settings`` for each ACCESS EXCLUSIVE lock held without a
+    lock_timeout, and ``table-rewrite`` for each table (or its indexes) rewritten."""
+    if measured is None:
+        return []
+    found = []
+    for lock in measured.locks:
+        if lock.mode == "AccessExclusiveLock" and not sets_lock_timeout:
+            mode = mode_name(lock.mode)
+            message = (
+                f"it holds {mode} on {lock.table} (measured), which blocks {lock.blocks}, and "
+                "sets no lock_timeout: behind a long-running query its lock request queues, "
+                f"and every read and write of {lock.table} queues behind it"
+            )
+            found.append(
+                finding(
+                    "require-timeout-settings", Severity.error, script, where, message,
+                    table=lock.table, suggestion=_TIMEOUT_FIX,
+                    evidence={"mode": mode, "blocks": lock.blocks},
+                )
+            )  # fmt: skip
+    return found + rewrites(measured, script, where, sizes)
+
+
+def rewrites(
+    measured: Measured, script: Script, where: str, sizes: dict[str, int]
+) -> list[Finding]:
+    found = []
+    for rewrite in measured.rewrites:
+        size = sizes.get(rewrite.table)
+        what = "rewrites" if rewrite.table_rewritten else "rebuilds the indexes of"
+        message = (
+            f"it {what} {rewrite.table} (measured: {', '.join(rewrite.relations)} got new files)"
+        )
+        evidence: dict[str, Any] = {"relations": list(rewrite.relations)}
+        if size is not None:
+            seconds = size / REWRITE_BYTES_PER_SECOND
+            message += (
+                f"; {_human(size)} in the live database: {_duration(seconds)} under ACCESS "
+                "EXCLUSIVE"
+            )
+            evidence |= {"bytes": size, "seconds": round(seconds, 1)}
+        found.append(
+            finding(
+                "table-rewrite", Severity.error, script, where, message,
+                table=rewrite.table, evidence=evidence,
+            )
+        )  # fmt: skip
+    return found
+
+
+def mode_name(name: str) -> str:
+    """pg_locks' AccessExclusiveLock as the documentation names it: ACCESS EXCLUSIVE."""
+    words = re.findall(r"[A-Z][a-z]+", name.removesuffix("Lock"))
+    return " ".join(words).upper()
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 1:
+        return "under a second"
+    if seconds < 90:
+        return f"about {seconds:.0f} s"
+    if seconds < 5400:
+        return f"about {seconds / 60:.0f} min"
+    return f"about {seconds / 3600:.1f} h"
+
+
+_TRUNCATE = re.compile(r"\s*TRUNCATE\b", re.IGNORECASE)
+
+
+def truncated(finding: Finding, statements: Sequence[str]) -> bool:
+    """A ``table-rewrite`` of a table the revision truncates: a new empty file, not a
+    rewrite of its rows."""
+    if finding.rule != "table-rewrite" or not finding.table:
+        return False
+    bare = finding.table.rpartition(".")[2].strip('"').lower()
+    return any(_TRUNCATE.match(statement) and bare in statement.lower() for statement in statements)
