@@ -545,6 +545,15 @@ def lint_migrations(
         bool,
         typer.Option("--offline", help="Rules only: no database, locks and rewrites not measured."),
     ] = False,
+    sample_rows: Annotated[
+        int,
+        typer.Option(
+            "--sample-rows",
+            help="Rows per table copied from --database-url into the shadow (0: none).",
+            min=0,
+            metavar="N",
+        ),
+    ] = 10_000,
     baseline: Baseline = None,
     output: ReportFormat = Format.text,
     fail_on: FailOnOption = FailOn.error,
@@ -564,7 +573,9 @@ def lint_migrations(
     from dbctl.lint.lint import LintRequest
 
     settings = _settings(database_url=database_url, migrations=migrations, baseline=baseline)
-    request = LintRequest(start=start, end=end, git_base=git_base, offline=offline)
+    request = LintRequest(
+        start=start, end=end, git_base=git_base, offline=offline, sample_rows=sample_rows
+    )
     _finish(commands.lint_migrations(settings, request, fail_on=fail_on, notify=_note), output)
 
 

@@ -58,6 +58,7 @@ class LintRequest:
     end: str | None = None  # --to
     git_base: str | None = None
     offline: bool = False
+    sample_rows: int = 10_000  # per table, copied from the live database into the shadow
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +78,7 @@ class LintResult:
     notes: list[str] = field(default_factory=list)
     locks: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # measured
     failed: dict[str, str] = field(default_factory=dict)  # revision -> why, in the shadow
+    sample: dict[str, int] | None = None  # the live rows copied into the shadow
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -90,6 +92,7 @@ class LintResult:
             "revisions": self.revisions,
             "measured": self.measured,
             "locks": self.locks,
+            "sample": self.sample,
             "ignored": self.ignored,
         }
 
@@ -265,7 +268,13 @@ def lint_migrations(
     server = None if request.offline else _server(settings, notify, result)
     measured: dict[str, Measured] = {}
     if server is not None:
-        measured = _measure(settings, server, path, {s.revision for s in linted}, result)
+        sample = None
+        if live is not None and applied is not None and request.sample_rows > 0:
+            # the live database is where the shadow stands before the first linted one
+            sample = _sampler(live, request.sample_rows, result)
+        measured = _measure(
+            settings, server, path, {s.revision for s in linted}, result, sample=sample
+        )
     sizes = _sizes(live, measured) if live else {}
     version = server_version(live or server)
     review(settings, linted, measured, result, sizes=sizes, version=version)
@@ -390,13 +399,30 @@ def _server(settings: Settings, notify: Notify | None, result: LintResult) -> st
         return None
 
 
+def _sampler(live: str, rows: int, result: LintResult) -> Callable[[str], None]:
+    def sample(shadow_url: str) -> None:
+        from dbctl.lint.sample import copy_sample
+
+        sampled = copy_sample(live, shadow_url, rows=rows)
+        result.sample = {"tables": sampled.tables, "rows": sampled.rows}
+        result.notes.append(sampled.said())
+
+    return sample
+
+
 def _measure(
-    settings: Settings, server: str, path: list[Script], wanted: set[str], result: LintResult
+    settings: Settings,
+    server: str,
+    path: list[Script],
+    wanted: set[str],
+    result: LintResult,
+    *,
+    sample: Callable[[str], None] | None = None,
 ) -> dict[str, Measured]:
     from dbctl.lint.measure import ShadowFailed, shadow
 
     try:
-        with shadow(settings, server) as run:
+        with shadow(settings, server, before_first=sample) as run:
             found = run(path, wanted)
     except ShadowFailed as failed:
         result.failed[failed.revision] = failed.why

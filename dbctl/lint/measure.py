@@ -156,11 +156,16 @@ def read_rewrites(conn: Any, before: dict[int, Relation]) -> list[Rewrite]:
 
 @contextmanager
 def shadow(
-    settings: Settings, server_url: str, *, notify: Notify | None = None
+    settings: Settings,
+    server_url: str,
+    *,
+    notify: Notify | None = None,
+    before_first: Callable[[str], None] | None = None,
 ) -> Iterator[Callable[[Sequence[Script], set[str]], list[Measured]]]:
     """A temporary database on the server of ``server_url``; yields ``run(path, measured)``,
     which applies ``path`` in order (from the empty database, after the baseline) and
-    measures the revisions in ``measured``."""
+    measures the revisions in ``measured``. ``before_first`` gets the shadow's URL just
+    before the first measured revision (a sample of the live rows goes in there)."""
     from dbctl.lifecycle.handoff import handed_over
     from dbctl.pg.shadow import temporary_database
 
@@ -171,7 +176,7 @@ def shadow(
     ):
 
         def run(path: Sequence[Script], measured: set[str]) -> list[Measured]:
-            return _apply(settings, url, path, measured)
+            return _apply(settings, url, path, measured, before_first)
 
         yield run
 
@@ -237,7 +242,11 @@ def _merged(one: list[TableLock], other: list[TableLock]) -> list[TableLock]:
 
 
 def _apply(
-    settings: Settings, url: str, path: Sequence[Script], wanted: set[str]
+    settings: Settings,
+    url: str,
+    path: Sequence[Script],
+    wanted: set[str],
+    before_first: Callable[[str], None] | None = None,
 ) -> list[Measured]:
     from dbctl.errors import MigrationFailed
     from dbctl.lifecycle.migrate import migration_session
@@ -250,6 +259,8 @@ def _apply(
                 if script.revision not in wanted:
                     session.apply(script, None)
                     continue
+                if before_first is not None and not found:
+                    before_first(url)
                 with measuring(session, script) as (inspect, measured):
                     session.apply(script, None, before_commit=inspect)
             except MigrationFailed as exc:  # what was measured before it stands

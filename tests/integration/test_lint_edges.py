@@ -142,3 +142,31 @@ def test_git_base_beats_the_database_pending_revisions(
     path.write_text(path.read_text() + "\n# edited\n")
     result = lint_migrations(project.settings(url), LintRequest(git_base="HEAD", offline=True))
     assert result.revisions == ["a"]
+
+
+def test_a_sample_of_the_live_rows_makes_the_shadow_fail_where_production_would(
+    tmp_path: Path, make_database: Callable[[str], str]
+) -> None:
+    import psycopg
+
+    from dbctl.lifecycle.migrate import upgrade
+    from dbctl.pg.url import libpq_url
+
+    project = AlembicProject(tmp_path / "p")
+    project.add(Rev("a", None, "CREATE TABLE t (id int PRIMARY KEY, plan text)"))
+    project.add(Rev("b", "a", TIMEOUT + "ALTER TABLE t ALTER COLUMN plan SET NOT NULL"))
+    url = make_database("lint_sample")
+    upgrade(project.settings(url), url, revision="a")
+    with psycopg.connect(libpq_url(url)) as conn:  # NULLs the empty shadow would not have
+        conn.execute("INSERT INTO t SELECT g, CASE WHEN g % 10 = 0 THEN NULL ELSE 'free' END "
+                     "FROM generate_series(1, 50000) g")  # fmt: skip
+    result = _lint(project, url)
+    assert result.revisions == ["b"]
+    assert result.sample is not None and 0 < result.sample["rows"] <= 10_000
+    [failed] = [f for f in result.findings if f.rule == "migration-failed"]
+    assert 'column "plan" of relation "t" contains null values' in failed.message
+    without = _lint(project, url, sample_rows=0)
+    assert not [f for f in without.findings if f.rule == "migration-failed"]
+    with psycopg.connect(libpq_url(url)) as conn:  # the live database was only read
+        row = conn.execute("SELECT count(*), count(plan) FROM t").fetchone()
+    assert row == (50000, 45000)

@@ -1,0 +1,106 @@
+"""A sample of the live database's rows in the shadow, before the first linted revision.
+
+An empty shadow passes revisions the real data fails (``SET NOT NULL`` on a column with
+NULLs, a CHECK or a unique index the rows break, a type cast a value refuses) and takes
+no time to rewrite. So when the live database is at the revision the shadow has reached,
+up to ``rows`` rows of each of its tables are copied in (``TABLESAMPLE SYSTEM`` on large
+tables: whole random pages, not the first rows), with ``COPY ... (FORMAT binary)`` from a
+read-only transaction on the live database, then ANALYZE. Only tables whose columns and
+types are the same on both sides are copied; foreign keys and triggers are not fired in
+the shadow (``session_replication_role = replica``, which needs a superuser there: the
+sandbox is one; otherwise no sample, and a note says so).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from dbctl.pg.identifiers import quote_ident
+
+if TYPE_CHECKING:
+    import psycopg
+
+DEFAULT_ROWS = 10_000
+MACHINERY = frozenset({"alembic_version", "dbctl_migrations"})
+
+_TABLES = """
+SELECT n.nspname, c.relname, greatest(c.reltuples, 0)::float8,
+    string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod), ', '
+               ORDER BY a.attnum)
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+  AND left(n.nspname, 3) <> 'pg_' AND NOT c.relispartition
+GROUP BY 1, 2, 3
+"""
+
+
+@dataclass
+class Sampled:
+    tables: int = 0
+    rows: int = 0
+    skipped: list[str] = field(default_factory=list)  # "schema.table: why"
+    note: str | None = None  # why no sample at all
+
+    def said(self) -> str:
+        if self.note is not None:
+            return f"no sample of the live rows in the shadow: {self.note}"
+        text = (
+            f"{self.rows:,} rows of {self.tables} table(s) of the live database copied into "
+            "the shadow before the first linted revision"
+        )
+        if self.skipped:
+            text += f" ({len(self.skipped)} left out: {'; '.join(self.skipped[:3])})"
+        return text
+
+
+def _tables(conn: psycopg.Connection[Any]) -> dict[tuple[str, str], tuple[float, str]]:
+    rows = conn.execute(_TABLES).fetchall()
+    return {(r[0], r[1]): (float(r[2]), str(r[3])) for r in rows if r[1] not in MACHINERY}
+
+
+def copy_sample(live_url: str, shadow_url: str, *, rows: int = DEFAULT_ROWS) -> Sampled:
+    """Up to ``rows`` rows of each table the two databases share, live -> shadow."""
+    import psycopg
+
+    from dbctl.pg.connect import connect
+
+    found = Sampled()
+    with connect(live_url) as live, connect(shadow_url, autocommit=True) as shadow:
+        live.execute("SET TRANSACTION READ ONLY")
+        try:
+            shadow.execute("SET session_replication_role = replica")
+        except psycopg.errors.InsufficientPrivilege:
+            found.note = "copying without firing foreign keys needs a superuser on the shadow"
+            return found
+        theirs, ours = _tables(live), _tables(shadow)
+        for (schema, name), (tuples, columns) in sorted(theirs.items()):
+            if ours.get((schema, name), (0.0, None))[1] != columns:
+                continue  # not there, or not the same columns: not the same table
+            target = f"{quote_ident(schema)}.{quote_ident(name)}"
+            sampled = ""
+            if tuples > rows:  # whole pages at random, a little more than asked for
+                sampled = f" TABLESAMPLE SYSTEM ({min(100.0, 100.0 * rows * 1.5 / tuples):.4f})"
+            query = f"COPY (SELECT * FROM {target}{sampled} LIMIT {int(rows)}) TO STDOUT"
+            try:
+                with shadow.transaction():
+                    into = shadow.cursor()
+                    with (
+                        live.cursor().copy(query + " (FORMAT binary)") as source,
+                        into.copy(f"COPY {target} FROM STDIN (FORMAT binary)") as sink,
+                    ):
+                        for data in source:
+                            sink.write(data)
+                    copied = max(into.rowcount, 0)
+                shadow.execute(f"ANALYZE {target}")
+            except psycopg.Error as exc:  # rows the revisions seeded, a value that will not go
+                found.skipped.append(f"{schema}.{name}: {str(exc).splitlines()[0]}")
+                if live.info.transaction_status == psycopg.pq.TransactionStatus.INERROR:
+                    live.rollback()
+                    live.execute("SET TRANSACTION READ ONLY")
+                continue
+            found.tables += 1
+            found.rows += copied
+    return found
