@@ -66,7 +66,7 @@ def from_hit(
             f"{lock.blocks or 'no reads or writes'}"
             for lock in held
         )
-        message += f" (measured: {shown})"
+        message += f" (the whole revision, measured: {shown})"
     severity = _SEVERITY.get(hit.severity, Severity.warning)
     if taken is not None and hit.rule in REWRITING:
         mine = [r for r in taken.rewrites if r.table.endswith("." + bare) and r.table_rewritten]
