@@ -14,6 +14,7 @@ revision; on a database that already holds tables it is left out, and the comman
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from dbctl.errors import ConfigError, MigrationFailed
@@ -61,13 +62,29 @@ def _runner(settings: Settings) -> Any:
     )
 
 
-def run_baseline(settings: Settings, connection: Connection) -> None:
-    """Create the baseline on ``connection`` (an empty database), committed."""
+def has_tables(connection: Connection) -> bool:
+    """Whether the database holds a table of its own (in the current transaction)."""
+    from sqlalchemy import text
+
+    return bool(connection.execute(text(_USER_TABLES)).scalar())
+
+
+def run_baseline(
+    settings: Settings,
+    connection: Connection,
+    *,
+    guard: Callable[[Connection], bool] | None = None,
+) -> bool:
+    """Create the baseline on ``connection`` (an empty database), committed. ``guard`` runs
+    first in the same transaction (behind a transaction-mode pooler: the migration lock,
+    then the database checked again): False leaves the baseline out."""
     run = _runner(settings)
     import sqlalchemy.exc
 
     try:
         with connection.begin():
+            if guard is not None and not guard(connection):
+                return False
             run(connection)
     except sqlalchemy.exc.DBAPIError as exc:
         raise MigrationFailed(
@@ -79,3 +96,4 @@ def run_baseline(settings: Settings, connection: Connection) -> None:
             f"the baseline {settings.baseline}{f' ({at})' if at else ''} raised {raised(exc)}; "
             "the database stays empty"
         ) from None
+    return True

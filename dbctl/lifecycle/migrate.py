@@ -398,7 +398,7 @@ class _Session:
 
     def run_baseline(self, before: tuple[str, ...], notify: Notify | None) -> None:
         """``[tool.dbctl] baseline`` on an empty database, before the first revision."""
-        from dbctl.lifecycle.baseline import is_empty, run_baseline
+        from dbctl.lifecycle.baseline import has_tables, is_empty, run_baseline
 
         if self.settings.baseline is None or before:
             return
@@ -406,10 +406,18 @@ class _Session:
             if notify is not None:
                 notify(f"baseline {self.settings.baseline} left out: the database has tables")
             return
-        run_baseline(self.settings, self.connection)
+
+        def locked(connection: Connection) -> bool:  # another deploy may have made it since
+            self.xact_lock()
+            return not has_tables(connection)
+
+        made = run_baseline(
+            self.settings, self.connection, guard=locked if self.per_transaction else None
+        )
         self.handoff.check()  # a refusal the baseline swallowed stops the run here
         if notify is not None:
-            notify(f"created the baseline {self.settings.baseline}")
+            said = "created the baseline" if made else "another deploy created the baseline"
+            notify(f"{said} {self.settings.baseline}")
 
     def known(self, heads: tuple[str, ...]) -> tuple[str, ...]:
         """``heads``, once every one is a revision of the project's folder."""

@@ -206,3 +206,42 @@ def test_pooler_transaction_locks_each_revision_and_leaks_no_setting(
     assert _query(url, "SELECT count(*) FROM dbctl_migrations") == [(2,)]
     # the pool's server connections kept their defaults: no session-level timeout left
     _assert_pool_defaults(pooled)
+
+
+BASELINE = """
+from sqlalchemy import text
+
+
+def create(connection):
+    connection.execute(text("CREATE TABLE base (id int PRIMARY KEY)"))
+    connection.execute(text("SELECT pg_sleep(0.3)"))
+"""
+
+
+def test_pooler_transaction_makes_the_baseline_once_under_the_lock(
+    project: AlembicProject, bouncers: dict[str, int], make_database: Callable[[str], str]
+) -> None:
+    (project.root / "baseline_pool.py").write_text(BASELINE)
+    url = make_database("pool_base")
+    env = {
+        **os.environ,
+        "DBCTL_DATABASE_URL": _through(url, bouncers["transaction"]),
+        "DBCTL_BASELINE": "baseline_pool:create",
+    }
+    env.pop("DATABASE_URL", None)
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "dbctl", "migrate", "--pooler", "transaction"],
+            cwd=project.root,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    outputs = [proc.communicate(timeout=120) for proc in procs]
+    assert [proc.returncode for proc in procs] == [0, 0, 0], outputs
+    made = [err for _, err in outputs if "created the baseline baseline_pool:create" in err]
+    assert len(made) == 1, outputs
+    assert _query(url, "SELECT version_num FROM alembic_version") == [("p2",)]
