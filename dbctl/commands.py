@@ -217,21 +217,29 @@ def lint_migrations(
         fail_on=fail_on,
         summary=result.summary(),
         data=result.data(),
-        text=_lint_lines(result.revisions, result.locks) if result.measured else (),
+        text=_lint_lines(result.revisions, result.locks, result.failed) if result.measured else (),
         notes=notes,
     )
 
 
-def _lint_lines(revisions: list[str], locks: dict[str, list[dict[str, Any]]]) -> list[str]:
+def _lint_lines(
+    revisions: list[str], locks: dict[str, list[dict[str, Any]]], failed: dict[str, str]
+) -> list[str]:
     """What each revision held on the tables that existed before it, as measured: one
     line per lock mode, its tables, what it blocks; wrapped at 80 columns."""
     import textwrap
 
     lines = [f"{len(revisions)} revision(s), each applied in a shadow database; locks held:"]
+    stopped = False
     for revision in revisions:
         held = locks.get(revision)
+        if revision in failed:
+            lines.append(f"  {revision}: failed in the shadow (see its finding)")
+            stopped = True
+            continue
         if held is None:
-            lines.append(f"  {revision}: not measured (it runs outside a transaction)")
+            why = "a revision before it failed" if stopped else "it runs outside a transaction"
+            lines.append(f"  {revision}: not measured ({why})")
             continue
         if not held:
             lines.append(f"  {revision}: none on a table that existed before it")

@@ -497,6 +497,7 @@ class Pooling:
 
 
 _PROBED: dict[str, Pooling] = {}
+PROBES = 3  # tries of the probe: one that a busy pool hides is caught by another
 
 
 def _probe(url: str) -> Pooling:
@@ -518,11 +519,16 @@ def _probed(url: str) -> Pooling:
     from dbctl.pg.url import libpq_url
 
     query = "SELECT pg_backend_pid()"
+    pooled = False
     with connect(url, autocommit=True) as first:
         before = _pid(first.execute(query).fetchone())
-        with connect(url, autocommit=True) as second:
-            other = _pid(second.execute(query).fetchone())
-        after = _pid(first.execute(query).fetchone())
+        for _ in range(PROBES):  # under load another client may take the backend first
+            with connect(url, autocommit=True) as second:
+                other = _pid(second.execute(query).fetchone())
+            after = _pid(first.execute(query).fetchone())
+            pooled = other == before or after != before
+            if pooled:
+                break
     options = True
     try:
         with psycopg.connect(libpq_url(url), options="-c lock_timeout=0", connect_timeout=10):
@@ -531,7 +537,7 @@ def _probed(url: str) -> Pooling:
         if "unsupported startup parameter" not in str(exc):
             raise connection_failed(url, exc) from None
         options = False
-    return Pooling(transaction=other == before or after != before, options=options, pid=before)
+    return Pooling(transaction=pooled, options=options, pid=before)
 
 
 def _pid(row: Any) -> int | None:

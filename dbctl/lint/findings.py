@@ -58,8 +58,8 @@ def from_hit(
 ) -> Finding:
     """A rule's finding, with the locks measured on its table when there are some."""
     message = hit.message
-    bare = (hit.table or "").rpartition(".")[2].strip('"').lower()
-    held = [lock for lock in (taken.locks if taken else ()) if lock.table.endswith("." + bare)]
+    bare = _name(hit.table or "")
+    held = [lock for lock in (taken.locks if taken else ()) if _name(lock.table, raw=True) == bare]
     if held:
         shown = "; ".join(
             f"{mode_name(lock.mode)} on {lock.table}, blocking "
@@ -69,8 +69,8 @@ def from_hit(
         message += f" (the whole revision, measured: {shown})"
     severity = _SEVERITY.get(hit.severity, Severity.warning)
     if taken is not None and hit.rule in REWRITING:
-        mine = [r for r in taken.rewrites if r.table.endswith("." + bare) and r.table_rewritten]
-        partitioned = any(t.endswith("." + bare) for t in taken.partitioned)
+        mine = [r for r in taken.rewrites if _name(r.table, raw=True) == bare and r.table_rewritten]
+        partitioned = any(_name(t, raw=True) == bare for t in taken.partitioned)
         if not mine and not partitioned:  # the shadow says: no new file for the table
             message += " Measured: no rewrite (the table kept its file)."
             severity = min(severity, Severity.warning, key=lambda s: s.rank)
@@ -194,5 +194,40 @@ def truncated(finding: Finding, statements: Sequence[str]) -> bool:
     rewrite of its rows."""
     if finding.rule != "table-rewrite" or not finding.table:
         return False
-    bare = finding.table.rpartition(".")[2].strip('"').lower()
-    return any(_TRUNCATE.match(statement) and bare in statement.lower() for statement in statements)
+    bare = _name(finding.table, raw=True)
+    return any(
+        _TRUNCATE.match(statement) and bare in _truncated_names(statement)
+        for statement in statements
+    )
+
+
+def _truncated_names(statement: str) -> set[str]:
+    """The bare names of the tables a TRUNCATE names, as PostgreSQL reads them."""
+    from pglast import parse_sql
+    from pglast.parser import ParseError
+
+    try:
+        parsed = parse_sql(statement)
+    except (ParseError, ValueError):
+        return set()
+    return {
+        relation.relname
+        for raw in parsed
+        for relation in getattr(raw.stmt, "relations", None) or ()
+        if getattr(relation, "relname", None)
+    }
+
+
+def _name(table: str, *, raw: bool = False) -> str:
+    """The bare name of a table: ``"public"."Users"`` or ``public.users`` as a rule writes
+    it (quoted where needed), or ``public.Users`` as measured (``raw``: as stored)."""
+    if raw:
+        return table.rpartition(".")[2]
+    parts = _PARTS.findall(table)
+    last = parts[-1] if parts else ""
+    if last.startswith('"') and last.endswith('"'):
+        return last[1:-1].replace('""', '"')
+    return last.lower()
+
+
+_PARTS = re.compile(r'"(?:[^"]|"")*"|[^."]+')

@@ -269,7 +269,8 @@ def lint_migrations(
     measured: dict[str, Measured] = {}
     if server is not None:
         sample = None
-        if live is not None and applied is not None and request.sample_rows > 0:
+        pending = applied is not None and request.git_base is None
+        if live is not None and pending and request.sample_rows > 0:
             # the live database is where the shadow stands before the first linted one
             sample = _sampler(live, request.sample_rows, result)
         measured = _measure(

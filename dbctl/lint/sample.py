@@ -5,10 +5,13 @@ NULLs, a CHECK or a unique index the rows break, a type cast a value refuses) an
 no time to rewrite. So when the live database is at the revision the shadow has reached,
 up to ``rows`` rows of each of its tables are copied in (``TABLESAMPLE SYSTEM`` on large
 tables: whole random pages, not the first rows), with ``COPY ... (FORMAT binary)`` from a
-read-only transaction on the live database, then ANALYZE. Only tables whose columns and
-types are the same on both sides are copied; foreign keys and triggers are not fired in
-the shadow (``session_replication_role = replica``, which needs a superuser there: the
-sandbox is one; otherwise no sample, and a note says so).
+read-only transaction on the live database, then ANALYZE, and the sequences set where the
+live ones stand. Only tables whose columns and types are the same on both sides are
+copied (their stored columns: generated ones are computed again), and not the tables
+with a foreign key (sampled apart from their parents, their rows would break a later
+VALIDATE CONSTRAINT that the real data passes); triggers are not fired in the shadow
+(``session_replication_role = replica``, which needs a superuser there: the sandbox is
+one; otherwise no sample, and a note says so). Partitioned tables are not copied.
 """
 
 from __future__ import annotations
@@ -27,13 +30,16 @@ MACHINERY = frozenset({"alembic_version", "dbctl_migrations"})
 _TABLES = """
 SELECT n.nspname, c.relname, greatest(c.reltuples, 0)::float8,
     string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod), ', '
-               ORDER BY a.attnum)
+               ORDER BY a.attnum),
+    string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum),
+    EXISTS (SELECT FROM pg_constraint f WHERE f.conrelid = c.oid AND f.contype = 'f')
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+    AND a.attgenerated = ''
 WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
   AND left(n.nspname, 3) <> 'pg_' AND NOT c.relispartition
-GROUP BY 1, 2, 3
+GROUP BY c.oid, 1, 2, 3
 """
 
 
@@ -56,9 +62,39 @@ class Sampled:
         return text
 
 
-def _tables(conn: psycopg.Connection[Any]) -> dict[tuple[str, str], tuple[float, str]]:
+_SEQUENCES = """
+SELECT schemaname, sequencename, last_value FROM pg_sequences WHERE last_value IS NOT NULL
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class _Table:
+    tuples: float
+    signature: str  # the columns and their types: the same on both sides, or not copied
+    columns: str  # the stored columns, quoted (generated ones are computed again)
+    references: bool  # it has a foreign key
+
+
+def _tables(conn: psycopg.Connection[Any]) -> dict[tuple[str, str], _Table]:
     rows = conn.execute(_TABLES).fetchall()
-    return {(r[0], r[1]): (float(r[2]), str(r[3])) for r in rows if r[1] not in MACHINERY}
+    return {
+        (r[0], r[1]): _Table(float(r[2]), str(r[3]), str(r[4]), bool(r[5]))
+        for r in rows
+        if r[1] not in MACHINERY
+    }
+
+
+def _sequences(live: psycopg.Connection[Any], shadow: psycopg.Connection[Any]) -> None:
+    """The shadow's sequences where the live ones stand: a revision that inserts gets the
+    next id, not 1 again (a duplicate key the real database would not raise)."""
+    import psycopg
+
+    for schema, name, value in live.execute(_SEQUENCES).fetchall():
+        target = f"{quote_ident(schema)}.{quote_ident(name)}"
+        try:
+            shadow.execute("SELECT setval(%s::regclass, %s)", (target, value))
+        except psycopg.Error:
+            continue  # not in the shadow (yet), or another type
 
 
 def copy_sample(live_url: str, shadow_url: str, *, rows: int = DEFAULT_ROWS) -> Sampled:
@@ -76,20 +112,30 @@ def copy_sample(live_url: str, shadow_url: str, *, rows: int = DEFAULT_ROWS) -> 
             found.note = "copying without firing foreign keys needs a superuser on the shadow"
             return found
         theirs, ours = _tables(live), _tables(shadow)
-        for (schema, name), (tuples, columns) in sorted(theirs.items()):
-            if ours.get((schema, name), (0.0, None))[1] != columns:
+        for (schema, name), table in sorted(theirs.items()):
+            mine = ours.get((schema, name))
+            if mine is None or mine.signature != table.signature:
                 continue  # not there, or not the same columns: not the same table
+            if mine.references:  # sampled on its own, its rows would miss their parents
+                found.skipped.append(f"{schema}.{name}: has foreign keys")
+                continue
             target = f"{quote_ident(schema)}.{quote_ident(name)}"
             sampled = ""
-            if tuples > rows:  # whole pages at random, a little more than asked for
-                sampled = f" TABLESAMPLE SYSTEM ({min(100.0, 100.0 * rows * 1.5 / tuples):.4f})"
-            query = f"COPY (SELECT * FROM {target}{sampled} LIMIT {int(rows)}) TO STDOUT"
+            if table.tuples > rows:  # whole pages at random, a little more than asked for
+                share = min(100.0, 100.0 * rows * 1.5 / table.tuples)
+                sampled = f" TABLESAMPLE SYSTEM ({share:.4f})"
+            query = (
+                f"COPY (SELECT {table.columns} FROM ONLY {target}{sampled} LIMIT {int(rows)}) "
+                "TO STDOUT"
+            )
             try:
                 with shadow.transaction():
                     into = shadow.cursor()
                     with (
                         live.cursor().copy(query + " (FORMAT binary)") as source,
-                        into.copy(f"COPY {target} FROM STDIN (FORMAT binary)") as sink,
+                        into.copy(
+                            f"COPY {target} ({table.columns}) FROM STDIN (FORMAT binary)"
+                        ) as sink,
                     ):
                         for data in source:
                             sink.write(data)
@@ -103,4 +149,5 @@ def copy_sample(live_url: str, shadow_url: str, *, rows: int = DEFAULT_ROWS) -> 
                 continue
             found.tables += 1
             found.rows += copied
+        _sequences(live, shadow)
     return found

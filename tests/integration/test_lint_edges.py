@@ -170,3 +170,85 @@ def test_a_sample_of_the_live_rows_makes_the_shadow_fail_where_production_would(
     with psycopg.connect(libpq_url(url)) as conn:  # the live database was only read
         row = conn.execute("SELECT count(*), count(plan) FROM t").fetchone()
     assert row == (50000, 45000)
+
+
+def test_the_sample_keeps_foreign_keys_valid_and_sequences_ahead(
+    tmp_path: Path, make_database: Callable[[str], str]
+) -> None:
+    import psycopg
+
+    from dbctl.lifecycle.migrate import upgrade
+    from dbctl.pg.url import libpq_url
+
+    project = AlembicProject(tmp_path / "p")
+    project.add(
+        Rev(
+            "a",
+            None,
+            "CREATE TABLE parent (id serial PRIMARY KEY, name text);"
+            "CREATE TABLE child (id int PRIMARY KEY, parent_id int NOT NULL)",
+        )
+    )
+    project.add(
+        Rev(
+            "b",
+            "a",
+            TIMEOUT + "ALTER TABLE child ADD CONSTRAINT fk_child_parent "
+            "FOREIGN KEY (parent_id) REFERENCES parent (id) NOT VALID",
+        )
+    )
+    project.add(Rev("c", "b", TIMEOUT + "ALTER TABLE child VALIDATE CONSTRAINT fk_child_parent"))
+    project.add(Rev("d", "c", "INSERT INTO parent (name) VALUES ('new')"))
+    url = make_database("lint_sample_fk")
+    upgrade(project.settings(url), url, revision="b")
+    with psycopg.connect(libpq_url(url)) as conn:  # valid data, more than one sample of it
+        conn.execute("INSERT INTO parent (name) SELECT 'p' || g FROM generate_series(1, 30000) g")
+        conn.execute("INSERT INTO child SELECT g, 1 + g % 30000 FROM generate_series(1, 30000) g")
+    result = _lint(project, url, sample_rows=1000)
+    assert result.sample is not None and result.sample["rows"] > 0
+    assert not [f for f in result.findings if f.rule == "migration-failed"], result.findings
+
+
+def test_no_sample_when_the_shadow_is_past_the_live_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make_database: Callable[[str], str]
+) -> None:
+    from dbctl.lifecycle.migrate import upgrade
+
+    project = AlembicProject(tmp_path / "p")
+    project.add(Rev("a", None, "CREATE TABLE t (id int PRIMARY KEY, n int)"))
+    project.add(Rev("b", "a", TIMEOUT + "ALTER TABLE t ADD COLUMN x int"))
+    url = make_database("lint_nosample")
+    upgrade(project.settings(url), url, revision="a")
+    monkeypatch.chdir(project.root)
+    git_commit_all(project.root)
+    path = project.versions / "b.py"
+    path.write_text(path.read_text() + "\n# edited\n")
+    result = lint_migrations(project.settings(url), LintRequest(git_base="HEAD"))
+    assert result.revisions == ["b"]
+    assert result.sample is None
+
+
+def test_a_mixed_case_table_keeps_its_verdict_and_truncate_is_by_name(
+    tmp_path: Path, make_database: Callable[[str], str]
+) -> None:
+    project = AlembicProject(tmp_path / "p")
+    project.add(
+        Rev(
+            "a",
+            None,
+            'CREATE TABLE "Users" (id int PRIMARY KEY, n int); CREATE TABLE users_archive (n int)',
+        )
+    )
+    project.add(
+        Rev(
+            "b",
+            "a",
+            TIMEOUT + 'TRUNCATE users_archive; ALTER TABLE "Users" ALTER COLUMN n TYPE bigint',
+        )
+    )
+    result = _lint(project, make_database("lint_case"), start="a")
+    [change] = [f for f in result.findings if f.rule == "changing-column-type"]
+    assert change.severity is Severity.error
+    assert "no rewrite" not in change.message
+    assert "measured:" in change.message
+    assert {f.table for f in result.findings if f.rule == "table-rewrite"} == {"public.Users"}

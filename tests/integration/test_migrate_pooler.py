@@ -129,6 +129,24 @@ def _query(url: str, sql: str) -> list[tuple[object, ...]]:
         return conn.execute(sql).fetchall()  # type: ignore[arg-type]
 
 
+def _concurrent_deploys(project: AlembicProject, env: dict[str, str]) -> list[tuple[str, str]]:
+    """Three ``migrate --pooler transaction`` at once; each must succeed: their outputs."""
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "dbctl", "migrate", "--pooler", "transaction"],
+            cwd=project.root,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    outputs = [proc.communicate(timeout=120) for proc in procs]
+    assert [proc.returncode for proc in procs] == [0, 0, 0], outputs
+    return outputs
+
+
 def _assert_pool_defaults(pooled: str) -> None:
     """The pool's server connections keep the defaults: no session-level timeout left."""
     with psycopg.connect(libpq_url(pooled), autocommit=True) as conn:
@@ -188,19 +206,7 @@ def test_pooler_transaction_locks_each_revision_and_leaks_no_setting(
     pooled = _through(url, bouncers["transaction"])
     env = {**os.environ, "DBCTL_DATABASE_URL": pooled}
     env.pop("DATABASE_URL", None)
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "dbctl", "migrate", "--pooler", "transaction"],
-            cwd=project.root,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(3)
-    ]
-    outputs = [proc.communicate(timeout=120) for proc in procs]
-    assert [proc.returncode for proc in procs] == [0, 0, 0], outputs
+    _concurrent_deploys(project, env)
     assert _query(url, "SELECT count(*) FROM runs") == [(1,)]  # p2 ran once
     assert _query(url, "SELECT version_num FROM alembic_version") == [("p2",)]
     assert _query(url, "SELECT count(*) FROM dbctl_migrations") == [(2,)]
@@ -229,19 +235,7 @@ def test_pooler_transaction_makes_the_baseline_once_under_the_lock(
         "DBCTL_BASELINE": "baseline_pool:create",
     }
     env.pop("DATABASE_URL", None)
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "dbctl", "migrate", "--pooler", "transaction"],
-            cwd=project.root,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(3)
-    ]
-    outputs = [proc.communicate(timeout=120) for proc in procs]
-    assert [proc.returncode for proc in procs] == [0, 0, 0], outputs
+    outputs = _concurrent_deploys(project, env)
     made = [err for _, err in outputs if "created the baseline baseline_pool:create" in err]
     assert len(made) == 1, outputs
     assert _query(url, "SELECT version_num FROM alembic_version") == [("p2",)]
