@@ -416,8 +416,11 @@ class _Session:
         )
         self.handoff.check()  # a refusal the baseline swallowed stops the run here
         if notify is not None:
-            said = "created the baseline" if made else "another deploy created the baseline"
-            notify(f"{said} {self.settings.baseline}")
+            notify(
+                f"created the baseline {self.settings.baseline}"
+                if made
+                else f"baseline {self.settings.baseline} was created meanwhile by another deploy"
+            )
 
     def known(self, heads: tuple[str, ...]) -> tuple[str, ...]:
         """``heads``, once every one is a revision of the project's folder."""
