@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
+from dbctl.lifecycle.user_code import progress_off
 from dbctl.report import FailOn, Report
 
 if TYPE_CHECKING:
@@ -190,7 +191,8 @@ def verify_schema(
     _check_project(settings)
     url = _database(settings, notify)
     check = verify.verify_live if live else verify.verify_schema
-    result = check(settings, url, notify=notify)
+    with progress_off():
+        result = check(settings, url, notify=notify)
     command = "verify-schema --live" if live else "verify-schema"
     return Report.of(command, result.findings, fail_on=fail_on, data=result.data())
 
@@ -205,7 +207,8 @@ def lint_migrations(
     from dbctl.lint.lint import lint_migrations as run
 
     _check_project(settings)
-    result = run(settings, request, notify=notify)
+    with progress_off():
+        result = run(settings, request, notify=notify)
     notes = list(result.notes)
     if request.offline and result.revisions:  # else a note of lint says why, if unmeasured
         notes.append("rules only (--offline): locks and rewrites not measured")

@@ -91,6 +91,22 @@ def raised(exc: BaseException) -> str:
 
 
 @contextmanager
+def progress_off() -> Iterator[None]:
+    """No INFO log records (Alembic's "Running upgrade a -> b", a project's own progress)
+    while the revisions run in throwaway databases, many times over (lint-migrations,
+    verify-schema): they would bury the report. Warnings and errors still show. Through
+    ``logging.disable``, which an env.py's ``fileConfig`` leaves as it is."""
+    import logging
+
+    before = logging.root.manager.disable
+    logging.disable(max(before, logging.INFO))
+    try:
+        yield
+    finally:
+        logging.disable(before)
+
+
+@contextmanager
 def project_output() -> Iterator[None]:
     """While the project's code runs, what it prints goes to stderr: dbctl's stdout is its
     report (``--format json`` must stay JSON), and a project's logger on stdout would break

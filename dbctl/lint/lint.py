@@ -405,7 +405,11 @@ def _sampler(live: str, rows: int, result: LintResult) -> Callable[[str], None]:
         from dbctl.lint.sample import copy_sample
 
         sampled = copy_sample(live, shadow_url, rows=rows)
-        result.sample = {"tables": sampled.tables, "rows": sampled.rows}
+        result.sample = {
+            "tables": sampled.tables,
+            "rows": sampled.rows,
+            "skipped": len(sampled.skipped),
+        }
         result.notes.append(sampled.said())
 
     return sample

@@ -5,8 +5,9 @@ NULLs, a CHECK or a unique index the rows break, a type cast a value refuses) an
 no time to rewrite. So when the live database is at the revision the shadow has reached,
 up to ``rows`` rows of each of its tables are copied in (``TABLESAMPLE SYSTEM`` on large
 tables: whole random pages, not the first rows), with ``COPY ... (FORMAT binary)`` from a
-read-only transaction on the live database, then ANALYZE, and the sequences set where the
-live ones stand. Only tables whose columns and types are the same on both sides are
+read-only transaction on the live database, through a staging table (rows the revisions
+seeded stay, a key both sides hold is kept once), then ANALYZE, and the sequences set
+where the live ones stand. Only tables whose columns and types are the same on both sides are
 copied (their stored columns: generated ones are computed again), and not the tables
 with a foreign key (sampled apart from their parents, their rows would break a later
 VALIDATE CONSTRAINT that the real data passes); triggers are not fired in the shadow
@@ -47,6 +48,7 @@ GROUP BY c.oid, 1, 2, 3
 class Sampled:
     tables: int = 0
     rows: int = 0
+    present: int = 0  # rows read that the shadow held already (the revisions seeded them)
     skipped: list[str] = field(default_factory=list)  # "schema.table: why"
     note: str | None = None  # why no sample at all
 
@@ -57,6 +59,8 @@ class Sampled:
             f"{self.rows:,} rows of {self.tables} table(s) of the live database copied into "
             "the shadow before the first linted revision"
         )
+        if self.present:
+            text += f", {self.present:,} more already there (rows the revisions insert)"
         if self.skipped:
             text += f" ({len(self.skipped)} left out: {'; '.join(self.skipped[:3])})"
         return text
@@ -97,6 +101,34 @@ def _sequences(live: psycopg.Connection[Any], shadow: psycopg.Connection[Any]) -
             continue  # not in the shadow (yet), or another type
 
 
+def _copy(
+    live: psycopg.Connection[Any],
+    shadow: psycopg.Connection[Any],
+    query: str,
+    target: str,
+    columns: str,
+) -> tuple[int, int]:
+    """The rows of ``query`` into ``target`` through a staging table, so that the rows the
+    revisions seeded stay and a key both sides hold is kept once: the rows read, and the
+    rows added."""
+    shadow.execute(
+        f"CREATE TEMP TABLE dbctl_sample ON COMMIT DROP AS SELECT {columns} FROM {target} "
+        "WITH NO DATA"
+    )
+    into = shadow.cursor()
+    with (
+        live.cursor().copy(query + " (FORMAT binary)") as source,
+        into.copy("COPY dbctl_sample FROM STDIN (FORMAT binary)") as sink,
+    ):
+        for data in source:
+            sink.write(data)
+    read = max(into.rowcount, 0)
+    added = shadow.execute(
+        f"INSERT INTO {target} ({columns}) SELECT * FROM dbctl_sample ON CONFLICT DO NOTHING"
+    )
+    return read, max(added.rowcount, 0)
+
+
 def copy_sample(live_url: str, shadow_url: str, *, rows: int = DEFAULT_ROWS) -> Sampled:
     """Up to ``rows`` rows of each table the two databases share, live -> shadow."""
     import psycopg
@@ -130,16 +162,7 @@ def copy_sample(live_url: str, shadow_url: str, *, rows: int = DEFAULT_ROWS) -> 
             )
             try:
                 with shadow.transaction():
-                    into = shadow.cursor()
-                    with (
-                        live.cursor().copy(query + " (FORMAT binary)") as source,
-                        into.copy(
-                            f"COPY {target} ({table.columns}) FROM STDIN (FORMAT binary)"
-                        ) as sink,
-                    ):
-                        for data in source:
-                            sink.write(data)
-                    copied = max(into.rowcount, 0)
+                    read, copied = _copy(live, shadow, query, target, table.columns)
                 shadow.execute(f"ANALYZE {target}")
             except psycopg.Error as exc:  # rows the revisions seeded, a value that will not go
                 found.skipped.append(f"{schema}.{name}: {str(exc).splitlines()[0]}")
@@ -149,5 +172,6 @@ def copy_sample(live_url: str, shadow_url: str, *, rows: int = DEFAULT_ROWS) -> 
                 continue
             found.tables += 1
             found.rows += copied
+            found.present += read - copied
         _sequences(live, shadow)
     return found

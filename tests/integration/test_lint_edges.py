@@ -11,7 +11,7 @@ import pytest
 
 from dbctl.lint.lint import LintRequest, LintResult, lint_migrations
 from dbctl.report import Severity
-from tests.support.alembic_project import AlembicProject, Rev
+from tests.support.alembic_project import ENV_PY, AlembicProject, Rev
 from tests.support.lint_chain import git_commit_all
 
 pytestmark = pytest.mark.integration
@@ -252,3 +252,83 @@ def test_a_mixed_case_table_keeps_its_verdict_and_truncate_is_by_name(
     assert "no rewrite" not in change.message
     assert "measured:" in change.message
     assert {f.table for f in result.findings if f.rule == "table-rewrite"} == {"public.Users"}
+
+
+def test_the_sample_reaches_a_table_the_revisions_seeded(
+    tmp_path: Path, make_database: Callable[[str], str]
+) -> None:
+    """A revision that inserts rows (lookup values, a seed) left them in the shadow too: the
+    live rows are added beside them, a key both hold kept once (it was a duplicate key, and
+    the table had no sample at all)."""
+    import psycopg
+
+    from dbctl.lifecycle.migrate import upgrade
+    from dbctl.pg.url import libpq_url
+
+    project = AlembicProject(tmp_path / "p")
+    project.add(
+        Rev(
+            "a",
+            None,
+            "CREATE TABLE plans (id int PRIMARY KEY, name text);"
+            "INSERT INTO plans VALUES (1, 'free'), (2, 'pro')",
+        )
+    )
+    project.add(Rev("b", "a", TIMEOUT + "ALTER TABLE plans ALTER COLUMN name SET NOT NULL"))
+    url = make_database("lint_seeded")
+    upgrade(project.settings(url), url, revision="a")
+    with psycopg.connect(libpq_url(url)) as conn:  # a NULL only the live rows hold
+        conn.execute("INSERT INTO plans SELECT g, NULLIF(g % 7, 0)::text "
+                     "FROM generate_series(3, 500) g")  # fmt: skip
+    result = _lint(project, url)
+    assert result.sample is not None
+    assert result.sample["tables"] == 1 and result.sample["rows"] == 498, result.sample
+    assert not result.sample["skipped"], result.sample
+    [failed] = [f for f in result.findings if f.rule == "migration-failed"]
+    assert 'column "name" of relation "plans" contains null values' in failed.message
+
+
+LOGGING_ENV_PY = (
+    "import logging, sys\n"
+    "logging.basicConfig(stream=sys.stderr, level=logging.INFO, force=True)\n"
+    "logging.getLogger('alembic').setLevel(logging.INFO)  # as alembic.ini's template does\n"
+    "logging.getLogger('env').warning('env.py warns: kept')\n"
+) + ENV_PY
+
+
+@pytest.mark.parametrize("command", ["lint-migrations", "verify-schema"])
+def test_shadow_runs_keep_alembic_progress_off_the_output(
+    tmp_path: Path, make_database: Callable[[str], str], command: str
+) -> None:
+    """lint-migrations and verify-schema apply the revisions in throwaway databases, many
+    times over: Alembic's INFO lines (a few per revision and run) would bury the report;
+    the project's warnings still show. migrate, on the real database, keeps them."""
+    import os
+    import subprocess
+    import sys
+
+    project = AlembicProject(tmp_path / "p", env_py=LOGGING_ENV_PY)
+    project.add(Rev("a", None, "CREATE TABLE t (id int PRIMARY KEY)", "DROP TABLE t"))
+    project.add(Rev("b", "a", TIMEOUT + "ALTER TABLE t ADD COLUMN n int", "ALTER TABLE t DROP n"))
+    url = make_database("lint_logs")
+    env = {**os.environ, "DBCTL_DATABASE_URL": url}
+    env.pop("DATABASE_URL", None)
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "dbctl", *args],
+            check=False,
+            cwd=project.root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    shadowed = run(command)
+    assert shadowed.returncode == 0, shadowed.stdout + shadowed.stderr
+    assert "Running upgrade" not in shadowed.stderr, shadowed.stderr
+    assert "env.py warns: kept" in shadowed.stderr
+    migrated = run("migrate")
+    assert migrated.returncode == 0, migrated.stderr
+    assert "Running upgrade  -> a" in migrated.stderr
