@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 import subprocess
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,7 +38,7 @@ from dbctl.lint.findings import (
     truncated,
 )
 from dbctl.lint.measure import Measured
-from dbctl.report import Finding, Severity
+from dbctl.report import Finding, Location, Severity
 
 if TYPE_CHECKING:
     from alembic.script import Script, ScriptDirectory
@@ -77,6 +77,8 @@ class LintResult:
     ignored: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     locks: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # measured
+    # measured: what got a new file (a rewrite), [] for none
+    rewrites: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)  # revision -> why, in the shadow
     sample: dict[str, int] | None = None  # the live rows copied into the shadow
 
@@ -92,6 +94,7 @@ class LintResult:
             "revisions": self.revisions,
             "measured": self.measured,
             "locks": self.locks,
+            "rewrites": self.rewrites,
             "sample": self.sample,
             "ignored": self.ignored,
         }
@@ -331,6 +334,15 @@ def review(
                 {"table": lock.table, "mode": mode_name(lock.mode), "blocks": lock.blocks}
                 for lock in taken.locks
             ]
+        if measured_here is not None and (taken is not None or not measured_here.in_transaction):
+            result.rewrites[script.revision] = [
+                {
+                    "table": rewrite.table,
+                    "relations": list(rewrite.relations),
+                    "table_rewritten": rewrite.table_rewritten,
+                }
+                for rewrite in measured_here.rewrites
+            ]
         found = [from_hit(hit, statements, script, where, taken) for hit in linted_sql.hits]
         found += from_measure(taken, script, where, sizes or {}, linted_sql.sets_lock_timeout)
         if taken is None and measured_here is not None:  # its rewrites, read after it ran
@@ -353,9 +365,29 @@ def review(
                     statement=statements[index],
                 )
             )  # fmt: skip
+        found = [_placed(item, source) for item in found]
         found, ignored = _apply_ignores(found, ignores(script.revision, source))
         result.findings += found
         result.ignored += ignored
+
+
+def _placed(item: Finding, source: str) -> Finding:
+    """``item`` at the line of the revision's file that makes its statement (a lock
+    timeout's finding: upgrade()'s first line, where the setting goes)."""
+    from dbctl.lint.locate import first_line_of_upgrade, locate
+
+    if item.location is None or item.location.line is not None:
+        return item
+    if item.rule == "require-timeout-settings":
+        line = first_line_of_upgrade(source)
+    elif item.rule == "migration-failed":  # the failure names its line: path:N
+        said = re.search(rf"\({re.escape(item.location.path)}:(\d+)\)", item.message)
+        line = int(said[1]) if said else None
+    else:
+        line = locate(source, item.statement or item.table or "")
+    if line is None:
+        return item
+    return replace(item, location=Location(item.location.path, line))
 
 
 def server_version(url: str | None) -> int:

@@ -102,6 +102,9 @@ def test_each_hazard_is_measured_and_named(
     assert _locks(result, revision) == locks
     rewrites = [f for f in _of(result, revision) if f.rule == "table-rewrite"]
     assert bool(rewrites) is rewrite
+    measured = result.rewrites[revision]  # in the JSON report's data too
+    assert bool(measured) is rewrite
+    assert not rewrite or measured[0]["table"] == "public.accounts"
     for finding in _of(result, revision):
         if finding.rule not in ("require-timeout-settings", "table-rewrite"):
             assert finding.suggestion, finding  # every rule says the safe pattern
@@ -138,6 +141,7 @@ def test_safe_patterns_and_new_tables_have_no_finding(
     linted: tuple[LintResult, str], revision: str
 ) -> None:
     result, _ = linted
+    assert result.rewrites.get(revision, []) == []  # measured (or autocommit): no new file
     assert _of(result, revision) == []
 
 
@@ -298,3 +302,40 @@ def test_sarif_and_github_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     github = _cli("--offline", "--from", "r0", "--to", "h_index", "--format", "github")
     assert github.stdout.startswith("::error file=migrations/versions/h_index.py")
     assert github.exit_code == 1
+
+
+LINES = """
+    import sqlalchemy as sa
+    op.add_column("accounts", sa.Column("note", sa.Text(), nullable=True))
+    op.create_index(
+        "ix_accounts_email",
+        "accounts",
+        ["email"],
+    )
+    with op.batch_alter_table("accounts") as batch_op:
+        batch_op.alter_column("plan", nullable=False)
+"""
+
+
+def test_each_finding_points_at_the_line_that_makes_it(
+    tmp_path: Path, make_database: Callable[[str], str]
+) -> None:
+    """GitHub and SARIF annotate the op call, not the file's first line; the lock timeout's
+    finding points at upgrade()'s first line, where the setting goes."""
+    project = AlembicProject(tmp_path / "p")
+    project.add(Rev("a", None, "CREATE TABLE accounts (id int PRIMARY KEY, email text, plan text)"))
+    path = project.add(Rev("b", "a", "py:" + LINES))
+    url = make_database("lint_lines")
+    upgrade(project.settings(url), url, revision="a")
+    result = lint_migrations(project.settings(url), LintRequest())
+    lines = path.read_text().splitlines()
+    at = {f.rule: f.location.line for f in result.findings if f.location is not None}
+    assert at.keys() >= {
+        "require-concurrent-index-creation",
+        "adding-not-nullable-field",
+        "require-timeout-settings",
+    }, result.findings
+    assert all(line is not None for line in at.values()), result.findings
+    assert "op.create_index(" in lines[at["require-concurrent-index-creation"] - 1]
+    assert '"plan", nullable=False' in lines[at["adding-not-nullable-field"] - 1]
+    assert "import sqlalchemy as sa" in lines[at["require-timeout-settings"] - 1]

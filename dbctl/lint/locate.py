@@ -1,0 +1,100 @@
+"""The line of a revision's file a finding belongs to, for GitHub's and SARIF's annotations.
+
+The rules read the SQL Alembic prints, which carries no line of the Python that made it.
+So each simple statement of ``upgrade()`` (inside ``with``, ``if`` and loops too) is
+scored by the names it shares with the SQL (tables, columns, indexes, constraints; SQL's
+own words count next to nothing) and the best one's first line is the finding's. A
+statement that names nothing the SQL names gives no line rather than a wrong one.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterator
+
+from dbctl.pg.identifiers import KEYWORDS
+
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
+# SQL's words in DDL that PostgreSQL does not reserve: as common as keywords in revisions
+_DDL_WORD_TEXT = """
+    add alter attach cascade comment data detach disable drop enable exclusive first if index
+    key lock mode nowait owned public rename replace restrict schema sequence set share
+    statement text timeout transaction trigger type valid validate value view zone
+"""
+_DDL_WORDS = frozenset(_DDL_WORD_TEXT.split())
+_COMMON = KEYWORDS | _DDL_WORDS
+_COMMON_WEIGHT = 0.01
+
+
+def _upgrade(source: str) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):  # a file Python cannot read: no line, not an error
+        return None
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == "upgrade":
+            return node
+    return None
+
+
+def _simple(
+    body: list[ast.stmt], lines: list[str], around: str = ""
+) -> Iterator[tuple[ast.stmt, str]]:
+    """The statements of ``body`` that hold no other statement, in order, each with the
+    headers of the ``with`` blocks around it (``op.batch_alter_table("users")`` names the
+    table its statements alter)."""
+    for node in body:
+        if isinstance(node, ast.With | ast.AsyncWith):
+            header = "\n".join(lines[node.lineno - 1 : node.body[0].lineno - 1])
+            yield from _simple(node.body, lines, f"{around}\n{header}")
+            continue
+        inner: list[ast.stmt] = [
+            child
+            for name in ("body", "orelse", "finalbody")
+            for child in getattr(node, name, ())
+            if isinstance(child, ast.stmt)
+        ]
+        inner += [child for handler in getattr(node, "handlers", ()) for child in handler.body]
+        if inner:
+            yield from _simple(inner, lines, around)
+        else:
+            yield node, around
+
+
+def _words(text: str) -> set[str]:
+    return {word.lower() for word in _WORD.findall(text)}
+
+
+def locate(source: str, statement: str) -> int | None:
+    """The first line of the ``upgrade()`` statement that makes ``statement``, or None."""
+    function = _upgrade(source)
+    if function is None:
+        return None
+    wanted = _words(statement)
+    lines = source.splitlines()
+    best: tuple[float, int] | None = None
+    for node, around in _simple(function.body, lines):
+        end = node.end_lineno or node.lineno
+        shared = wanted & _words(around + "\n" + "\n".join(lines[node.lineno - 1 : end]))
+        score = sum(_COMMON_WEIGHT if word in _COMMON else 1.0 for word in shared)
+        if score >= 1.0 and (best is None or score > best[0]):
+            best = (score, node.lineno)
+    return best[1] if best else None
+
+
+def first_line_of_upgrade(source: str) -> int | None:
+    """The line of ``upgrade()``'s first statement (after its docstring): where a setting
+    for the whole revision, a ``lock_timeout``, goes."""
+    function = _upgrade(source)
+    if function is None:
+        return None
+    body = function.body
+    if (
+        len(body) > 1
+        and isinstance(body[0], ast.Expr)
+        and isinstance(body[0].value, ast.Constant)
+        and isinstance(body[0].value.value, str)
+    ):
+        body = body[1:]
+    return body[0].lineno
