@@ -87,6 +87,10 @@ RULES: dict[str, RuleDoc] = {
         "A revision's SQL could not be printed in Alembic's offline mode",
         "Make env.py's offline mode work (context.configure(url=..., literal_binds=True)).",
     ),
+    "transaction-nesting": RuleDoc(
+        "A revision begins or ends a transaction itself inside the one Alembic runs it in",
+        "Run what must be outside a transaction in op.get_context().autocommit_block().",
+    ),
     "lint-unparsed": RuleDoc(
         "A statement of a revision that PostgreSQL's parser does not accept",
         "Check the revision's SQL; it was not linted.",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from dbctl.report import Finding, Location, Severity
@@ -101,6 +102,42 @@ def static_timeout(hits: Sequence[Hit], script: Script, where: str) -> list[Find
     ]  # fmt: skip
 
 
+def nesting(source: str, script: Script, where: str) -> list[Finding]:
+    """The transactions upgrade() begins or ends itself (squawk's transaction-nesting)."""
+    from dbctl.lint.source import transaction_control
+
+    found = []
+    for line, word in transaction_control(source):
+        if word == "BEGIN":
+            severity, message = (
+                Severity.warning,
+                "upgrade() runs BEGIN itself: inside the transaction Alembic runs the revision "
+                "in, PostgreSQL ignores it with a warning, and a COMMIT of its own then splits "
+                "the revision",
+            )
+        else:
+            severity, message = (
+                Severity.error,
+                f"upgrade() runs {word} itself: it ends the transaction Alembic runs the "
+                "revision in, so the revision is split: what ran before it stays "
+                f"{'committed' if word != 'ROLLBACK' else 'undone'} whatever follows, and if "
+                "what follows fails the database is left between two revisions, its version "
+                "not recorded; the locks taken before it were released there, outside the "
+                "measure",
+            )
+        item = finding(
+            "transaction-nesting", severity, script, where, message, suggestion=_NESTING_FIX
+        )
+        found.append(replace(item, location=Location(where, line)))
+    return found
+
+
+_NESTING_FIX = """\
+# what must run outside a transaction (ALTER TYPE ... ADD VALUE before PostgreSQL 12,
+# CREATE INDEX CONCURRENTLY), in a block of its own; Alembic commits before it and
+# begins again after it:
+with op.get_context().autocommit_block():
+    op.execute(...)"""
 _TIMEOUT_FIX = "op.execute(\"SET lock_timeout = '2s'\")  # first, in upgrade(): fail fast, retry"
 
 

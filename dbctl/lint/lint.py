@@ -33,6 +33,7 @@ from dbctl.lint.findings import (
     from_hit,
     from_measure,
     mode_name,
+    nesting,
     rewrites,
     static_timeout,
     truncated,
@@ -365,6 +366,7 @@ def review(
                     statement=statements[index],
                 )
             )  # fmt: skip
+        found += nesting(source, script, where)
         found = [_placed(item, source) for item in found]
         found, ignored = _apply_ignores(found, ignores(script.revision, source))
         result.findings += found
@@ -374,7 +376,7 @@ def review(
 def _placed(item: Finding, source: str) -> Finding:
     """``item`` at the line of the revision's file that makes its statement (a lock
     timeout's finding: upgrade()'s first line, where the setting goes)."""
-    from dbctl.lint.locate import first_line_of_upgrade, locate
+    from dbctl.lint.source import first_line_of_upgrade, locate
 
     if item.location is None or item.location.line is not None:
         return item

@@ -332,3 +332,39 @@ def test_shadow_runs_keep_alembic_progress_off_the_output(
     migrated = run("migrate")
     assert migrated.returncode == 0, migrated.stderr
     assert "Running upgrade  -> a" in migrated.stderr
+
+
+def test_a_commit_of_its_own_splits_the_revision(
+    tmp_path: Path, make_database: Callable[[str], str]
+) -> None:
+    """op.execute("COMMIT") prints as an autocommit_block does in the offline SQL: the
+    source tells them apart. The first half's lock was released at it: said."""
+    from dbctl.lifecycle.migrate import upgrade
+
+    project = AlembicProject(tmp_path / "p")
+    project.add(Rev("a", None, "CREATE TABLE t (id int PRIMARY KEY)"))
+    path = project.add(
+        Rev(
+            "b",
+            "a",
+            "py:op.execute(\"SET lock_timeout = '2s'\")\n"
+            'op.execute("ALTER TABLE t ADD COLUMN x int")\n'
+            'op.execute("COMMIT")\n'
+            'op.execute("ALTER TABLE t ADD COLUMN y int")',
+        )
+    )
+    project.add(
+        Rev("c", "b", "CREATE INDEX CONCURRENTLY ix_t_x ON t (x)", autocommit=True)
+    )  # Alembic's own COMMIT and BEGIN around it: no finding
+    url = make_database("lint_nesting")
+    upgrade(project.settings(url), url, revision="a")
+    for offline in (False, True):
+        result = _lint(project, url, offline=offline)
+        nested = [f for f in result.findings if f.rule == "transaction-nesting"]
+        assert [(f.evidence["revision"], f.severity) for f in nested] == [("b", Severity.error)], (
+            result.findings
+        )
+        [finding] = nested
+        assert finding.location is not None and finding.location.line is not None
+        assert 'op.execute("COMMIT")' in path.read_text().splitlines()[finding.location.line - 1]
+        assert "autocommit_block()" in (finding.suggestion or "")

@@ -3,7 +3,7 @@ annotate): the upgrade() statement that names what the SQL names."""
 
 from __future__ import annotations
 
-from dbctl.lint.locate import first_line_of_upgrade, locate
+from dbctl.lint.source import first_line_of_upgrade, locate
 
 SOURCE = '''"""add things"""
 from alembic import op

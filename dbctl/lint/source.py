@@ -1,10 +1,15 @@
-"""The line of a revision's file a finding belongs to, for GitHub's and SARIF's annotations.
+"""What is read from a revision's Python rather than from its SQL.
+
+The line a finding belongs to, for GitHub's and SARIF's annotations.
 
 The rules read the SQL Alembic prints, which carries no line of the Python that made it.
 So each simple statement of ``upgrade()`` (inside ``with``, ``if`` and loops too) is
 scored by the names it shares with the SQL (tables, columns, indexes, constraints; SQL's
 own words count next to nothing) and the best one's first line is the finding's. A
 statement that names nothing the SQL names gives no line rather than a wrong one.
+
+The transaction control ``upgrade()`` runs itself (``op.execute("COMMIT")``): in Alembic's
+offline SQL it prints as an ``autocommit_block`` does, so only the source tells them apart.
 """
 
 from __future__ import annotations
@@ -98,3 +103,40 @@ def first_line_of_upgrade(source: str) -> int | None:
     ):
         body = body[1:]
     return body[0].lineno
+
+
+_TRANSACTION_WORD = re.compile(r"\b(begin|start|commit|end|rollback|abort|prepare)\b", re.I)
+
+
+def transaction_control(source: str) -> list[tuple[int, str]]:
+    """The transactions ``upgrade()`` begins or ends itself, in its string literals: each
+    literal's line and what it does (BEGIN, COMMIT, ROLLBACK, PREPARE TRANSACTION)."""
+    from pglast import ast as pg
+    from pglast import parse_sql
+    from pglast.enums import TransactionStmtKind as Kind
+    from pglast.parser import ParseError
+
+    words = {
+        Kind.TRANS_STMT_BEGIN: "BEGIN",
+        Kind.TRANS_STMT_START: "BEGIN",
+        Kind.TRANS_STMT_COMMIT: "COMMIT",
+        Kind.TRANS_STMT_ROLLBACK: "ROLLBACK",
+        Kind.TRANS_STMT_PREPARE: "PREPARE TRANSACTION",
+    }
+    function = _upgrade(source)
+    if function is None:
+        return []
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(function):
+        if not isinstance(node, ast.Constant) or not isinstance(node.value, str):
+            continue
+        if not _TRANSACTION_WORD.search(node.value):
+            continue
+        try:
+            parsed = parse_sql(node.value)
+        except (ParseError, ValueError):
+            continue
+        for raw in parsed:
+            if isinstance(raw.stmt, pg.TransactionStmt) and raw.stmt.kind in words:
+                found.append((node.lineno, words[raw.stmt.kind]))
+    return sorted(found)
