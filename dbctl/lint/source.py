@@ -32,15 +32,26 @@ _COMMON = KEYWORDS | _DDL_WORDS
 _COMMON_WEIGHT = 0.01
 
 
-def _upgrade(source: str) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+_Function = ast.FunctionDef | ast.AsyncFunctionDef
+
+
+def _functions(source: str) -> list[_Function]:
+    """The module-level functions of ``source``: ``upgrade`` first, then the helpers it
+    may call (never ``downgrade``); [] for a file Python cannot read."""
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError):  # a file Python cannot read: no line, not an error
-        return None
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == "upgrade":
-            return node
-    return None
+        return []
+    found = [node for node in tree.body if isinstance(node, _Function)]
+    upgrade = [node for node in found if node.name == "upgrade"]
+    if not upgrade:
+        return []
+    return upgrade + [node for node in found if not node.name.startswith(("upgrade", "downgrade"))]
+
+
+def _upgrade(source: str) -> _Function | None:
+    functions = _functions(source)
+    return functions[0] if functions else None
 
 
 def _simple(
@@ -71,21 +82,29 @@ def _words(text: str) -> set[str]:
     return {word.lower() for word in _WORD.findall(text)}
 
 
-def locate(source: str, statement: str) -> int | None:
-    """The first line of the ``upgrade()`` statement that makes ``statement``, or None."""
-    function = _upgrade(source)
-    if function is None:
-        return None
-    wanted = _words(statement)
-    lines = source.splitlines()
+def _best(functions: list[_Function], wanted: set[str], lines: list[str]) -> int | None:
+    """The first line of the simple statement of ``functions`` that shares the most names
+    with ``wanted`` (the earliest of equals), if one shares a name at all."""
     best: tuple[float, int] | None = None
-    for node, around in _simple(function.body, lines):
-        end = node.end_lineno or node.lineno
-        shared = wanted & _words(around + "\n" + "\n".join(lines[node.lineno - 1 : end]))
-        score = sum(_COMMON_WEIGHT if word in _COMMON else 1.0 for word in shared)
-        if score >= 1.0 and (best is None or score > best[0]):
-            best = (score, node.lineno)
+    for function in functions:
+        for node, around in _simple(function.body, lines):
+            end = node.end_lineno or node.lineno
+            shared = wanted & _words(around + "\n" + "\n".join(lines[node.lineno - 1 : end]))
+            score = sum(_COMMON_WEIGHT if word in _COMMON else 1.0 for word in shared)
+            if score >= 1.0 and (best is None or score > best[0]):
+                best = (score, node.lineno)
     return best[1] if best else None
+
+
+def locate(source: str, statement: str) -> int | None:
+    """The first line of the ``upgrade()`` statement that makes ``statement`` (else of a
+    helper function's, when upgrade() only calls one), or None."""
+    functions = _functions(source)
+    if not functions:
+        return None
+    wanted, lines = _words(statement), source.splitlines()
+    found = _best(functions[:1], wanted, lines)
+    return found if found is not None else _best(functions[1:], wanted, lines)
 
 
 def first_line_of_upgrade(source: str) -> int | None:

@@ -67,3 +67,29 @@ def test_a_batch_block_lends_its_table_to_its_statements() -> None:
     assert locate(BATCH, "ALTER TABLE users ALTER COLUMN name SET NOT NULL") == 5
     assert locate(BATCH, "ALTER TABLE users DROP COLUMN legacy") == 7
     assert locate(BATCH, "ALTER TABLE orders ADD COLUMN name TEXT") == 3
+
+
+HELPER = """
+FK = "fk_trace_info_experiment_id"
+
+
+def _alter(ondelete=None):
+    op.drop_constraint(FK, "trace_info", type_="foreignkey")
+    op.create_foreign_key(FK, "trace_info", "experiments", ["experiment_id"], ["id"])
+
+
+def upgrade():
+    _alter(ondelete="CASCADE")
+
+
+def downgrade():
+    op.create_foreign_key(FK, "trace_info", "experiments", ["experiment_id"], ["id"])
+"""
+
+
+def test_a_helper_upgrade_calls_is_searched_when_upgrade_names_nothing() -> None:
+    sql = (
+        "ALTER TABLE trace_info ADD CONSTRAINT fk_trace_info_experiment_id FOREIGN KEY "
+        "(experiment_id) REFERENCES experiments (id) ON DELETE CASCADE"
+    )
+    assert locate(HELPER, sql) == 7
