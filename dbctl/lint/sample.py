@@ -7,8 +7,8 @@ up to ``rows`` rows of each of its tables are copied in (``TABLESAMPLE SYSTEM`` 
 tables: whole random pages, not the first rows), with ``COPY ... (FORMAT binary)`` from a
 read-only transaction on the live database, through a staging table (rows the revisions
 seeded stay, a key both sides hold is kept once), then ANALYZE, and the sequences set
-where the live ones stand. Only tables whose columns and types are the same on both sides are
-copied (their stored columns: generated ones are computed again), and not the tables
+where the live ones stand. Only tables whose columns and types are the same on both sides
+are copied (their stored columns: generated ones are computed again), and not the tables
 with a foreign key (sampled apart from their parents, their rows would break a later
 VALIDATE CONSTRAINT that the real data passes); triggers are not fired in the shadow
 (``session_replication_role = replica``, which needs a superuser there: the sandbox is
