@@ -6,10 +6,11 @@ ACCESS EXCLUSIVE lock held without a lock_timeout (measured, or from the rules o
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from dbctl.pg.identifiers import quote_ident
 from dbctl.report import Finding, Location, Severity
 
 if TYPE_CHECKING:
@@ -55,9 +56,17 @@ def finding(
 
 
 def from_hit(
-    hit: Hit, statements: Sequence[str], script: Script, where: str, taken: Measured | None
+    hit: Hit,
+    statements: Sequence[str],
+    script: Script,
+    where: str,
+    taken: Measured | None,
+    *,
+    mapped: Mapping[str, frozenset[str]] | None = None,
 ) -> Finding:
-    """A rule's finding, with the locks measured on its table when there are some."""
+    """A rule's finding, with the locks measured on its table when there are some, and
+    what the models (``mapped``: table -> columns, when configured) say of a drop or a
+    rename."""
     message = hit.message
     bare = _name(hit.table or "")
     held = [lock for lock in (taken.locks if taken else ()) if _name(lock.table, raw=True) == bare]
@@ -75,6 +84,8 @@ def from_hit(
         if not mine and not partitioned:  # the shadow says: no new file for the table
             message += " Measured: no rewrite (the table kept its file)."
             severity = min(severity, Severity.warning, key=lambda s: s.rank)
+    if mapped is not None and hit.rule in _CODE_BREAKING:
+        severity, message = _against_models(hit, bare, mapped, severity, message)
     return finding(
         hit.rule,
         severity,
@@ -84,6 +95,38 @@ def from_hit(
         table=hit.table,
         suggestion=hit.fix,
         statement=statements[hit.statement] if 0 <= hit.statement < len(statements) else None,
+    )
+
+
+_CODE_BREAKING = frozenset(
+    {"ban-drop-column", "ban-drop-table", "renaming-column", "renaming-table"}
+)
+
+
+def _against_models(
+    hit: Hit, bare: str, mapped: Mapping[str, frozenset[str]], severity: Severity, message: str
+) -> tuple[Severity, str]:
+    """A drop or rename of what the models still map is an error: the code shipped with
+    this revision uses it too, not only the old release during the deploy."""
+    table = hit.table or bare
+    columns = mapped.get(bare)
+    if hit.rule in ("ban-drop-table", "renaming-table"):
+        if columns is None:
+            return severity, message + " The models no longer map the table."
+        return Severity.error, message + (
+            f" The models still map {table}: the code this revision ships with uses it too."
+        )
+    column = hit.column or ""
+    if columns is None or column not in columns:
+        if columns is None:
+            return severity, message
+        return severity, message + (
+            f" The models no longer map {table}.{quote_ident(column)}: the new code does not "
+            "use it; the old release does until it is replaced."
+        )
+    return Severity.error, message + (
+        f" The models still map {table}.{quote_ident(column)}: the code this revision ships "
+        "with uses it too (SQLAlchemy selects every mapped column)."
     )
 
 

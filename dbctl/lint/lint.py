@@ -282,8 +282,25 @@ def lint_migrations(
         )
     sizes = _sizes(live, measured) if live else {}
     version = server_version(live or server)
-    review(settings, linted, measured, result, sizes=sizes, version=version)
+    mapped = _mapped(settings, result) if settings.models else None
+    review(settings, linted, measured, result, sizes=sizes, version=version, mapped=mapped)
     return result
+
+
+def _mapped(settings: Settings, result: LintResult) -> dict[str, frozenset[str]] | None:
+    """The models' tables and their columns (a drop or rename of what they still map is an
+    error); None, and a note, when they cannot be imported."""
+    from dbctl.lifecycle.models import load_metadata
+
+    try:
+        metadata = load_metadata(settings)
+    except DbctlError as exc:
+        result.notes.append(f"the models were not read, drops and renames not checked: {exc}")
+        return None
+    mapped: dict[str, frozenset[str]] = {}
+    for table in metadata.tables.values():
+        mapped[table.name] = mapped.get(table.name, frozenset()) | {c.name for c in table.columns}
+    return mapped
 
 
 def review(
@@ -294,6 +311,7 @@ def review(
     *,
     sizes: dict[str, int] | None = None,
     version: int = DEFAULT_VERSION,
+    mapped: dict[str, frozenset[str]] | None = None,
 ) -> None:
     """Each revision's SQL through the rules, with what was measured of it (``measured``:
     by revision, possibly empty), into ``result``; its inline ignores applied."""
@@ -344,7 +362,10 @@ def review(
                 }
                 for rewrite in measured_here.rewrites
             ]
-        found = [from_hit(hit, statements, script, where, taken) for hit in linted_sql.hits]
+        found = [
+            from_hit(hit, statements, script, where, taken, mapped=mapped)
+            for hit in linted_sql.hits
+        ]
         found += from_measure(taken, script, where, sizes or {}, linted_sql.sets_lock_timeout)
         if taken is None and measured_here is not None:  # its rewrites, read after it ran
             found += rewrites(measured_here, script, where, sizes or {})

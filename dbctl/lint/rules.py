@@ -77,6 +77,7 @@ class Hit:
     message: str  # what the statement does, the lock it takes, what waits and how long
     fix: str  # the safe pattern as Alembic code, "" if none
     severity: str  # "error" or "warning"
+    column: str | None = None  # the column dropped or renamed (the old name), as stored
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,10 +157,17 @@ class _Scan:
         return table.bare in self.created or table.bare == VERSION_TABLE
 
     def hit(
-        self, table: Table | None, message: str, fix: str, *, rule: str, severity: str = "error"
+        self,
+        table: Table | None,
+        message: str,
+        fix: str,
+        *,
+        rule: str,
+        severity: str = "error",
+        column: str | None = None,
     ) -> Hit:
         shown = table.shown if table is not None and table.name else None
-        return Hit(rule, self.statement, shown, message, fix, severity)
+        return Hit(rule, self.statement, shown, message, fix, severity, column)
 
 
 def lint_statements(statements: Sequence[str], *, server_version: int = 150000) -> Linted:
@@ -285,7 +293,9 @@ def _rename(node: ast.RenameStmt, scan: _Scan) -> list[Hit]:
             f"the deploy) uses the old name and fails until it is replaced."
         )
         fix = rename_column_fix(table, old, new)
-        return [scan.hit(table, message, fix, rule="renaming-column", severity="warning")]
+        return [
+            scan.hit(table, message, fix, rule="renaming-column", severity="warning", column=old)
+        ]
     return []
 
 
@@ -530,7 +540,7 @@ def _drop_column(table: Table, cmd: ast.AlterTableCmd, scan: _Scan) -> list[Hit]
         f"every query that reads or writes it (SQLAlchemy selects every mapped column)."
     )
     fix = later("no longer reads or writes the column", table, "drop_column", name)
-    return [scan.hit(table, message, fix, rule="ban-drop-column", severity="warning")]
+    return [scan.hit(table, message, fix, rule="ban-drop-column", severity="warning", column=name)]
 
 
 _COMMANDS: dict[Any, Callable[[Table, ast.AlterTableCmd, _Scan], list[Hit]]] = {

@@ -368,3 +368,59 @@ def test_a_commit_of_its_own_splits_the_revision(
         assert finding.location is not None and finding.location.line is not None
         assert 'op.execute("COMMIT")' in path.read_text().splitlines()[finding.location.line - 1]
         assert "autocommit_block()" in (finding.suggestion or "")
+
+
+MODELS = """
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+users = sa.Table(
+    "users", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("legacy", sa.Text),
+    sa.Column("email", sa.Text),
+)
+"""
+
+
+def test_the_models_make_a_drop_or_rename_of_what_they_still_map_an_error(
+    tmp_path: Path, make_database: Callable[[str], str]
+) -> None:
+    """ban-drop-column as the issue asks: with the models, a column the code still reads
+    is an error (the code shipped with the revision breaks, not only the old release); one
+    the models no longer map stays a warning, and says so."""
+    from dbctl.lifecycle.migrate import upgrade
+
+    project = AlembicProject(tmp_path / "p", models=MODELS)
+    project.add(
+        Rev(
+            "a",
+            None,
+            "CREATE TABLE users (id int PRIMARY KEY, legacy text, email text, old text);"
+            "CREATE TABLE audit (id int PRIMARY KEY)",
+        )
+    )
+    project.add(Rev("b", "a", TIMEOUT + "ALTER TABLE users DROP COLUMN legacy"))
+    project.add(Rev("c", "b", TIMEOUT + "ALTER TABLE users DROP COLUMN old"))
+    project.add(Rev("d", "c", TIMEOUT + "ALTER TABLE users RENAME COLUMN email TO mail"))
+    project.add(Rev("e", "d", TIMEOUT + "DROP TABLE audit"))
+    url = make_database("lint_models")
+    upgrade(project.settings(url), url, revision="a")
+    result = _lint(project, url)
+    got = {
+        (str(f.evidence["revision"]), f.rule): f
+        for f in result.findings
+        if f.rule in ("ban-drop-column", "renaming-column", "ban-drop-table")
+    }
+    assert got.keys() == {
+        ("b", "ban-drop-column"),
+        ("c", "ban-drop-column"),
+        ("d", "renaming-column"),
+        ("e", "ban-drop-table"),
+    }, result.findings
+    assert got["b", "ban-drop-column"].severity is Severity.error
+    assert "The models still map users.legacy" in got["b", "ban-drop-column"].message
+    assert got["c", "ban-drop-column"].severity is Severity.warning
+    assert "The models no longer map users.old" in got["c", "ban-drop-column"].message
+    assert got["d", "renaming-column"].severity is Severity.error
+    assert got["e", "ban-drop-table"].severity is Severity.warning
