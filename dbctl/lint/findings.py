@@ -82,7 +82,7 @@ def from_hit(
         mine = [r for r in taken.rewrites if _name(r.table, raw=True) == bare and r.table_rewritten]
         partitioned = any(_name(t, raw=True) == bare for t in taken.partitioned)
         if not mine and not partitioned:  # the shadow says: no new file for the table
-            message += " Measured: no rewrite (the table kept its file)."
+            message = f"read from the SQL: {message} {_NO_REWRITE}"
             severity = min(severity, Severity.warning, key=lambda s: s.rank)
     if mapped is not None and hit.rule in _CODE_BREAKING:
         severity, message = _against_models(hit, bare, mapped, severity, message)
@@ -98,6 +98,12 @@ def from_hit(
     )
 
 
+_NO_REWRITE = (
+    "Measured in the shadow: no rewrite (the table kept its file), so here only a brief "
+    "ACCESS EXCLUSIVE lock. It does rewrite where PostgreSQL cannot convert in place: on "
+    "another server version, or, for timestamp to timestamptz, in a session whose TimeZone "
+    "is other than UTC (the shadow runs in --database-url's when one is given)."
+)
 _CODE_BREAKING = frozenset(
     {"ban-drop-column", "ban-drop-table", "renaming-column", "renaming-table"}
 )

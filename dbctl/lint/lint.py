@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 import subprocess
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -278,7 +278,13 @@ def lint_migrations(
             # the live database is where the shadow stands before the first linted one
             sample = _sampler(live, request.sample_rows, result)
         measured = _measure(
-            settings, server, path, {s.revision for s in linted}, result, sample=sample
+            settings,
+            server,
+            path,
+            {s.revision for s in linted},
+            result,
+            sample=sample,
+            timezone=_timezone(live) if live is not None else None,
         )
     sizes = _sizes(live, measured) if live else {}
     version = server_version(live or server)
@@ -321,6 +327,9 @@ def review(
     from dbctl.lint.rules import lint_statements
 
     whole = _offline(settings, linted) if linted else None
+    # columns proven NOT NULL by a valid CHECK, and the NOT VALID such checks, so far
+    proven: frozenset[tuple[str, str]] = frozenset()
+    checks: Mapping[str, tuple[str, str]] = {}
     for script in linted:
         where = project_relative(settings, script.path)
         source = _read(script.path)
@@ -343,8 +352,13 @@ def review(
                     )
                 )  # fmt: skip
                 statements = []
-        linted_sql = lint_statements(statements, server_version=version)
         measured_here = measured.get(script.revision)
+        if measured_here is not None:
+            proven |= measured_here.proven
+        linted_sql = lint_statements(
+            statements, server_version=version, proven=proven, not_null_checks=checks
+        )
+        proven, checks = linted_sql.proven, linted_sql.not_null_checks
         taken = measured_here
         if taken is not None and not (taken.seen and taken.in_transaction):
             taken = None  # outside a transaction, or env.py's connection was never seen
@@ -430,6 +444,21 @@ def server_version(url: str | None) -> int:
     return int(str(row[0])) if row else DEFAULT_VERSION
 
 
+def _timezone(url: str) -> str | None:
+    """The live database's TimeZone (its ALTER DATABASE / ROLE settings, else the
+    server's), which the shadow takes: None when it cannot be read."""
+    import psycopg
+
+    from dbctl.pg.connect import connect
+
+    try:
+        with connect(url) as conn:
+            row = conn.execute("SHOW TimeZone").fetchone()
+    except (psycopg.Error, DbctlError):
+        return None
+    return str(row[0]) if row else None
+
+
 def _read(path: str) -> str:
     try:
         return Path(path).read_text(encoding="utf-8", errors="replace")
@@ -478,11 +507,12 @@ def _measure(
     result: LintResult,
     *,
     sample: Callable[[str], None] | None = None,
+    timezone: str | None = None,
 ) -> dict[str, Measured]:
     from dbctl.lint.measure import ShadowFailed, shadow
 
     try:
-        with shadow(settings, server, before_first=sample) as run:
+        with shadow(settings, server, before_first=sample, timezone=timezone) as run:
             found = run(path, wanted)
     except ShadowFailed as failed:
         result.failed[failed.revision] = failed.why

@@ -53,6 +53,22 @@ _LOCKS = """
 SELECT relation::int8, mode FROM pg_locks
 WHERE pid = pg_backend_pid() AND locktype = 'relation' AND granted AND relation IS NOT NULL
 """
+# Columns a SET NOT NULL would not scan (PostgreSQL 12+): NOT NULL already, or proven by a
+# validated CHECK (col IS NOT NULL).
+_PROVEN = """
+SELECT lower(c.relname), a.attname
+FROM pg_attribute a
+JOIN pg_class c ON c.oid = a.attrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND left(n.nspname, 3) <> 'pg_'
+  AND (a.attnotnull OR EXISTS (
+      SELECT FROM pg_constraint k
+      WHERE k.conrelid = c.oid AND k.contype = 'c' AND k.convalidated
+        AND k.conkey = ARRAY[a.attnum]
+        AND pg_get_constraintdef(k.oid)
+            = format('CHECK ((%s IS NOT NULL))', quote_ident(a.attname))))
+"""
 _FILES = "SELECT oid::int8, relfilenode::int8 FROM pg_class WHERE oid::int8 = ANY(:oids)"
 
 
@@ -97,6 +113,8 @@ class Measured:
     seen: bool = False
     unread: int = 0  # commits of other connections that could not be read
     partitioned: frozenset[str] = frozenset()  # partitioned tables (their partitions rewrite)
+    # (lower-cased table, column) NOT NULL or proven so by a valid CHECK, before the revision
+    proven: frozenset[tuple[str, str]] = frozenset()
 
 
 def _relations(conn: Any) -> dict[int, Relation]:
@@ -104,6 +122,12 @@ def _relations(conn: Any) -> dict[int, Relation]:
 
     rows = conn.execute(text(_RELATIONS)).fetchall()
     return {row[0]: Relation(row[1], row[2], row[3], row[4], row[5]) for row in rows}
+
+
+def _proven(conn: Any) -> frozenset[tuple[str, str]]:
+    from sqlalchemy import text
+
+    return frozenset((str(row[0]), str(row[1])) for row in conn.execute(text(_PROVEN)))
 
 
 def _table_of(oid: int, before: dict[int, Relation]) -> Relation | None:
@@ -161,24 +185,43 @@ def shadow(
     *,
     notify: Notify | None = None,
     before_first: Callable[[str], None] | None = None,
+    timezone: str | None = None,
 ) -> Iterator[Callable[[Sequence[Script], set[str]], list[Measured]]]:
     """A temporary database on the server of ``server_url``; yields ``run(path, measured)``,
     which applies ``path`` in order (from the empty database, after the baseline) and
     measures the revisions in ``measured``. ``before_first`` gets the shadow's URL just
-    before the first measured revision (a sample of the live rows goes in there)."""
+    before the first measured revision (a sample of the live rows goes in there).
+    ``timezone``: the live database's TimeZone, the shadow's too (whether ``timestamp`` to
+    ``timestamptz`` rewrites the table depends on it: not in UTC)."""
     from dbctl.lifecycle.handoff import handed_over
     from dbctl.pg.shadow import temporary_database
 
     settings = replace(settings, pooler="none")  # the shadow is reached directly, never pooled
-    with (
-        temporary_database(server_url, purpose="lint", notify=notify) as url,
-        handed_over(settings, url),
-    ):
+    with temporary_database(server_url, purpose="lint", notify=notify) as url:
+        if timezone is not None:
+            _set_timezone(url, timezone)
+        with handed_over(settings, url):
 
-        def run(path: Sequence[Script], measured: set[str]) -> list[Measured]:
-            return _apply(settings, url, path, measured, before_first)
+            def run(path: Sequence[Script], measured: set[str]) -> list[Measured]:
+                return _apply(settings, url, path, measured, before_first)
 
-        yield run
+            yield run
+
+
+def _set_timezone(url: str, timezone: str) -> None:
+    """Every session of the shadow database in ``timezone`` (one the server accepts)."""
+    from psycopg import sql
+
+    from dbctl.pg.connect import connect
+
+    with connect(url, autocommit=True) as conn:
+        row = conn.execute("SELECT current_database()").fetchone()
+        assert row is not None
+        conn.execute(
+            sql.SQL("ALTER DATABASE {} SET TimeZone = {}").format(
+                sql.Identifier(str(row[0])), sql.Literal(timezone)
+            )
+        )
 
 
 @contextmanager
@@ -199,6 +242,7 @@ def measuring(
 
     measured = Measured(script.revision, in_transaction=not describe(script).autocommit)
     before = _relations(session.connection)
+    measured.proven = _proven(session.connection)
     if session.connection.in_transaction():
         session.connection.commit()  # the apply begins the revision's own transaction
 

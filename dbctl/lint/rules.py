@@ -10,7 +10,8 @@ On a table these statements did not create (and never on ``alembic_version``):
   (ADD CONSTRAINT, or inline on ADD COLUMN);
 - ``disallowed-unique-constraint`` (error): UNIQUE / PRIMARY KEY added without USING INDEX;
 - ``adding-not-nullable-field`` (error): ADD COLUMN ... NOT NULL without a DEFAULT, and
-  ALTER COLUMN ... SET NOT NULL;
+  ALTER COLUMN ... SET NOT NULL (not when a validated ``CHECK (col IS NOT NULL)`` proves the
+  column on PostgreSQL 12+: added or validated here, or ``proven`` before);
 - ``adding-field-with-default`` (error): ADD COLUMN with a volatile DEFAULT, a serial or an
   identity column, or any DEFAULT before PostgreSQL 11 (a warning for a function of unknown
   volatility); ``adding-stored-generated-column`` (error): GENERATED ... STORED;
@@ -31,7 +32,7 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +40,7 @@ from pglast import ast, parse_sql
 from pglast.enums import (
     AlterTableType,
     ConstrType,
+    NullTestType,
     ObjectType,
     TransactionStmtKind,
     VariableSetKind,
@@ -94,6 +96,10 @@ class Linted:
     sets_lock_timeout: bool
     sets_statement_timeout: bool
     unparsed: tuple[int, ...]  # statements PostgreSQL's parser does not accept
+    # (bare table, column) proven NOT NULL by a validated CHECK, before these or by them
+    proven: frozenset[tuple[str, str]] = frozenset()
+    # NOT VALID CHECK (col IS NOT NULL) constraints: name -> (bare table, column)
+    not_null_checks: Mapping[str, tuple[str, str]] = field(default_factory=dict)
 
 
 VERSION_TABLE = "alembic_version"
@@ -152,6 +158,8 @@ class _Scan:
     settings: dict[str, _Setting] = field(
         default_factory=lambda: {"lock_timeout": _Setting(), "statement_timeout": _Setting()}
     )
+    proven: set[tuple[str, str]] = field(default_factory=set)  # (bare table, column)
+    not_null_checks: dict[str, tuple[str, str]] = field(default_factory=dict)  # NOT VALID ones
 
     def exempt(self, table: Table) -> bool:
         return table.bare in self.created or table.bare == VERSION_TABLE
@@ -170,10 +178,19 @@ class _Scan:
         return Hit(rule, self.statement, shown, message, fix, severity, column)
 
 
-def lint_statements(statements: Sequence[str], *, server_version: int = 150000) -> Linted:
+def lint_statements(
+    statements: Sequence[str],
+    *,
+    server_version: int = 150000,
+    proven: frozenset[tuple[str, str]] = frozenset(),
+    not_null_checks: Mapping[str, tuple[str, str]] | None = None,
+) -> Linted:
     """The hazards of ``statements`` (one revision's, in order) on a server of
-    ``server_version`` (``server_version_num``); never raises for SQL it cannot parse."""
-    scan = _Scan(server_version)
+    ``server_version`` (``server_version_num``); ``proven``: the (bare table, column) pairs
+    a validated ``CHECK (col IS NOT NULL)`` already proves, ``not_null_checks`` the NOT VALID
+    ones by name (both from the revisions before, as ``Linted`` gives them). Never raises
+    for SQL it cannot parse."""
+    scan = _Scan(server_version, proven=set(proven), not_null_checks=dict(not_null_checks or {}))
     hits: list[Hit] = []
     unparsed: list[int] = []
     at_first_lock: tuple[bool, bool] | None = None
@@ -201,7 +218,15 @@ def lint_statements(statements: Sequence[str], *, server_version: int = 150000) 
         scan.settings["lock_timeout"].ever,
         scan.settings["statement_timeout"].ever,
     )
-    return Linted(tuple(hits), frozenset(scan.created), lock, statement, tuple(unparsed))
+    return Linted(
+        tuple(hits),
+        frozenset(scan.created),
+        lock,
+        statement,
+        tuple(unparsed),
+        frozenset(scan.proven),
+        scan.not_null_checks,
+    )
 
 
 # -- the rules, one per kind of statement ------------------------------------------------------
@@ -440,10 +465,39 @@ def _add_constraint(table: Table, cmd: ast.AlterTableCmd, scan: _Scan) -> list[H
     constraint = cmd.def_
     if not isinstance(constraint, ast.Constraint):
         return []
+    _not_null_check(table, constraint, scan)
     if constraint.contype in VALIDATED:
         return _validated(table, constraint, scan)
     if constraint.contype in UNIQUE and not constraint.indexname:
         return _unique(table, constraint, scan, keys=names_of(constraint.keys))
+    return []
+
+
+def _not_null_check(table: Table, constraint: ast.Constraint, scan: _Scan) -> None:
+    """A ``CHECK (col IS NOT NULL)``: the column is proven when it is validated (now, or by
+    a later VALIDATE CONSTRAINT of its name)."""
+    test = constraint.raw_expr
+    if (
+        constraint.contype != ConstrType.CONSTR_CHECK
+        or not isinstance(test, ast.NullTest)
+        or test.nulltesttype != NullTestType.IS_NOT_NULL
+        or not isinstance(test.arg, ast.ColumnRef)
+    ):
+        return
+    column = (names_of(test.arg.fields) or [""])[-1]
+    if not column or not constraint.is_enforced:
+        return
+    if constraint.skip_validation:
+        name = constraint.conname or constraint_name(table, constraint)
+        scan.not_null_checks[name] = (table.bare, column)
+    else:
+        scan.proven.add((table.bare, column))
+
+
+def _validate_constraint(table: Table, cmd: ast.AlterTableCmd, scan: _Scan) -> list[Hit]:
+    checked = scan.not_null_checks.get(cmd.name or "")
+    if checked is not None and checked[0] == table.bare:
+        scan.proven.add(checked)
     return []
 
 
@@ -524,6 +578,8 @@ def _column_type(table: Table, cmd: ast.AlterTableCmd, scan: _Scan) -> list[Hit]
 
 def _set_not_null(table: Table, cmd: ast.AlterTableCmd, scan: _Scan) -> list[Hit]:
     name = cmd.name or ""
+    if scan.server_version >= 120000 and (table.bare, name) in scan.proven:
+        return []  # the valid CHECK proves it: no scan, a brief lock
     message = (
         f"SET NOT NULL on {table.shown}.{quote_ident(name)} scans every row under an ACCESS "
         f"EXCLUSIVE lock: reads and writes of {table.shown} wait until the scan ends."
@@ -548,6 +604,7 @@ _COMMANDS: dict[Any, Callable[[Table, ast.AlterTableCmd, _Scan], list[Hit]]] = {
     AlterTableType.AT_AddConstraint: _add_constraint,
     AlterTableType.AT_AlterColumnType: _column_type,
     AlterTableType.AT_SetNotNull: _set_not_null,
+    AlterTableType.AT_ValidateConstraint: _validate_constraint,
     AlterTableType.AT_DropColumn: _drop_column,
 }
 

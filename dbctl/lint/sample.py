@@ -3,8 +3,10 @@
 An empty shadow passes revisions the real data fails (``SET NOT NULL`` on a column with
 NULLs, a CHECK or a unique index the rows break, a type cast a value refuses) and takes
 no time to rewrite. So when the live database is at the revision the shadow has reached,
-up to ``rows`` rows of each of its tables are copied in (``TABLESAMPLE SYSTEM`` on large
-tables: whole random pages, not the first rows), with ``COPY ... (FORMAT binary)`` from a
+up to ``rows`` rows of each of its tables are copied in (on large tables, whole pages at
+random, ``TABLESAMPLE SYSTEM ... REPEATABLE``, half as many again as asked for, and of those the
+rows asked for in an order that does not follow the pages: neither the first rows nor the
+first pages, and the same sample again for the same table), with ``COPY ... (FORMAT binary)`` from a
 read-only transaction on the live database, through a staging table (rows the revisions
 seeded stay, a key both sides hold is kept once), then ANALYZE, and the sequences set
 where the live ones stand. Only tables whose columns and types are the same on both sides
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
 
 DEFAULT_ROWS = 10_000
 MACHINERY = frozenset({"alembic_version", "dbctl_migrations"})
+_SEED = 20260  # TABLESAMPLE's: the same pages of an unchanged table, run after run
 
 _TABLES = """
 SELECT n.nspname, c.relname, greatest(c.reltuples, 0)::float8,
@@ -152,13 +155,14 @@ def copy_sample(live_url: str, shadow_url: str, *, rows: int = DEFAULT_ROWS) -> 
                 found.skipped.append(f"{schema}.{name}: has foreign keys")
                 continue
             target = f"{quote_ident(schema)}.{quote_ident(name)}"
-            sampled = ""
-            if table.tuples > rows:  # whole pages at random, a little more than asked for
+            sampled = order = ""
+            if table.tuples > rows:
                 share = min(100.0, 100.0 * rows * 1.5 / table.tuples)
-                sampled = f" TABLESAMPLE SYSTEM ({share:.4f})"
+                sampled = f" TABLESAMPLE SYSTEM ({share:.4f}) REPEATABLE ({_SEED})"
+                order = " ORDER BY md5(ctid::text)"  # not the pages' order: no end left out
             query = (
-                f"COPY (SELECT {table.columns} FROM ONLY {target}{sampled} LIMIT {int(rows)}) "
-                "TO STDOUT"
+                f"COPY (SELECT {table.columns} FROM ONLY {target}{sampled}{order} "
+                f"LIMIT {int(rows)}) TO STDOUT"
             )
             try:
                 with shadow.transaction():

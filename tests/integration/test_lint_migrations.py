@@ -129,7 +129,9 @@ def test_a_type_change_the_shadow_saw_keep_its_file_is_only_a_warning(
     [finding] = _of(result, "m_timestamptz")
     assert finding.rule == "changing-column-type"
     assert finding.severity is Severity.warning
-    assert "Measured: no rewrite" in finding.message
+    assert finding.message.partition(": ")[2].startswith("read from the SQL: ALTER COLUMN")
+    assert "Measured in the shadow: no rewrite" in finding.message
+    assert "TimeZone is other than UTC" in finding.message  # where it would rewrite
     assert _locks(result, "m_timestamptz") == {"public.orders": "ACCESS EXCLUSIVE"}
 
 

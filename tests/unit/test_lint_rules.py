@@ -59,8 +59,10 @@ def run_fix(fix: str) -> list[Call]:
     return calls
 
 
-def lint(*statements: str, server_version: int = 150000) -> Linted:
-    linted = lint_statements(statements, server_version=server_version)
+def lint(
+    *statements: str, server_version: int = 150000, proven: frozenset[tuple[str, str]] = frozenset()
+) -> Linted:
+    linted = lint_statements(statements, server_version=server_version, proven=proven)
     for hit in linted.hits:
         assert hit.rule in RULES, hit.rule
         assert hit.severity in {"error", "warning"}
@@ -337,6 +339,12 @@ SAFE = [
     ["ALTER TABLE alembic_version ALTER COLUMN version_num TYPE VARCHAR(64)",
      "DELETE FROM alembic_version WHERE alembic_version.version_num = 'a'"],
     ["SET lock_timeout = '2s'", "SELECT 1", "UPDATE users SET n = 1 WHERE id = 1"],
+    ["ALTER TABLE users ADD CONSTRAINT c CHECK (email IS NOT NULL) NOT VALID",
+     "ALTER TABLE users VALIDATE CONSTRAINT c",
+     "ALTER TABLE users ALTER COLUMN email SET NOT NULL"],
+    ['ALTER TABLE public."Users" ADD CONSTRAINT "C" CHECK ("Email" IS NOT NULL) NOT VALID',
+     'ALTER TABLE "Users" VALIDATE CONSTRAINT "C"',
+     'ALTER TABLE "Users" ALTER COLUMN "Email" SET NOT NULL'],
     [""],
     ["-- only a comment"],
 ]  # fmt: skip
@@ -345,6 +353,25 @@ SAFE = [
 @pytest.mark.parametrize("statements", SAFE)
 def test_safe_patterns_give_no_hit(statements: list[str]) -> None:
     assert lint(*statements).hits == ()
+
+
+def test_set_not_null_is_a_scan_unless_a_valid_check_proves_the_column() -> None:
+    """PostgreSQL 12+ skips SET NOT NULL's scan when a validated CHECK (col IS NOT NULL)
+    proves it: the check validated in an earlier revision (``proven``), or here."""
+    set_not_null = "ALTER TABLE users ALTER COLUMN email SET NOT NULL"
+    assert lint(set_not_null, proven=frozenset({("users", "email")})).hits == ()
+    [hit] = lint(set_not_null, proven=frozenset({("users", "name")})).hits
+    assert hit.rule == "adding-not-nullable-field"
+    unvalidated = "ALTER TABLE users ADD CONSTRAINT c CHECK (email IS NOT NULL) NOT VALID"
+    assert [h.rule for h in lint(unvalidated, set_not_null).hits] == ["adding-not-nullable-field"]
+    other_table = "ALTER TABLE orders VALIDATE CONSTRAINT c"
+    assert [h.rule for h in lint(unvalidated, other_table, set_not_null).hits] == [
+        "adding-not-nullable-field"
+    ]
+    before_12 = lint(set_not_null, proven=frozenset({("users", "email")}), server_version=110000)
+    assert [h.rule for h in before_12.hits] == ["adding-not-nullable-field"]
+    validated = lint(unvalidated, "ALTER TABLE users VALIDATE CONSTRAINT c")
+    assert validated.proven == frozenset({("users", "email")})
 
 
 def test_tables_created_in_the_same_statements_are_exempt() -> None:

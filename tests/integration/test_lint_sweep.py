@@ -1,0 +1,106 @@
+"""lint-migrations on what a sweep over hand-written hazards found: the sample's last pages,
+the live database's TimeZone in the shadow, SET NOT NULL that a valid CHECK proves."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from dbctl.lint.lint import LintRequest, LintResult, lint_migrations
+from tests.support.alembic_project import AlembicProject, Rev
+
+pytestmark = pytest.mark.integration
+TIMEOUT = "SET lock_timeout = '2s';"
+
+
+def _lint(project: AlembicProject, url: str, **request: object) -> LintResult:
+    return lint_migrations(project.settings(url), LintRequest(**request))  # type: ignore[arg-type]
+
+
+def _rules(result: LintResult) -> list[tuple[str, str]]:
+    return sorted((str(f.evidence.get("revision")), f.rule) for f in result.findings)
+
+
+def _execute(url: str, *statements: str) -> None:
+    import psycopg
+
+    from dbctl.pg.url import libpq_url
+
+    with psycopg.connect(libpq_url(url), autocommit=True) as conn:
+        for statement in statements:
+            conn.execute(statement)  # type: ignore[arg-type]
+
+
+def test_the_sample_reaches_the_last_pages_of_a_large_table(
+    tmp_path: Path, make_database: Callable[[str], str]
+) -> None:
+    """The NULLs are all in the last tenth of the table: a sample that keeps the first
+    pages it drew misses them, and the shadow passes what production fails."""
+    from dbctl.lifecycle.migrate import upgrade
+
+    project = AlembicProject(tmp_path / "p")
+    project.add(Rev("a", None, "CREATE TABLE t (id int PRIMARY KEY, plan text)"))
+    project.add(Rev("b", "a", TIMEOUT + "ALTER TABLE t ALTER COLUMN plan SET NOT NULL"))
+    url = make_database("lint_sample_tail")
+    upgrade(project.settings(url), url, revision="a")
+    _execute(
+        url,
+        "INSERT INTO t SELECT g, CASE WHEN g > 180000 THEN NULL ELSE 'free' END "
+        "FROM generate_series(1, 200000) g",
+        "ANALYZE t",
+    )
+    for _ in range(2):  # the same sample each time
+        result = _lint(project, url, sample_rows=2000)
+        assert result.sample is not None and result.sample["rows"] == 2000, result.sample
+        assert ("b", "migration-failed") in _rules(result), result.findings
+
+
+@pytest.mark.parametrize(("zone", "rewrites"), [("UTC", False), ("America/New_York", True)])
+def test_the_shadow_takes_the_live_databases_timezone(
+    tmp_path: Path, make_database: Callable[[str], str], zone: str, rewrites: bool
+) -> None:
+    """timestamp to timestamptz keeps the table's file in UTC only (PostgreSQL 12+): the
+    shadow must run in the zone the live database runs in."""
+    from dbctl.lifecycle.migrate import upgrade
+
+    project = AlembicProject(tmp_path / "p")
+    project.add(Rev("a", None, "CREATE TABLE t (id int PRIMARY KEY, at timestamp)"))
+    project.add(Rev("b", "a", TIMEOUT + "ALTER TABLE t ALTER COLUMN at TYPE timestamptz"))
+    url = make_database("lint_tz")
+    name = url.rpartition("/")[2].partition("?")[0]
+    _execute(url, f"ALTER DATABASE {name} SET TimeZone = '{zone}'")
+    upgrade(project.settings(url), url, revision="a")
+    result = _lint(project, url)
+    assert bool(result.rewrites["b"]) is rewrites, result.rewrites
+    assert (("b", "table-rewrite") in _rules(result)) is rewrites
+
+
+def _not_null_chain(root: Path) -> AlembicProject:
+    project = AlembicProject(root)
+    project.add(Rev("a", None, "CREATE TABLE t (id int PRIMARY KEY, email text)"))
+    project.add(
+        Rev("b", "a", TIMEOUT + "ALTER TABLE t ADD CONSTRAINT t_email_nn "
+            "CHECK (email IS NOT NULL) NOT VALID")
+    )  # fmt: skip
+    project.add(Rev("c", "b", TIMEOUT + "ALTER TABLE t VALIDATE CONSTRAINT t_email_nn"))
+    project.add(Rev("d", "c", TIMEOUT + "ALTER TABLE t ALTER COLUMN email SET NOT NULL"))
+    return project
+
+
+def test_set_not_null_after_a_validated_check_is_the_safe_pattern(
+    tmp_path: Path, make_database: Callable[[str], str]
+) -> None:
+    project = _not_null_chain(tmp_path / "p")
+    url = make_database("lint_not_null")
+    # measured: the shadow's catalog holds the check validated by an earlier revision
+    measured = _lint(project, url, start="c")
+    assert measured.revisions == ["d"] and measured.measured
+    assert _rules(measured) == [], measured.findings
+    # offline: the check is validated by a revision linted before it
+    assert _rules(_lint(project, url, start="a", offline=True)) == []
+    # offline, the validation not in sight: the rule cannot know
+    assert _rules(_lint(project, url, start="c", offline=True)) == [
+        ("d", "adding-not-nullable-field")
+    ]
