@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from dbctl.advise.check import CheckRequest
     from dbctl.budget.endpoints import BudgetRules, TimeWindow
     from dbctl.config import Settings
-    from dbctl.lint.lint import LintRequest
+    from dbctl.lint.lint import LintRequest, LintResult
     from dbctl.stats.top import TopOptions
 
 Notify = Callable[[str], None]
@@ -220,29 +220,30 @@ def lint_migrations(
         fail_on=fail_on,
         summary=result.summary(),
         data=result.data(),
-        text=_lint_lines(result.revisions, result.locks, result.failed) if result.measured else (),
+        text=_lint_lines(result) if result.measured else (),
         notes=notes,
     )
 
 
-def _lint_lines(
-    revisions: list[str], locks: dict[str, list[dict[str, Any]]], failed: dict[str, str]
-) -> list[str]:
+def _lint_lines(result: LintResult) -> list[str]:
     """What each revision held on the tables that existed before it, as measured: one
-    line per lock mode, its tables, what it blocks; wrapped at 80 columns."""
+    line per lock mode, its tables, what it blocks, or why it was not measured; wrapped at
+    80 columns."""
     import textwrap
 
+    revisions, locks = result.revisions, result.locks
     lines = [f"{len(revisions)} revision(s), each applied in a shadow database; locks held:"]
-    stopped = False
     for revision in revisions:
         held = locks.get(revision)
-        if revision in failed:
+        if revision in result.failed:
             lines.append(f"  {revision}: failed in the shadow (see its finding)")
-            stopped = True
             continue
         if held is None:
-            why = "a revision before it failed" if stopped else "it runs outside a transaction"
-            lines.append(f"  {revision}: not measured ({why})")
+            why = result.unmeasured.get(revision, "")
+            lines += textwrap.wrap(
+                f"{revision}: not measured ({why})", 80, initial_indent="  ",
+                subsequent_indent="      ", break_long_words=False, break_on_hyphens=False,
+            )  # fmt: skip
             continue
         if not held:
             lines.append(f"  {revision}: none on a table that existed before it")

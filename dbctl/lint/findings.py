@@ -136,18 +136,19 @@ def _against_models(
     )
 
 
-def static_timeout(hits: Sequence[Hit], script: Script, where: str) -> list[Finding]:
-    """Offline: a revision with a locking hazard that sets no lock_timeout."""
-    if not any(h.severity == "error" for h in hits):
-        return []
+def static_timeout(exclusive: Sequence[str], script: Script, where: str) -> list[Finding]:
+    """Offline (or not measured): the tables a statement takes ACCESS EXCLUSIVE on, read
+    from the SQL, in a revision that sets no lock_timeout: an error each, as measured."""
     return [
         finding(
-            "require-timeout-settings", Severity.warning, script, where,
-            "it takes strong locks on existing tables and sets no lock_timeout: behind a "
-            "long-running query its lock request queues, and every read and write of the "
-            "table queues behind it",
-            suggestion=_TIMEOUT_FIX,
+            "require-timeout-settings", Severity.error, script, where,
+            f"it takes ACCESS EXCLUSIVE on {table} (read from its SQL, not measured), which "
+            "blocks reads and writes, and sets no lock_timeout: behind a long-running query "
+            f"its lock request queues, and every read and write of {table} queues behind it",
+            table=table, suggestion=_TIMEOUT_FIX,
+            evidence={"mode": "ACCESS EXCLUSIVE", "blocks": "reads and writes"},
         )
+        for table in exclusive
     ]  # fmt: skip
 
 

@@ -81,6 +81,7 @@ class LintResult:
     # measured: what got a new file (a rewrite), [] for none
     rewrites: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)  # revision -> why, in the shadow
+    unmeasured: dict[str, str] = field(default_factory=dict)  # revision -> why no locks
     sample: dict[str, int] | None = None  # the live rows copied into the shadow
 
     def summary(self) -> dict[str, Any]:
@@ -96,6 +97,7 @@ class LintResult:
             "measured": self.measured,
             "locks": self.locks,
             "rewrites": self.rewrites,
+            "unmeasured": self.unmeasured,
             "sample": self.sample,
             "ignored": self.ignored,
         }
@@ -137,6 +139,8 @@ def _chosen(
             linted = upgrade_path(directory, (request.start,), end)
         except CommandError as exc:
             raise ConfigError(f"--from {request.start} --to {end}: {exc}") from None
+        if not linted and request.end is not None:
+            _reversed(directory, request.start, request.end)
     elif request.git_base is not None:  # named: it beats the database's pending ones
         changed = _changed_files(request.git_base, root)
         linted = [s for s in whole if Path(s.path).resolve() in changed]
@@ -153,6 +157,22 @@ def _chosen(
     wanted = {s.revision for s in linted}
     last = max((i for i, s in enumerate(whole) if s.revision in wanted), default=-1)
     return [s for s in whole if s.revision in wanted], whole[: last + 1]
+
+
+def _reversed(directory: ScriptDirectory, start: str, end: str) -> None:
+    """A usage error when ``--to`` names an ancestor of ``--from``: a range given backwards
+    (an empty one, ``--from X --to X``, lints nothing and is no error)."""
+    if start in ("head", "heads", "base") or end in ("head", "heads", "base"):
+        return
+    first, last = directory.get_revision(start), directory.get_revision(end)
+    if first is None or last is None or first.revision == last.revision:
+        return
+    ancestors = {s.revision for s in directory.iterate_revisions(first.revision, "base") if s}
+    if last.revision in ancestors:
+        raise ConfigError(
+            f"--to {end} comes before --from {start}: the range is empty (--from names the "
+            f"revision it starts after); lint it as --from {end} --to {start}"
+        )
 
 
 def after(
@@ -362,7 +382,9 @@ def review(
         taken = measured_here
         if taken is not None and not (taken.seen and taken.in_transaction):
             taken = None  # outside a transaction, or env.py's connection was never seen
-        if taken is not None:
+        if taken is None:
+            result.unmeasured[script.revision] = _unmeasured(script, measured_here, result)
+        else:
             result.locks[script.revision] = [
                 {"table": lock.table, "mode": mode_name(lock.mode), "blocks": lock.blocks}
                 for lock in taken.locks
@@ -392,7 +414,7 @@ def review(
                 )
             )  # fmt: skip
         if taken is None and not linted_sql.sets_lock_timeout:
-            found += static_timeout(linted_sql.hits, script, where)
+            found += static_timeout(linted_sql.exclusive, script, where)
         for index in linted_sql.unparsed:
             found.append(
                 finding(
@@ -406,6 +428,25 @@ def review(
         found, ignored = _apply_ignores(found, ignores(script.revision, source))
         result.findings += found
         result.ignored += ignored
+
+
+def _unmeasured(script: Script, measured: Measured | None, result: LintResult) -> str:
+    """Why the locks of ``script`` were not measured."""
+    if not result.measured:
+        return "rules only: no shadow database (--offline, or no server)"
+    if script.revision in result.failed:
+        return "it failed in the shadow database"
+    if measured is None:
+        return "an earlier revision failed in the shadow database, so it was not applied"
+    if not measured.in_transaction:
+        return (
+            "it runs outside a transaction (an autocommit block), where locks end with each "
+            "statement: its rewrites were read after it ran"
+        )
+    return (
+        "its transaction was not seen before its commit: env.py migrated on a connection "
+        "dbctl does not watch"
+    )
 
 
 def _placed(item: Finding, source: str) -> Finding:

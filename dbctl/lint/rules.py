@@ -100,6 +100,9 @@ class Linted:
     proven: frozenset[tuple[str, str]] = frozenset()
     # NOT VALID CHECK (col IS NOT NULL) constraints: name -> (bare table, column)
     not_null_checks: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    # the existing tables a statement takes ACCESS EXCLUSIVE on, as written ("public.t"), in
+    # order: what the shadow would measure, read from the SQL (offline)
+    exclusive: tuple[str, ...] = ()
 
 
 VERSION_TABLE = "alembic_version"
@@ -160,6 +163,7 @@ class _Scan:
     )
     proven: set[tuple[str, str]] = field(default_factory=set)  # (bare table, column)
     not_null_checks: dict[str, tuple[str, str]] = field(default_factory=dict)  # NOT VALID ones
+    exclusive: dict[str, None] = field(default_factory=dict)  # tables, as written, in order
 
     def exempt(self, table: Table) -> bool:
         return table.bare in self.created or table.bare == VERSION_TABLE
@@ -213,6 +217,8 @@ def lint_statements(
                     scan.settings["statement_timeout"].active,
                 )
             hits += found
+            for table in _exclusive(node, scan):
+                scan.exclusive.setdefault(table, None)
             _track(node, scan)
     lock, statement = at_first_lock or (
         scan.settings["lock_timeout"].ever,
@@ -226,6 +232,7 @@ def lint_statements(
         tuple(unparsed),
         frozenset(scan.proven),
         scan.not_null_checks,
+        tuple(scan.exclusive),
     )
 
 
@@ -634,6 +641,61 @@ def _locks_existing(node: ast.Node, scan: _Scan) -> bool:
         names = [qualified(n) for n in node.objects or () if isinstance(n, tuple)]
         return any(not scan.exempt(t) and t.bare not in scan.new_indexes for t in names)
     return False
+
+
+# ALTER TABLE's subcommands that take less than ACCESS EXCLUSIVE (PostgreSQL's
+# AlterTableGetLockLevel): SHARE UPDATE EXCLUSIVE, or SHARE ROW EXCLUSIVE for triggers.
+_WEAKER = frozenset({
+    AlterTableType.AT_SetStatistics, AlterTableType.AT_SetOptions,
+    AlterTableType.AT_ResetOptions, AlterTableType.AT_ValidateConstraint,
+    AlterTableType.AT_ClusterOn, AlterTableType.AT_DropCluster,
+    AlterTableType.AT_SetRelOptions, AlterTableType.AT_ResetRelOptions,
+    AlterTableType.AT_AttachPartition, AlterTableType.AT_EnableTrig,
+    AlterTableType.AT_EnableAlwaysTrig, AlterTableType.AT_EnableReplicaTrig,
+    AlterTableType.AT_DisableTrig, AlterTableType.AT_EnableTrigAll,
+    AlterTableType.AT_DisableTrigAll, AlterTableType.AT_EnableTrigUser,
+    AlterTableType.AT_DisableTrigUser, AlterTableType.AT_DetachPartitionFinalize,
+})  # fmt: skip
+_RENAMES_UNDER_EXCLUSIVE = frozenset(
+    {ObjectType.OBJECT_TABLE, ObjectType.OBJECT_COLUMN, ObjectType.OBJECT_TABCONSTRAINT}
+)
+
+
+def _exclusive(node: ast.Node, scan: _Scan) -> list[str]:
+    """The tables (existing ones, as written) the statement takes ACCESS EXCLUSIVE on."""
+    if isinstance(node, ast.AlterTableStmt):
+        table = table_of(node.relation)
+        if node.objtype != ObjectType.OBJECT_TABLE or scan.exempt(table):
+            return []
+        return [table.shown] if any(_exclusive_cmd(cmd) for cmd in node.cmds or ()) else []
+    if isinstance(node, ast.RenameStmt) and node.renameType in _RENAMES_UNDER_EXCLUSIVE:
+        table = table_of(node.relation)
+        return [] if scan.exempt(table) else [table.shown]
+    if isinstance(node, ast.TruncateStmt):
+        return [t.shown for t in map(table_of, node.relations or ()) if not scan.exempt(t)]
+    if not isinstance(node, ast.DropStmt) or node.concurrent:
+        return []
+    names = [qualified(n) for n in node.objects or () if isinstance(n, tuple)]
+    if node.removeType == ObjectType.OBJECT_TABLE:
+        return [t.shown for t in names if not scan.exempt(t)]
+    if node.removeType == ObjectType.OBJECT_INDEX:
+        old = [index for index in names if index.bare not in scan.new_indexes]
+        known = [scan.index_tables.get(index.bare) for index in old]
+        return [
+            table.shown if table is not None else f"the table of index {index.shown}"
+            for index, table in zip(old, known, strict=True)
+        ]
+    return []
+
+
+def _exclusive_cmd(cmd: Any) -> bool:
+    if not isinstance(cmd, ast.AlterTableCmd) or cmd.subtype in _WEAKER:
+        return False
+    if cmd.subtype == AlterTableType.AT_AddConstraint and isinstance(cmd.def_, ast.Constraint):
+        return cmd.def_.contype != ConstrType.CONSTR_FOREIGN  # SHARE ROW EXCLUSIVE
+    if cmd.subtype == AlterTableType.AT_DetachPartition:
+        return not getattr(cmd.def_, "concurrent", False)
+    return True
 
 
 def _track(node: ast.Node, scan: _Scan) -> None:

@@ -3,7 +3,8 @@
 Text from input is made printable first (``dbctl.render.escape``: a newline from a log
 would otherwise end the command and start a line of its own, such as ``::error``), then
 escaped as GitHub's workflow commands require: ``%``, ``\\r`` and ``\\n`` in the message,
-and also ``:`` and ``,`` in the properties.
+and also ``:`` and ``,`` in the properties. A suggestion (code of several lines) keeps its
+line breaks, escaped as ``%0A``: GitHub shows them, and they cannot start a line of output.
 """
 
 from __future__ import annotations
@@ -31,8 +32,8 @@ def annotation(finding: Finding) -> str:
         if finding.location.line is not None:
             properties.insert(1, f"line={finding.location.line}")
     message = printable(finding.message)
-    if finding.suggestion:
-        message += f"\n{printable(finding.suggestion)}"
+    if finding.suggestion:  # code of several lines: its line breaks kept, as %0A
+        message += "\n" + "\n".join(map(printable, finding.suggestion.split("\n")))
     return f"::{_LEVEL[finding.severity]} {','.join(properties)}::{_escape_data(message)}"
 
 

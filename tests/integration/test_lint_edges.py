@@ -120,10 +120,7 @@ def test_the_ini_template_url_does_not_stop_the_offline_sql(tmp_path: Path) -> N
         "[alembic]\nscript_location = migrations\nsqlalchemy.url = driver://user:pass@localhost/dbname\n"
     )
     result = lint_migrations(project.settings(None), LintRequest(offline=True, start="a"))
-    assert _rules(result) == {
-        ("b", "require-concurrent-index-creation"),
-        ("b", "require-timeout-settings"),
-    }
+    assert _rules(result) == {("b", "require-concurrent-index-creation")}
 
 
 def test_git_base_beats_the_database_pending_revisions(

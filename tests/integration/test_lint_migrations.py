@@ -205,6 +205,10 @@ def test_offline_gives_the_rules_only_and_says_so(
         "changing-column-type",
         "require-timeout-settings",
     }
+    # ACCESS EXCLUSIVE read from the SQL, as the shadow measures it: an error on that table
+    [timeout] = [f for f in report["findings"] if f["rule"] == "require-timeout-settings"]
+    assert (timeout["evidence"]["revision"], timeout["table"]) == ("h_type", "accounts")
+    assert timeout["severity"] == "error"
     assert report["summary"]["measured"] is False
     assert run.exit_code == 1  # errors found
     assert "rules only (--offline)" in run.stderr
@@ -260,10 +264,8 @@ def test_git_base_lints_the_revisions_a_branch_changed(
     path.write_text(path.read_text() + "\n# reviewed\n")  # changed, not committed
     report = json.loads(_cli("--offline", "--git-base", "HEAD", "--format", "json").stdout)
     assert report["data"]["revisions"] == ["h_fk"]
-    assert {f["rule"] for f in report["findings"]} == {
-        "constraint-missing-not-valid",
-        "require-timeout-settings",
-    }
+    # SHARE ROW EXCLUSIVE, not ACCESS EXCLUSIVE: no lock timeout asked, as when measured
+    assert {f["rule"] for f in report["findings"]} == {"constraint-missing-not-valid"}
 
 
 @pytest.mark.parametrize(

@@ -104,3 +104,40 @@ def test_set_not_null_after_a_validated_check_is_the_safe_pattern(
     assert _rules(_lint(project, url, start="c", offline=True)) == [
         ("d", "adding-not-nullable-field")
     ]
+
+
+def test_a_reversed_range_is_a_usage_error_and_an_empty_one_is_not(tmp_path: Path) -> None:
+    from dbctl.errors import ConfigError
+
+    project = AlembicProject(tmp_path / "p")
+    project.add(Rev("a", None, "CREATE TABLE t (id int)"))
+    project.add(Rev("b", "a", "ALTER TABLE t ADD COLUMN x int"))
+    project.add(Rev("c", "b", "ALTER TABLE t ADD COLUMN y int"))
+    url = "postgresql+psycopg://nobody@127.0.0.1:9/none"
+    with pytest.raises(ConfigError, match=r"^--to a comes before --from c: .*--from a --to c"):
+        _lint(project, url, start="c", end="a", offline=True)
+    for start, end in (("b", "b"), ("c", None)):  # nothing after it: nothing to lint
+        result = _lint(project, url, start=start, end=end, offline=True)
+        assert result.revisions == [] and "no revision to lint" in result.notes
+
+
+def test_the_report_says_why_a_revision_was_not_measured(
+    tmp_path: Path, make_database: Callable[[str], str]
+) -> None:
+    project = AlembicProject(tmp_path / "p")
+    project.add(Rev("a", None, "CREATE TABLE t (id int PRIMARY KEY, n int)"))
+    project.add(Rev("b", "a", "CREATE INDEX CONCURRENTLY ix_t_n ON t (n)", autocommit=True))
+    project.add(Rev("c", "b", TIMEOUT + "ALTER TABLE t ADD COLUMN x int"))
+    project.add(Rev("d", "c", TIMEOUT + "ALTER TABLE t_typo ADD COLUMN y int"))
+    project.add(Rev("e", "d", TIMEOUT + "ALTER TABLE t ADD COLUMN z int"))
+    result = _lint(project, make_database("lint_unmeasured"), start="a")
+    assert set(result.locks) == {"c"}
+    assert set(result.unmeasured) == {"b", "d", "e"}
+    assert "outside a transaction" in result.unmeasured["b"]
+    assert result.unmeasured["d"] == "it failed in the shadow database"
+    assert "earlier revision failed" in result.unmeasured["e"]
+    assert result.data()["unmeasured"] == result.unmeasured
+    offline = _lint(project, "postgresql+psycopg://nobody@127.0.0.1:9/none", start="a",
+                    offline=True)  # fmt: skip
+    assert set(offline.unmeasured) == {"b", "c", "d", "e"}
+    assert offline.unmeasured["c"].startswith("rules only")

@@ -628,3 +628,33 @@ def test_the_results_are_frozen() -> None:
     with pytest.raises(AttributeError):
         linted.hits[0].rule = "x"  # type: ignore[misc]
     assert isinstance(linted.created, frozenset) and isinstance(linted.hits, tuple)
+
+
+@pytest.mark.parametrize(
+    ("statements", "exclusive"),
+    [
+        (["ALTER TABLE users ADD COLUMN n int"], ("users",)),
+        (["ALTER TABLE public.users ALTER COLUMN n TYPE bigint"], ("public.users",)),
+        (["ALTER TABLE users RENAME COLUMN a TO b", "ALTER TABLE orders RENAME TO o"],
+         ("users", "orders")),
+        (["DROP TABLE users, orders"], ("users", "orders")),
+        (["CREATE INDEX ix ON users (a)", "DROP INDEX ix"], ("users",)),
+        (["DROP INDEX ix_unknown"], ("the table of index ix_unknown",)),
+        (["TRUNCATE users"], ("users",)),
+        (["ALTER TABLE users ADD CONSTRAINT c CHECK (n > 0) NOT VALID"], ("users",)),
+        # weaker locks: SHARE, SHARE ROW EXCLUSIVE, SHARE UPDATE EXCLUSIVE
+        (["CREATE INDEX ix ON users (a)"], ()),
+        (["ALTER TABLE orders ADD CONSTRAINT fk FOREIGN KEY (u) REFERENCES users (id)"], ()),
+        (["ALTER TABLE orders VALIDATE CONSTRAINT fk"], ()),
+        (["ALTER TABLE orders ALTER COLUMN n SET STATISTICS 500"], ()),
+        (["ALTER TABLE orders DISABLE TRIGGER ALL"], ()),
+        (["ALTER TABLE orders SET (fillfactor = 90)"], ()),
+        (["ALTER INDEX ix RENAME TO ix2"], ()),
+        (["CREATE INDEX CONCURRENTLY ix ON users (a)", "DROP INDEX CONCURRENTLY ix"], ()),
+        (["CREATE TABLE t (id int)", "ALTER TABLE t ADD COLUMN n int", "DROP TABLE t"], ()),
+    ],
+)  # fmt: skip
+def test_the_tables_a_revision_takes_access_exclusive_on(
+    statements: list[str], exclusive: tuple[str, ...]
+) -> None:
+    assert lint_statements(statements).exclusive == exclusive

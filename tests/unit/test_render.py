@@ -179,7 +179,19 @@ def test_github_escapes_percent_newlines_and_property_separators() -> None:
     )
     assert (line_value, title) == ("line=3", "title=looped-query")
     escaped = ESCAPED.replace("%", "%25")
-    assert message == f"GET {escaped} runs a statement up to 4 times%0Afix {escaped}"
+    # the suggestion keeps its line breaks (Alembic code of several lines), as GitHub's %0A
+    in_suggestion = escaped.replace("\\r\\n", "\\r%0A")
+    assert message == f"GET {escaped} runs a statement up to 4 times%0Afix {in_suggestion}"
+
+
+def test_a_suggestion_of_several_lines_keeps_them_in_github_output() -> None:
+    finding = Finding(
+        rule="constraint-missing-not-valid",
+        severity=Severity.error,
+        message="ADD CONSTRAINT fk scans",
+        suggestion="op.create_foreign_key(\n    'fk', 'a', 'b'\n)",
+    )
+    assert annotation(finding).endswith("scans%0Aop.create_foreign_key(%0A    'fk', 'a', 'b'%0A)")
 
 
 @pytest.mark.parametrize("output", [Format.json, Format.sarif])
