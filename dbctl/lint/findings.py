@@ -143,8 +143,8 @@ def static_timeout(exclusive: Sequence[str], script: Script, where: str) -> list
         finding(
             "require-timeout-settings", Severity.error, script, where,
             f"it takes ACCESS EXCLUSIVE on {table} (read from its SQL, not measured), which "
-            "blocks reads and writes, and sets no lock_timeout: behind a long-running query "
-            f"its lock request queues, and every read and write of {table} queues behind it",
+            f"blocks reads and writes, and {_NO_TIMEOUT}, and every read and write of {table} "
+            "queues behind it",
             table=table, suggestion=_TIMEOUT_FIX,
             evidence={"mode": "ACCESS EXCLUSIVE", "blocks": "reads and writes"},
         )
@@ -188,6 +188,10 @@ _NESTING_FIX = """\
 # begins again after it:
 with op.get_context().autocommit_block():
     op.execute(...)"""
+_NO_TIMEOUT = (
+    "no lock_timeout is in effect (none set, or 0: wait for ever): behind a long-running "
+    "query its lock request queues"
+)
 _TIMEOUT_FIX = "op.execute(\"SET lock_timeout = '2s'\")  # first, in upgrade(): fail fast, retry"
 
 
@@ -217,8 +221,7 @@ def from_measure(
             mode = mode_name(lock.mode)
             message = (
                 f"it holds {mode} on {lock.table} (measured), which blocks {lock.blocks}, and "
-                "sets no lock_timeout: behind a long-running query its lock request queues, "
-                f"and every read and write of {lock.table} queues behind it"
+                f"{_NO_TIMEOUT}, and every read and write of {lock.table} queues behind it"
             )
             found.append(
                 finding(

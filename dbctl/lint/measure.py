@@ -159,8 +159,13 @@ def read_rewrites(conn: Any, before: dict[int, Relation]) -> list[Rewrite]:
     from sqlalchemy import text
 
     rows = conn.execute(text(_FILES), {"oids": oids}).fetchall() if oids else []
+    files = {int(oid): int(filenode) for oid, filenode in rows}
+    gone = [oid for oid in oids if oid not in files and before[oid].kind == "i"]
+    if gone:  # an index built again under a new oid (a constraint's, after a type change)
+        now = {(r.schema, r.name) for r in _relations(conn).values() if r.kind == "i"}
+        files |= {oid: -1 for oid in gone if (before[oid].schema, before[oid].name) in now}
     changed: dict[str, list[Relation]] = {}
-    for oid, filenode in rows:
+    for oid, filenode in files.items():
         old = before[oid]
         if filenode == old.filenode or old.kind == "p":
             continue

@@ -347,7 +347,8 @@ _IN_TRANSACTION_RULE = "ban-concurrent-index-creation-in-transaction"
 
 def _refused(what: str, command: str, scan: _Scan, who: str = "PostgreSQL refuses it") -> str:
     return (
-        f"{what} inside the transaction opened at statement {scan.transaction}: {who} "
+        f"{what} inside a transaction (Alembic runs each revision in one, unless the "
+        f"statement is in an autocommit block): {who} "
         f'("{command} cannot run inside a transaction block") and the revision fails.'
     )
 

@@ -59,11 +59,12 @@ class Sampled:
         if self.note is not None:
             return f"no sample of the live rows in the shadow: {self.note}"
         text = (
-            f"{self.rows:,} rows of {self.tables} table(s) of the live database copied into "
-            "the shadow before the first linted revision"
+            f"a sample of the live database in the shadow before the first linted revision: "
+            f"{self.rows + self.present:,} rows read from {self.tables} table(s), "
+            f"{self.rows:,} copied"
         )
         if self.present:
-            text += f", {self.present:,} more already there (rows the revisions insert)"
+            text += f", {self.present:,} there already (the revisions insert them)"
         if self.skipped:
             text += f" ({len(self.skipped)} left out: {'; '.join(self.skipped[:3])})"
         return text

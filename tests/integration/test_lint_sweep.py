@@ -141,3 +141,16 @@ def test_the_report_says_why_a_revision_was_not_measured(
                     offline=True)  # fmt: skip
     assert set(offline.unmeasured) == {"b", "c", "d", "e"}
     assert offline.unmeasured["c"].startswith("rules only")
+
+
+def test_a_type_change_lists_the_constraint_index_it_builds_again(
+    tmp_path: Path, make_database: Callable[[str], str]
+) -> None:
+    """ALTER COLUMN TYPE drops a constraint's index and builds it again under a new oid:
+    still a rebuild of that index, listed beside the table."""
+    project = AlembicProject(tmp_path / "p")
+    project.add(Rev("a", None, "CREATE TABLE t (id int PRIMARY KEY, u int UNIQUE, v int)"))
+    project.add(Rev("b", "a", TIMEOUT + "ALTER TABLE t ALTER COLUMN u TYPE bigint"))
+    result = _lint(project, make_database("lint_rebuilt"), start="a")
+    [rewrite] = result.rewrites["b"]
+    assert set(rewrite["relations"]) == {"public.t", "public.t_pkey", "public.t_u_key"}
