@@ -145,7 +145,8 @@ def static_timeout(exclusive: Sequence[str], script: Script, where: str) -> list
             f"it takes ACCESS EXCLUSIVE on {table} (read from its SQL, not measured), which "
             f"blocks reads and writes, and {_NO_TIMEOUT}, and every read and write of {table} "
             "queues behind it",
-            table=table, suggestion=_TIMEOUT_FIX,
+            table=None if table.startswith("the table of index ") else table,
+            suggestion=_TIMEOUT_FIX,
             evidence={"mode": "ACCESS EXCLUSIVE", "blocks": "reads and writes"},
         )
         for table in exclusive

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 import subprocess
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -347,9 +347,7 @@ def review(
     from dbctl.lint.rules import lint_statements
 
     whole = _offline(settings, linted) if linted else None
-    # columns proven NOT NULL by a valid CHECK, and the NOT VALID such checks, so far
-    proven: frozenset[tuple[str, str]] = frozenset()
-    checks: Mapping[str, tuple[str, str]] = {}
+    proofs = None  # the columns a SET NOT NULL would not scan, after the revision before
     for script in linted:
         where = project_relative(settings, script.path)
         source = _read(script.path)
@@ -373,12 +371,10 @@ def review(
                 )  # fmt: skip
                 statements = []
         measured_here = measured.get(script.revision)
-        if measured_here is not None:
-            proven |= measured_here.proven
-        linted_sql = lint_statements(
-            statements, server_version=version, proven=proven, not_null_checks=checks
-        )
-        proven, checks = linted_sql.proven, linted_sql.not_null_checks
+        if measured_here is not None:  # the shadow's catalog, just before it
+            proofs = measured_here.proofs
+        linted_sql = lint_statements(statements, server_version=version, proofs=proofs)
+        proofs = linted_sql.proofs
         taken = measured_here
         if taken is not None and not (taken.seen and taken.in_transaction):
             taken = None  # outside a transaction, or env.py's connection was never seen

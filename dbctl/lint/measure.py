@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from dbctl.lint.proofs import NotNullProofs
+
 if TYPE_CHECKING:
     from alembic.script import Script
     from sqlalchemy import Connection
@@ -53,21 +55,33 @@ _LOCKS = """
 SELECT relation::int8, mode FROM pg_locks
 WHERE pid = pg_backend_pid() AND locktype = 'relation' AND granted AND relation IS NOT NULL
 """
-# Columns a SET NOT NULL would not scan (PostgreSQL 12+): NOT NULL already, or proven by a
-# validated CHECK (col IS NOT NULL).
+# Columns a SET NOT NULL would not scan (PostgreSQL 12+): NOT NULL already (no check), and
+# the CHECK (col IS NOT NULL) constraints, validated or not, by name.
 _PROVEN = """
-SELECT lower(c.relname), a.attname
+SELECT n.nspname, c.relname, a.attname, NULL, true
 FROM pg_attribute a
 JOIN pg_class c ON c.oid = a.attrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped
+WHERE c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped AND a.attnotnull
   AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND left(n.nspname, 3) <> 'pg_'
-  AND (a.attnotnull OR EXISTS (
-      SELECT FROM pg_constraint k
-      WHERE k.conrelid = c.oid AND k.contype = 'c' AND k.convalidated
-        AND k.conkey = ARRAY[a.attnum]
-        AND pg_get_constraintdef(k.oid)
-            = format('CHECK ((%s IS NOT NULL))', quote_ident(a.attname))))
+UNION ALL
+SELECT n.nspname, c.relname, a.attname, k.conname, k.convalidated
+FROM pg_constraint k
+JOIN pg_class c ON c.oid = k.conrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_attribute a ON a.attrelid = c.oid AND k.conkey = ARRAY[a.attnum]
+WHERE k.contype = 'c'
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND left(n.nspname, 3) <> 'pg_'
+  AND pg_get_constraintdef(k.oid)
+      IN (format('CHECK ((%s IS NOT NULL))', quote_ident(a.attname)),
+          format('CHECK ((%s IS NOT NULL)) NOT VALID', quote_ident(a.attname)))
+"""
+_CONSTRAINT_INDEXES = """
+SELECT n.nspname, c.relname, k.conrelid::int8
+FROM pg_constraint k
+JOIN pg_class c ON c.oid = k.conindid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE k.conindid <> 0 AND k.contype IN ('p', 'u', 'x')
 """
 _FILES = "SELECT oid::int8, relfilenode::int8 FROM pg_class WHERE oid::int8 = ANY(:oids)"
 
@@ -113,8 +127,8 @@ class Measured:
     seen: bool = False
     unread: int = 0  # commits of other connections that could not be read
     partitioned: frozenset[str] = frozenset()  # partitioned tables (their partitions rewrite)
-    # (lower-cased table, column) NOT NULL or proven so by a valid CHECK, before the revision
-    proven: frozenset[tuple[str, str]] = frozenset()
+    # the columns a SET NOT NULL would not scan, in the catalog before the revision
+    proofs: NotNullProofs = field(default_factory=NotNullProofs)
 
 
 def _relations(conn: Any) -> dict[int, Relation]:
@@ -124,10 +138,14 @@ def _relations(conn: Any) -> dict[int, Relation]:
     return {row[0]: Relation(row[1], row[2], row[3], row[4], row[5]) for row in rows}
 
 
-def _proven(conn: Any) -> frozenset[tuple[str, str]]:
+def _proofs(conn: Any) -> NotNullProofs:
     from sqlalchemy import text
 
-    return frozenset((str(row[0]), str(row[1])) for row in conn.execute(text(_PROVEN)))
+    rows = conn.execute(text(_PROVEN)).fetchall()
+    return NotNullProofs.from_catalog(
+        (str(r[0]), str(r[1]), str(r[2]), None if r[3] is None else str(r[3]), bool(r[4]))
+        for r in rows
+    )
 
 
 def _table_of(oid: int, before: dict[int, Relation]) -> Relation | None:
@@ -161,9 +179,17 @@ def read_rewrites(conn: Any, before: dict[int, Relation]) -> list[Rewrite]:
     rows = conn.execute(text(_FILES), {"oids": oids}).fetchall() if oids else []
     files = {int(oid): int(filenode) for oid, filenode in rows}
     gone = [oid for oid in oids if oid not in files and before[oid].kind == "i"]
-    if gone:  # an index built again under a new oid (a constraint's, after a type change)
-        now = {(r.schema, r.name) for r in _relations(conn).values() if r.kind == "i"}
-        files |= {oid: -1 for oid in gone if (before[oid].schema, before[oid].name) in now}
+    if gone:  # a constraint's index built again under a new oid (after a type change)
+        now = {
+            (str(r[0]), str(r[1]), int(r[2]))
+            for r in conn.execute(text(_CONSTRAINT_INDEXES)).fetchall()
+        }
+        files |= {
+            oid: -1
+            for oid in gone
+            if (before[oid].schema, before[oid].name, before[oid].table) in now
+            and before[oid].table in files  # its table is still the same one
+        }
     changed: dict[str, list[Relation]] = {}
     for oid, filenode in files.items():
         old = before[oid]
@@ -247,7 +273,7 @@ def measuring(
 
     measured = Measured(script.revision, in_transaction=not describe(script).autocommit)
     before = _relations(session.connection)
-    measured.proven = _proven(session.connection)
+    measured.proofs = _proofs(session.connection)
     if session.connection.in_transaction():
         session.connection.commit()  # the apply begins the revision's own transaction
 

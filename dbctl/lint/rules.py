@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,7 +40,6 @@ from pglast import ast, parse_sql
 from pglast.enums import (
     AlterTableType,
     ConstrType,
-    NullTestType,
     ObjectType,
     TransactionStmtKind,
     VariableSetKind,
@@ -67,7 +66,9 @@ from dbctl.lint.fixes import (
     stored_fix,
     unique_fix,
 )
+from dbctl.lint.locks import exclusive
 from dbctl.lint.names import Table, constraint_name, names_of, qualified, table_of, type_name, walk
+from dbctl.lint.proofs import NotNullProofs
 from dbctl.pg.identifiers import make_object_name, name_addition, quote_ident
 
 
@@ -96,10 +97,8 @@ class Linted:
     sets_lock_timeout: bool
     sets_statement_timeout: bool
     unparsed: tuple[int, ...]  # statements PostgreSQL's parser does not accept
-    # (bare table, column) proven NOT NULL by a validated CHECK, before these or by them
-    proven: frozenset[tuple[str, str]] = frozenset()
-    # NOT VALID CHECK (col IS NOT NULL) constraints: name -> (bare table, column)
-    not_null_checks: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    # the columns a SET NOT NULL would not scan after these statements (for the next ones)
+    proofs: NotNullProofs = field(default_factory=NotNullProofs)
     # the existing tables a statement takes ACCESS EXCLUSIVE on, as written ("public.t"), in
     # order: what the shadow would measure, read from the SQL (offline)
     exclusive: tuple[str, ...] = ()
@@ -161,9 +160,8 @@ class _Scan:
     settings: dict[str, _Setting] = field(
         default_factory=lambda: {"lock_timeout": _Setting(), "statement_timeout": _Setting()}
     )
-    proven: set[tuple[str, str]] = field(default_factory=set)  # (bare table, column)
-    not_null_checks: dict[str, tuple[str, str]] = field(default_factory=dict)  # NOT VALID ones
-    exclusive: dict[str, None] = field(default_factory=dict)  # tables, as written, in order
+    proofs: NotNullProofs = field(default_factory=NotNullProofs)
+    exclusive: dict[tuple[str, str], str] = field(default_factory=dict)  # as first written
 
     def exempt(self, table: Table) -> bool:
         return table.bare in self.created or table.bare == VERSION_TABLE
@@ -186,15 +184,13 @@ def lint_statements(
     statements: Sequence[str],
     *,
     server_version: int = 150000,
-    proven: frozenset[tuple[str, str]] = frozenset(),
-    not_null_checks: Mapping[str, tuple[str, str]] | None = None,
+    proofs: NotNullProofs | None = None,
 ) -> Linted:
     """The hazards of ``statements`` (one revision's, in order) on a server of
-    ``server_version`` (``server_version_num``); ``proven``: the (bare table, column) pairs
-    a validated ``CHECK (col IS NOT NULL)`` already proves, ``not_null_checks`` the NOT VALID
-    ones by name (both from the revisions before, as ``Linted`` gives them). Never raises
-    for SQL it cannot parse."""
-    scan = _Scan(server_version, proven=set(proven), not_null_checks=dict(not_null_checks or {}))
+    ``server_version`` (``server_version_num``); ``proofs``: the columns a SET NOT NULL
+    would not scan before them (the shadow's catalog, or what ``Linted.proofs`` gave for
+    the revision before; not changed). Never raises for SQL it cannot parse."""
+    scan = _Scan(server_version, proofs=proofs.copy() if proofs else NotNullProofs())
     hits: list[Hit] = []
     unparsed: list[int] = []
     at_first_lock: tuple[bool, bool] | None = None
@@ -217,8 +213,10 @@ def lint_statements(
                     scan.settings["statement_timeout"].active,
                 )
             hits += found
-            for table in _exclusive(node, scan):
-                scan.exclusive.setdefault(table, None)
+            for key, shown in exclusive(
+                node, exempt=scan.exempt, new_indexes=scan.new_indexes, indexes=scan.index_tables
+            ):
+                scan.exclusive.setdefault(key, shown)
             _track(node, scan)
     lock, statement = at_first_lock or (
         scan.settings["lock_timeout"].ever,
@@ -230,9 +228,8 @@ def lint_statements(
         lock,
         statement,
         tuple(unparsed),
-        frozenset(scan.proven),
-        scan.not_null_checks,
-        tuple(scan.exclusive),
+        scan.proofs,
+        tuple(scan.exclusive.values()),
     )
 
 
@@ -473,39 +470,10 @@ def _add_constraint(table: Table, cmd: ast.AlterTableCmd, scan: _Scan) -> list[H
     constraint = cmd.def_
     if not isinstance(constraint, ast.Constraint):
         return []
-    _not_null_check(table, constraint, scan)
     if constraint.contype in VALIDATED:
         return _validated(table, constraint, scan)
     if constraint.contype in UNIQUE and not constraint.indexname:
         return _unique(table, constraint, scan, keys=names_of(constraint.keys))
-    return []
-
-
-def _not_null_check(table: Table, constraint: ast.Constraint, scan: _Scan) -> None:
-    """A ``CHECK (col IS NOT NULL)``: the column is proven when it is validated (now, or by
-    a later VALIDATE CONSTRAINT of its name)."""
-    test = constraint.raw_expr
-    if (
-        constraint.contype != ConstrType.CONSTR_CHECK
-        or not isinstance(test, ast.NullTest)
-        or test.nulltesttype != NullTestType.IS_NOT_NULL
-        or not isinstance(test.arg, ast.ColumnRef)
-    ):
-        return
-    column = (names_of(test.arg.fields) or [""])[-1]
-    if not column or not constraint.is_enforced:
-        return
-    if constraint.skip_validation:
-        name = constraint.conname or constraint_name(table, constraint)
-        scan.not_null_checks[name] = (table.bare, column)
-    else:
-        scan.proven.add((table.bare, column))
-
-
-def _validate_constraint(table: Table, cmd: ast.AlterTableCmd, scan: _Scan) -> list[Hit]:
-    checked = scan.not_null_checks.get(cmd.name or "")
-    if checked is not None and checked[0] == table.bare:
-        scan.proven.add(checked)
     return []
 
 
@@ -586,8 +554,8 @@ def _column_type(table: Table, cmd: ast.AlterTableCmd, scan: _Scan) -> list[Hit]
 
 def _set_not_null(table: Table, cmd: ast.AlterTableCmd, scan: _Scan) -> list[Hit]:
     name = cmd.name or ""
-    if scan.server_version >= 120000 and (table.bare, name) in scan.proven:
-        return []  # the valid CHECK proves it: no scan, a brief lock
+    if scan.server_version >= 120000 and scan.proofs.proves(table, name):
+        return []  # a valid CHECK proves it (or it is NOT NULL already): no scan
     message = (
         f"SET NOT NULL on {table.shown}.{quote_ident(name)} scans every row under an ACCESS "
         f"EXCLUSIVE lock: reads and writes of {table.shown} wait until the scan ends."
@@ -612,7 +580,6 @@ _COMMANDS: dict[Any, Callable[[Table, ast.AlterTableCmd, _Scan], list[Hit]]] = {
     AlterTableType.AT_AddConstraint: _add_constraint,
     AlterTableType.AT_AlterColumnType: _column_type,
     AlterTableType.AT_SetNotNull: _set_not_null,
-    AlterTableType.AT_ValidateConstraint: _validate_constraint,
     AlterTableType.AT_DropColumn: _drop_column,
 }
 
@@ -644,62 +611,41 @@ def _locks_existing(node: ast.Node, scan: _Scan) -> bool:
     return False
 
 
-# ALTER TABLE's subcommands that take less than ACCESS EXCLUSIVE (PostgreSQL's
-# AlterTableGetLockLevel): SHARE UPDATE EXCLUSIVE, or SHARE ROW EXCLUSIVE for triggers.
-_WEAKER = frozenset({
-    AlterTableType.AT_SetStatistics, AlterTableType.AT_SetOptions,
-    AlterTableType.AT_ResetOptions, AlterTableType.AT_ValidateConstraint,
-    AlterTableType.AT_ClusterOn, AlterTableType.AT_DropCluster,
-    AlterTableType.AT_SetRelOptions, AlterTableType.AT_ResetRelOptions,
-    AlterTableType.AT_AttachPartition, AlterTableType.AT_EnableTrig,
-    AlterTableType.AT_EnableAlwaysTrig, AlterTableType.AT_EnableReplicaTrig,
-    AlterTableType.AT_DisableTrig, AlterTableType.AT_EnableTrigAll,
-    AlterTableType.AT_DisableTrigAll, AlterTableType.AT_EnableTrigUser,
-    AlterTableType.AT_DisableTrigUser, AlterTableType.AT_DetachPartitionFinalize,
-})  # fmt: skip
-_RENAMES_UNDER_EXCLUSIVE = frozenset(
-    {ObjectType.OBJECT_TABLE, ObjectType.OBJECT_COLUMN, ObjectType.OBJECT_TABCONSTRAINT}
-)
-
-
-def _exclusive(node: ast.Node, scan: _Scan) -> list[str]:
-    """The tables (existing ones, as written) the statement takes ACCESS EXCLUSIVE on."""
-    if isinstance(node, ast.AlterTableStmt):
+def _follow_proofs(node: ast.Node, proofs: NotNullProofs) -> None:
+    """What the statement does to the columns a SET NOT NULL would not scan."""
+    if isinstance(node, ast.AlterTableStmt) and node.objtype == ObjectType.OBJECT_TABLE:
         table = table_of(node.relation)
-        if node.objtype != ObjectType.OBJECT_TABLE or scan.exempt(table):
-            return []
-        return [table.shown] if any(_exclusive_cmd(cmd) for cmd in node.cmds or ()) else []
-    if isinstance(node, ast.RenameStmt) and node.renameType in _RENAMES_UNDER_EXCLUSIVE:
-        table = table_of(node.relation)
-        return [] if scan.exempt(table) else [table.shown]
-    if isinstance(node, ast.TruncateStmt):
-        return [t.shown for t in map(table_of, node.relations or ()) if not scan.exempt(t)]
-    if not isinstance(node, ast.DropStmt) or node.concurrent:
-        return []
-    names = [qualified(n) for n in node.objects or () if isinstance(n, tuple)]
-    if node.removeType == ObjectType.OBJECT_TABLE:
-        return [t.shown for t in names if not scan.exempt(t)]
-    if node.removeType == ObjectType.OBJECT_INDEX:
-        old = [index for index in names if index.bare not in scan.new_indexes]
-        known = [scan.index_tables.get(index.bare) for index in old]
-        return [
-            table.shown if table is not None else f"the table of index {index.shown}"
-            for index, table in zip(old, known, strict=True)
-        ]
-    return []
-
-
-def _exclusive_cmd(cmd: Any) -> bool:
-    if not isinstance(cmd, ast.AlterTableCmd) or cmd.subtype in _WEAKER:
-        return False
-    if cmd.subtype == AlterTableType.AT_AddConstraint and isinstance(cmd.def_, ast.Constraint):
-        return cmd.def_.contype != ConstrType.CONSTR_FOREIGN  # SHARE ROW EXCLUSIVE
-    if cmd.subtype == AlterTableType.AT_DetachPartition:
-        return not getattr(cmd.def_, "concurrent", False)
-    return True
+        for cmd in node.cmds or ():
+            if not isinstance(cmd, ast.AlterTableCmd):
+                continue
+            name, kind = cmd.name or "", cmd.subtype
+            if kind == AlterTableType.AT_AddConstraint and isinstance(cmd.def_, ast.Constraint):
+                proofs.check_added(table, cmd.def_)
+            elif kind == AlterTableType.AT_ValidateConstraint:
+                proofs.validated(table, name)
+            elif kind == AlterTableType.AT_DropConstraint:
+                proofs.constraint_dropped(table, name)
+            elif kind == AlterTableType.AT_DropNotNull:
+                proofs.not_null_dropped(table, name)
+            elif kind == AlterTableType.AT_SetNotNull:
+                proofs.set_not_null(table, name)
+            elif kind in (AlterTableType.AT_DropColumn, AlterTableType.AT_AlterColumnType):
+                proofs.column_gone(table, name)
+    elif isinstance(node, ast.RenameStmt) and node.relation is not None:
+        if node.renameType == ObjectType.OBJECT_COLUMN:
+            proofs.column_gone(table_of(node.relation), node.subname or "")
+        elif node.renameType == ObjectType.OBJECT_TABLE:
+            proofs.table_gone(table_of(node.relation))
+    elif isinstance(node, ast.AlterObjectSchemaStmt) and node.relation is not None:
+        proofs.table_gone(table_of(node.relation))
+    elif isinstance(node, ast.DropStmt) and node.removeType == ObjectType.OBJECT_TABLE:
+        for names in node.objects or ():
+            if isinstance(names, tuple):
+                proofs.table_gone(qualified(names))
 
 
 def _track(node: ast.Node, scan: _Scan) -> None:
+    _follow_proofs(node, scan.proofs)
     if isinstance(node, ast.CreateStmt):
         scan.created.add(table_of(node.relation).bare)
     elif isinstance(node, ast.CreateTableAsStmt) and node.into is not None:

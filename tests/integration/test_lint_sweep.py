@@ -154,3 +154,41 @@ def test_a_type_change_lists_the_constraint_index_it_builds_again(
     result = _lint(project, make_database("lint_rebuilt"), start="a")
     [rewrite] = result.rewrites["b"]
     assert set(rewrite["relations"]) == {"public.t", "public.t_pkey", "public.t_u_key"}
+
+
+def test_the_shadows_proof_is_read_again_before_each_revision(
+    tmp_path: Path, make_database: Callable[[str], str]
+) -> None:
+    """NOT NULL dropped by one revision and set again by the next: the second scans (the
+    catalog before it says so, not what was true before the first). A check added NOT
+    VALID by an applied revision, validated in the linted one: no scan."""
+    project = AlembicProject(tmp_path / "p")
+    project.add(
+        Rev("a", None, "CREATE TABLE t (id int PRIMARY KEY, x int NOT NULL, y int);"
+            "ALTER TABLE t ADD CONSTRAINT t_y_nn CHECK (y IS NOT NULL) NOT VALID")
+    )  # fmt: skip
+    project.add(Rev("b", "a", TIMEOUT + "ALTER TABLE t ALTER COLUMN x DROP NOT NULL"))
+    project.add(Rev("c", "b", TIMEOUT + "ALTER TABLE t ALTER COLUMN x SET NOT NULL"))
+    project.add(
+        Rev("d", "c", TIMEOUT + "ALTER TABLE t VALIDATE CONSTRAINT t_y_nn;"
+            "ALTER TABLE t ALTER COLUMN y SET NOT NULL")
+    )  # fmt: skip
+    result = _lint(project, make_database("lint_proofs"), start="a")
+    assert result.measured
+    assert _rules(result) == [("c", "adding-not-nullable-field")], result.findings
+
+
+def test_an_index_name_used_again_elsewhere_is_no_rebuild(
+    tmp_path: Path, make_database: Callable[[str], str]
+) -> None:
+    project = AlembicProject(tmp_path / "p")
+    project.add(
+        Rev("a", None, "CREATE TABLE t (id int PRIMARY KEY, x int); CREATE INDEX ix ON t (x);"
+            "CREATE TABLE u (id int PRIMARY KEY)")
+    )  # fmt: skip
+    project.add(Rev("b", "a", TIMEOUT + "DROP TABLE u; CREATE TABLE u (id int PRIMARY KEY)"))
+    project.add(
+        Rev("c", "b", TIMEOUT + "DROP INDEX ix; CREATE TABLE w (x int); CREATE INDEX ix ON w (x)")
+    )
+    result = _lint(project, make_database("lint_not_rebuilt"), start="a")
+    assert result.rewrites == {"b": [], "c": []}, result.rewrites

@@ -16,6 +16,8 @@ from pglast import parse_sql
 from pglast.ast import Node
 
 from dbctl.access.lexer import split_statements
+from dbctl.lint.names import Table
+from dbctl.lint.proofs import NotNullProofs
 from dbctl.lint.rules import Hit, Linted, lint_statements
 from dbctl.rule_ids import RULES
 
@@ -60,9 +62,9 @@ def run_fix(fix: str) -> list[Call]:
 
 
 def lint(
-    *statements: str, server_version: int = 150000, proven: frozenset[tuple[str, str]] = frozenset()
+    *statements: str, server_version: int = 150000, proofs: NotNullProofs | None = None
 ) -> Linted:
-    linted = lint_statements(statements, server_version=server_version, proven=proven)
+    linted = lint_statements(statements, server_version=server_version, proofs=proofs)
     for hit in linted.hits:
         assert hit.rule in RULES, hit.rule
         assert hit.severity in {"error", "warning"}
@@ -355,23 +357,63 @@ def test_safe_patterns_give_no_hit(statements: list[str]) -> None:
     assert lint(*statements).hits == ()
 
 
+def _proofs(*columns: tuple[str, str, str]) -> NotNullProofs:
+    return NotNullProofs.from_catalog((*column, "c", True) for column in columns)
+
+
+SET_NOT_NULL = "ALTER TABLE users ALTER COLUMN email SET NOT NULL"
+ADD_CHECK = "ALTER TABLE users ADD CONSTRAINT c CHECK (email IS NOT NULL) NOT VALID"
+VALIDATE = "ALTER TABLE users VALIDATE CONSTRAINT c"
+
+
 def test_set_not_null_is_a_scan_unless_a_valid_check_proves_the_column() -> None:
     """PostgreSQL 12+ skips SET NOT NULL's scan when a validated CHECK (col IS NOT NULL)
-    proves it: the check validated in an earlier revision (``proven``), or here."""
-    set_not_null = "ALTER TABLE users ALTER COLUMN email SET NOT NULL"
-    assert lint(set_not_null, proven=frozenset({("users", "email")})).hits == ()
-    [hit] = lint(set_not_null, proven=frozenset({("users", "name")})).hits
-    assert hit.rule == "adding-not-nullable-field"
-    unvalidated = "ALTER TABLE users ADD CONSTRAINT c CHECK (email IS NOT NULL) NOT VALID"
-    assert [h.rule for h in lint(unvalidated, set_not_null).hits] == ["adding-not-nullable-field"]
+    proves it: the check validated before (``proofs``: the shadow's catalog, or the
+    revisions before), or here."""
+    assert lint(SET_NOT_NULL, proofs=_proofs(("public", "users", "email"))).hits == ()
+    for other in (("public", "users", "name"), ("billing", "users", "email")):
+        assert [h.rule for h in lint(SET_NOT_NULL, proofs=_proofs(other)).hits] == [
+            "adding-not-nullable-field"
+        ]
+    assert [h.rule for h in lint(ADD_CHECK, SET_NOT_NULL).hits] == ["adding-not-nullable-field"]
     other_table = "ALTER TABLE orders VALIDATE CONSTRAINT c"
-    assert [h.rule for h in lint(unvalidated, other_table, set_not_null).hits] == [
+    assert [h.rule for h in lint(ADD_CHECK, other_table, SET_NOT_NULL).hits] == [
         "adding-not-nullable-field"
     ]
-    before_12 = lint(set_not_null, proven=frozenset({("users", "email")}), server_version=110000)
+    before_12 = lint(
+        SET_NOT_NULL, proofs=_proofs(("public", "users", "email")), server_version=110000
+    )
     assert [h.rule for h in before_12.hits] == ["adding-not-nullable-field"]
-    validated = lint(unvalidated, "ALTER TABLE users VALIDATE CONSTRAINT c")
-    assert validated.proven == frozenset({("users", "email")})
+    validated = lint(ADD_CHECK, VALIDATE)
+    assert validated.proofs.proves(Table(None, "users"), "email")
+    assert lint(SET_NOT_NULL, proofs=validated.proofs).hits == ()  # the next revision
+
+
+@pytest.mark.parametrize(
+    "undone",
+    [
+        "ALTER TABLE users DROP CONSTRAINT c",
+        "ALTER TABLE users DROP COLUMN email",
+        "ALTER TABLE users RENAME COLUMN email TO mail",
+        "ALTER TABLE users RENAME TO people",
+        "ALTER TABLE users ALTER COLUMN email TYPE varchar(200)",
+    ],
+)
+def test_a_proof_undone_before_set_not_null_leaves_the_scan(undone: str) -> None:
+    hits = lint(ADD_CHECK, VALIDATE, undone, SET_NOT_NULL).hits
+    assert "adding-not-nullable-field" in [h.rule for h in hits]
+
+
+def test_dropping_not_null_undoes_it_unless_a_check_still_proves_it() -> None:
+    catalog = NotNullProofs.from_catalog([("public", "users", "email", None, True)])
+    drop = "ALTER TABLE users ALTER COLUMN email DROP NOT NULL"
+    assert lint(SET_NOT_NULL, proofs=catalog).hits == ()  # NOT NULL already: no scan
+    assert [h.rule for h in lint(drop, SET_NOT_NULL, proofs=catalog).hits] == [
+        "adding-not-nullable-field"
+    ]
+    assert lint(ADD_CHECK, VALIDATE, drop, SET_NOT_NULL).hits == ()
+    quoted = 'ALTER TABLE "Users" ALTER COLUMN email SET NOT NULL'
+    assert [h.rule for h in lint(ADD_CHECK, VALIDATE, quoted).hits] == ["adding-not-nullable-field"]
 
 
 def test_tables_created_in_the_same_statements_are_exempt() -> None:
@@ -652,6 +694,25 @@ def test_the_results_are_frozen() -> None:
         (["ALTER INDEX ix RENAME TO ix2"], ()),
         (["CREATE INDEX CONCURRENTLY ix ON users (a)", "DROP INDEX CONCURRENTLY ix"], ()),
         (["CREATE TABLE t (id int)", "ALTER TABLE t ADD COLUMN n int", "DROP TABLE t"], ()),
+        (["ALTER TABLE users ADD COLUMN a int", "ALTER TABLE public.users ADD COLUMN b int"],
+         ("users",)),  # one table written two ways
+        (["CREATE TABLE p2 PARTITION OF p FOR VALUES IN (2)"], ("p",)),
+        (["ALTER TABLE p ATTACH PARTITION c FOR VALUES IN (3)"], ("c",)),
+        (["ALTER TABLE p DETACH PARTITION p1"], ("p", "p1")),
+        (["ALTER TABLE p DETACH PARTITION p1 CONCURRENTLY"], ()),
+        (["LOCK TABLE users"], ("users",)),
+        (["LOCK TABLE users IN SHARE MODE"], ()),
+        (["ALTER TABLE users SET SCHEMA archive"], ("users",)),
+        (["DROP TRIGGER tr ON public.users"], ("public.users",)),
+        (["CREATE RULE r AS ON INSERT TO users DO INSTEAD NOTHING"], ("users",)),
+        (["CLUSTER users USING ix"], ("users",)),
+        (["VACUUM FULL users"], ("users",)),
+        (["VACUUM (FULL false) users", "VACUUM users"], ()),
+        (["REFRESH MATERIALIZED VIEW mv"], ("mv",)),
+        (["REFRESH MATERIALIZED VIEW CONCURRENTLY mv"], ()),
+        (["ALTER TABLE users SET (user_catalog_table = true)"], ("users",)),
+        (["ALTER TABLE users SET (autovacuum_enabled = false, toast.autovacuum_enabled = false)"],
+         ()),
     ],
 )  # fmt: skip
 def test_the_tables_a_revision_takes_access_exclusive_on(
