@@ -257,6 +257,32 @@ class Handoff:
         )
 
 
+@contextmanager
+def no_connections(settings: Settings) -> Iterator[None]:
+    """While Alembic prints the offline SQL, which needs no database: every SQLAlchemy
+    engine's connect (the project's own ``create_engine`` in env.py or a revision) is
+    refused before it reaches a server, with ``ForeignDatabase`` naming the line that
+    tried. A raw driver connection is not seen (as in a handoff)."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    def refuse(dialect: Any, record: Any, cargs: Any, cparams: Any) -> None:
+        root = settings.project_root
+        at = where(user_frame([*_task_stack(), *traceback.extract_stack()[:-1]], root), root)
+        raise ForeignDatabase(
+            f"the project's code{f' at {at}' if at else ''} connects to a database while "
+            "Alembic prints the SQL offline, which needs none: it was not let connect, and "
+            "dbctl stopped. Run SQL through op.execute() or op.get_bind(), not an engine of "
+            "its own"
+        )
+
+    event.listen(Engine, "do_connect", refuse, insert=True)
+    try:
+        yield
+    finally:
+        event.remove(Engine, "do_connect", refuse)
+
+
 def _task_stack() -> list[traceback.FrameSummary]:
     """The frames of the asyncio task that is running, if any: an async env.py connects
     from a coroutine whose frames are not on the thread's stack."""

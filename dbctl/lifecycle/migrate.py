@@ -37,7 +37,7 @@ from dbctl.lifecycle.alembic_project import (
     require_revisions,
     script_directory,
 )
-from dbctl.lifecycle.handoff import Handoff, handed_over
+from dbctl.lifecycle.handoff import Handoff, handed_over, no_connections
 from dbctl.lifecycle.readback import (
     current_heads,
     heads_on_fresh_connection,
@@ -703,7 +703,8 @@ def offline_sql(settings: Settings, *, start: str | None, end: str = "head") -> 
         config.set_main_option("sqlalchemy.url", "postgresql+psycopg://offline/offline")
     span = f"{start}:{end}" if start else end
     try:
-        command.upgrade(config, span, sql=True)
+        with no_connections(settings):
+            command.upgrade(config, span, sql=True)
     except CommandError as exc:
         raise _unknown_revision(exc, span) from None
     return buffer.getvalue()

@@ -289,6 +289,7 @@ def lint_migrations(
     if not linted:
         result.notes.append("no revision to lint")
         return result
+    whole = _offline(settings, linted)  # env.py once, before the shadow: the sample reads it
     server = None if request.offline else _server(settings, notify, result)
     measured: dict[str, Measured] = {}
     if server is not None:
@@ -296,7 +297,7 @@ def lint_migrations(
         pending = applied is not None and request.git_base is None
         if live is not None and pending and request.sample_rows > 0:
             # the live database is where the shadow stands before the first linted one
-            sample = _sampler(live, request.sample_rows, result)
+            sample = _sampler(live, request.sample_rows, result, whole)
         measured = _measure(
             settings,
             server,
@@ -309,7 +310,16 @@ def lint_migrations(
     sizes = _sizes(live, measured) if live else {}
     version = server_version(live or server)
     mapped = _mapped(settings, result) if settings.models else None
-    review(settings, linted, measured, result, sizes=sizes, version=version, mapped=mapped)
+    review(
+        settings,
+        linted,
+        measured,
+        result,
+        sizes=sizes,
+        version=version,
+        mapped=mapped,
+        whole=whole,
+    )
     return result
 
 
@@ -338,6 +348,7 @@ def review(
     sizes: dict[str, int] | None = None,
     version: int = DEFAULT_VERSION,
     mapped: dict[str, frozenset[str]] | None = None,
+    whole: dict[str, list[str]] | None = None,
 ) -> None:
     """Each revision's SQL through the rules, with what was measured of it (``measured``:
     by revision, possibly empty), into ``result``; its inline ignores applied."""
@@ -346,7 +357,8 @@ def review(
     from dbctl.lifecycle.user_code import raised
     from dbctl.lint.rules import lint_statements
 
-    whole = _offline(settings, linted) if linted else None
+    if whole is None and linted:
+        whole = _offline(settings, linted)
     proofs = None  # the columns a SET NOT NULL would not scan, after the revision before
     for script in linted:
         where = project_relative(settings, script.path)
@@ -521,11 +533,16 @@ def _server(settings: Settings, notify: Notify | None, result: LintResult) -> st
         return None
 
 
-def _sampler(live: str, rows: int, result: LintResult) -> Callable[[str], None]:
+def _sampler(
+    live: str, rows: int, result: LintResult, whole: dict[str, list[str]] | None
+) -> Callable[[str], None]:
     def sample(shadow_url: str) -> None:
-        from dbctl.lint.sample import copy_sample
+        from dbctl.lint.sample import copy_sample, gaining_foreign_keys
 
-        sampled = copy_sample(live, shadow_url, rows=rows)
+        statements = [text for found in (whole or {}).values() for text in found]
+        sampled = copy_sample(
+            live, shadow_url, rows=rows, leave_out=gaining_foreign_keys(statements)
+        )
         result.sample = {
             "tables": sampled.tables,
             "rows": sampled.rows,

@@ -11,14 +11,16 @@ read-only transaction on the live database, through a staging table (rows the re
 seeded stay, a key both sides hold is kept once), then ANALYZE, and the sequences set
 where the live ones stand. Only tables whose columns and types are the same on both sides
 are copied (their stored columns: generated ones are computed again), and not the tables
-with a foreign key (sampled apart from their parents, their rows would break a later
-VALIDATE CONSTRAINT that the real data passes); triggers are not fired in the shadow
+with a foreign key, or that a linted revision gives one (sampled apart from their
+parents, their rows would break a VALIDATE CONSTRAINT or an ADD FOREIGN KEY that the real
+data passes); triggers are not fired in the shadow
 (``session_replication_role = replica``, which needs a superuser there: the sandbox is
 one; otherwise no sample, and a note says so). Partitioned tables are not copied.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -133,8 +135,55 @@ def _copy(
     return read, max(added.rowcount, 0)
 
 
-def copy_sample(live_url: str, shadow_url: str, *, rows: int = DEFAULT_ROWS) -> Sampled:
-    """Up to ``rows`` rows of each table the two databases share, live -> shadow."""
+def gaining_foreign_keys(statements: Iterable[str]) -> dict[tuple[str, str], str]:
+    """The tables ``statements`` give a foreign key (ADD CONSTRAINT ... FOREIGN KEY, or
+    REFERENCES on an added column), by (schema, name), a name without a schema taken as
+    public's: sampled apart from their parents, their rows would break it."""
+    from pglast import ast, parse_sql
+    from pglast.enums import AlterTableType, ConstrType
+    from pglast.parser import ParseError
+
+    from dbctl.lint.names import table_of
+
+    found: dict[tuple[str, str], str] = {}
+    for text in statements:
+        try:
+            parsed = parse_sql(text)
+        except (ParseError, ValueError):
+            continue
+        for raw in parsed:
+            node = raw.stmt
+            if not isinstance(node, ast.AlterTableStmt):
+                continue
+            for cmd in node.cmds or ():
+                if not isinstance(cmd, ast.AlterTableCmd):
+                    continue
+                if cmd.subtype == AlterTableType.AT_AddConstraint:
+                    constraints = [cmd.def_]
+                elif cmd.subtype == AlterTableType.AT_AddColumn and cmd.def_ is not None:
+                    constraints = list(getattr(cmd.def_, "constraints", None) or ())
+                else:
+                    continue
+                if any(
+                    isinstance(c, ast.Constraint) and c.contype == ConstrType.CONSTR_FOREIGN
+                    for c in constraints
+                ):
+                    table = table_of(node.relation)
+                    found[(table.schema or "public", table.name)] = (
+                        "a linted revision gives it a foreign key"
+                    )
+    return found
+
+
+def copy_sample(
+    live_url: str,
+    shadow_url: str,
+    *,
+    rows: int = DEFAULT_ROWS,
+    leave_out: Mapping[tuple[str, str], str] | None = None,
+) -> Sampled:
+    """Up to ``rows`` rows of each table the two databases share, live -> shadow, but the
+    tables of ``leave_out`` ((schema, name) -> why)."""
     import psycopg
 
     from dbctl.pg.connect import connect
@@ -154,6 +203,9 @@ def copy_sample(live_url: str, shadow_url: str, *, rows: int = DEFAULT_ROWS) -> 
                 continue  # not there, or not the same columns: not the same table
             if mine.references:  # sampled on its own, its rows would miss their parents
                 found.skipped.append(f"{schema}.{name}: has foreign keys")
+                continue
+            if (schema, name) in (leave_out or {}):
+                found.skipped.append(f"{schema}.{name}: {(leave_out or {})[(schema, name)]}")
                 continue
             target = f"{quote_ident(schema)}.{quote_ident(name)}"
             sampled = order = ""

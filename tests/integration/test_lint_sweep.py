@@ -192,3 +192,65 @@ def test_an_index_name_used_again_elsewhere_is_no_rebuild(
     )
     result = _lint(project, make_database("lint_not_rebuilt"), start="a")
     assert result.rewrites == {"b": [], "c": []}, result.rewrites
+
+
+def test_the_offline_sql_lets_no_engine_of_the_project_connect(
+    tmp_path: Path, make_database: Callable[[str], str]
+) -> None:
+    """A revision that builds its own engine while Alembic prints SQL offline: refused
+    before it connects, said on that revision; the database it names is untouched."""
+    import psycopg
+
+    from dbctl.pg.url import libpq_url
+
+    url = make_database("lint_offline_engine")
+    project = AlembicProject(tmp_path / "p")
+    project.add(Rev("a", None, "CREATE TABLE t (id int PRIMARY KEY)"))
+    project.add(
+        Rev("b", "a", f"""py:
+            import sqlalchemy as sa
+            engine = sa.create_engine({url!r})
+            with engine.begin() as conn:
+                conn.execute(sa.text("CREATE TABLE pwned (id int)"))
+            op.add_column("t", sa.Column("x", sa.Integer()))
+        """)
+    )  # fmt: skip
+    result = _lint(project, url, start="a", offline=True)
+    [failed] = [f for f in result.findings if f.rule == "lint-offline-sql"]
+    assert "connects to a database while Alembic prints the SQL offline" in failed.message
+    assert "versions/b.py:" in failed.message
+    with psycopg.connect(libpq_url(url)) as conn:
+        row = conn.execute("SELECT to_regclass('pwned')").fetchone()
+    assert row == (None,)
+
+
+def test_a_table_a_pending_revision_gives_a_foreign_key_is_not_sampled(
+    tmp_path: Path, make_database: Callable[[str], str]
+) -> None:
+    """Sampled apart from its parent, the child's rows would break the foreign key the
+    real data satisfies: a failure production never sees, and nothing measured after it."""
+    from dbctl.lifecycle.migrate import upgrade
+
+    project = AlembicProject(tmp_path / "p")
+    project.add(
+        Rev("a", None, "CREATE TABLE users (id int PRIMARY KEY);"
+            "CREATE TABLE orders (id int PRIMARY KEY, user_id int)")
+    )  # fmt: skip
+    project.add(
+        Rev("b", "a", TIMEOUT + "ALTER TABLE orders ADD CONSTRAINT fk_orders_user "
+            "FOREIGN KEY (user_id) REFERENCES users (id)")
+    )  # fmt: skip
+    project.add(Rev("c", "b", TIMEOUT + "ALTER TABLE orders ADD COLUMN note text"))
+    url = make_database("lint_sample_new_fk")
+    upgrade(project.settings(url), url, revision="a")
+    _execute(
+        url,
+        "INSERT INTO users SELECT g FROM generate_series(1, 30000) g",
+        "INSERT INTO orders SELECT g, 1 + g % 30000 FROM generate_series(1, 30000) g",
+        "ANALYZE",
+    )
+    result = _lint(project, url, sample_rows=1000)
+    assert ("b", "migration-failed") not in _rules(result), result.findings
+    assert set(result.locks) == {"b", "c"}
+    assert result.sample is not None and result.sample["tables"] == 1  # users only
+    assert any("public.orders: a linted revision gives it a foreign key" in n for n in result.notes)
