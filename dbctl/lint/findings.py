@@ -84,6 +84,12 @@ def from_hit(
         if not mine and not partitioned:  # the shadow says: no new file for the table
             message = f"read from the SQL: {message} {_NO_REWRITE}"
             severity = min(severity, Severity.warning, key=lambda s: s.rank)
+        elif mine and severity is not Severity.error:  # the SQL left it open: it did
+            message = (
+                f"read from the SQL: {message} Measured in the shadow: it rewrote "
+                f"{mine[0].table} (a new file), under ACCESS EXCLUSIVE."
+            )
+            severity = Severity.error
     if mapped is not None and hit.rule in _CODE_BREAKING:
         severity, message = _against_models(hit, bare, mapped, severity, message)
     return finding(
@@ -190,8 +196,9 @@ _NESTING_FIX = """\
 with op.get_context().autocommit_block():
     op.execute(...)"""
 _NO_TIMEOUT = (
-    "no lock_timeout is in effect (none set, or 0: wait for ever): behind a long-running "
-    "query its lock request queues"
+    "the revision sets no lock_timeout (or sets 0: wait for ever; dbctl migrate sets its "
+    "own, [tool.dbctl] lock_timeout, but alembic upgrade and other runners none): behind "
+    "a long-running query its lock request queues"
 )
 _TIMEOUT_FIX = "op.execute(\"SET lock_timeout = '2s'\")  # first, in upgrade(): fail fast, retry"
 

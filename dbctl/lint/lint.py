@@ -230,19 +230,17 @@ _CLOSES = re.compile(r"\s*(COMMIT|END|ROLLBACK|ABORT)\b", re.IGNORECASE)
 
 def split_by_revision(sql: str) -> dict[str, list[str]]:
     """The statements of each revision in the offline SQL of a range (Alembic marks each
-    with ``-- Running upgrade DOWN -> REV``); a revision that starts inside the range's
-    open transaction gets a ``BEGIN`` first, as it runs inside one."""
+    with ``-- Running upgrade DOWN -> REV``). When the range runs in one transaction (a
+    ``BEGIN`` before the first mark), every revision gets a ``BEGIN`` first, as it runs
+    inside one: even after a revision's own COMMIT, the driver begins the next."""
     marks = list(_RUNNING.finditer(sql))
     found: dict[str, list[str]] = {}
     open_ = False
+    for statement in _statements(sql[: marks[0].start()] if marks else ""):
+        open_ = _track(open_, statement)  # the range's prologue: BEGIN, when transactional
     for mark, after in zip(marks, [*marks[1:], None], strict=True):
-        before = _statements(sql[: mark.start()]) if not found else []
-        for statement in before:  # the range's prologue: BEGIN, when transactional
-            open_ = _track(open_, statement)
         body = _statements(sql[mark.end() : after.start() if after else len(sql)])
         found[mark["revision"]] = (["BEGIN"] if open_ else []) + body
-        for statement in body:
-            open_ = _track(open_, statement)
     return found
 
 

@@ -7,8 +7,9 @@ ALTER TABLE takes ACCESS EXCLUSIVE but for the subcommands in ``_WEAKER``, a for
 ``SET (...)`` of storage parameters that only vacuum and the planner read; so do RENAME of
 a table, column or constraint, SET SCHEMA, DROP TABLE, DROP INDEX (on its table), DROP
 TRIGGER and DROP RULE, CREATE RULE, TRUNCATE, LOCK TABLE (its default mode), CLUSTER,
-VACUUM FULL, REFRESH MATERIALIZED VIEW (without CONCURRENTLY), and CREATE TABLE ...
-PARTITION OF (on the parent), ATTACH / DETACH PARTITION (on the partition).
+VACUUM FULL, REINDEX (on the indexes: as measured, their table's), REFRESH MATERIALIZED
+VIEW (without CONCURRENTLY), and CREATE TABLE ... PARTITION OF (on the parent), ATTACH /
+DETACH PARTITION (on the partition).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from collections.abc import Callable, Collection, Iterator, Mapping
 from typing import Any
 
 from pglast import ast
-from pglast.enums import AlterTableType, ConstrType, ObjectType
+from pglast.enums import AlterTableType, ConstrType, ObjectType, ReindexObjectType
 
 from dbctl.lint.names import Table, names_of, qualified, table_of
 
@@ -87,6 +88,8 @@ def _tables(node: ast.Node, new_indexes: Collection[str]) -> list[Table | str]:
         return [] if node.concurrent else [table_of(node.relation)]
     if isinstance(node, ast.VacuumStmt):
         return _vacuum_full(node)
+    if isinstance(node, ast.ReindexStmt) and node.relation is not None:
+        return _reindex(node)
     if isinstance(node, ast.CreateStmt) and node.partbound is not None:
         return [table_of(r) for r in node.inhRelations or () if isinstance(r, ast.RangeVar)]
     if isinstance(node, ast.DropStmt) and not node.concurrent:
@@ -146,6 +149,21 @@ def _vacuum_full(node: ast.VacuumStmt) -> list[Table | str]:
 
 
 _FALSE = frozenset({"false", "off", "0", "no"})
+
+
+def _reindex(node: ast.ReindexStmt) -> list[Table | str]:
+    """REINDEX without CONCURRENTLY: ACCESS EXCLUSIVE on each index it builds again (a
+    query of the table plans with them all: reads wait too), SHARE on the table."""
+    if any(
+        isinstance(p, ast.DefElem) and (p.defname or "").lower() == "concurrently"
+        for p in node.params or ()
+    ):
+        return []
+    if node.kind == ReindexObjectType.REINDEX_OBJECT_TABLE:
+        return [table_of(node.relation)]
+    if node.kind == ReindexObjectType.REINDEX_OBJECT_INDEX:
+        return [table_of(node.relation).name]
+    return []
 
 
 def _drop(node: ast.DropStmt, new_indexes: Collection[str]) -> list[Table | str]:

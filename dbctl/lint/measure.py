@@ -77,7 +77,7 @@ WHERE k.contype = 'c'
           format('CHECK ((%s IS NOT NULL)) NOT VALID', quote_ident(a.attname)))
 """
 _CONSTRAINT_INDEXES = """
-SELECT n.nspname, c.relname, k.conrelid::int8
+SELECT n.nspname, c.relname, k.conrelid::int8, c.relfilenode::int8
 FROM pg_constraint k
 JOIN pg_class c ON c.oid = k.conindid
 JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -179,17 +179,16 @@ def read_rewrites(conn: Any, before: dict[int, Relation]) -> list[Rewrite]:
     rows = conn.execute(text(_FILES), {"oids": oids}).fetchall() if oids else []
     files = {int(oid): int(filenode) for oid, filenode in rows}
     gone = [oid for oid in oids if oid not in files and before[oid].kind == "i"]
-    if gone:  # a constraint's index built again under a new oid (after a type change)
+    if gone:  # a constraint's index made again under a new oid (after a type change)
         now = {
-            (str(r[0]), str(r[1]), int(r[2]))
+            (str(r[0]), str(r[1]), int(r[2])): int(r[3])
             for r in conn.execute(text(_CONSTRAINT_INDEXES)).fetchall()
         }
-        files |= {
-            oid: -1
-            for oid in gone
-            if (before[oid].schema, before[oid].name, before[oid].table) in now
-            and before[oid].table in files  # its table is still the same one
-        }
+        for oid in gone:
+            old = before[oid]
+            made = now.get((old.schema, old.name, old.table))
+            if made is not None and old.table in files:  # on the same table, still there
+                files[oid] = made  # its file: a new one, or the old kept (no rebuild)
     changed: dict[str, list[Relation]] = {}
     for oid, filenode in files.items():
         old = before[oid]

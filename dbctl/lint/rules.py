@@ -92,7 +92,9 @@ class Linted:
     non-zero value appears."""
 
     hits: tuple[Hit, ...]
-    created: frozenset[str]  # lower-cased bare names: CREATE TABLE [AS], SELECT INTO, and
+    created: frozenset[tuple[str, str]]  # (schema, name), public's when written without
+    # one, the name as stored (a temporary table's schema is pg_temp): CREATE TABLE [AS],
+    # SELECT INTO, and
     # CREATE MATERIALIZED VIEW (an index on a new relation blocks nobody)
     sets_lock_timeout: bool
     sets_statement_timeout: bool
@@ -154,7 +156,7 @@ class _Scan:
     server_version: int
     statement: int = 0
     transaction: int | None = None  # the statement that opened the open transaction
-    created: set[str] = field(default_factory=set)
+    created: set[tuple[str, str]] = field(default_factory=set)  # (schema, name)
     new_indexes: set[str] = field(default_factory=set)  # on tables created here
     index_tables: dict[str, Table] = field(default_factory=dict)
     settings: dict[str, _Setting] = field(
@@ -164,7 +166,11 @@ class _Scan:
     exclusive: dict[tuple[str, str], str] = field(default_factory=dict)  # as first written
 
     def exempt(self, table: Table) -> bool:
-        return table.bare in self.created or table.bare == VERSION_TABLE
+        if table.name == VERSION_TABLE:
+            return True
+        if table.schema is None and ("pg_temp", table.name) in self.created:
+            return True  # a temporary table comes first in the search path
+        return _key(table) in self.created
 
     def hit(
         self,
@@ -644,21 +650,35 @@ def _follow_proofs(node: ast.Node, proofs: NotNullProofs) -> None:
                 proofs.table_gone(qualified(names))
 
 
+def _key(table: Table) -> tuple[str, str]:
+    return (table.schema or "public", table.name)
+
+
+def _created(relation: ast.RangeVar | None) -> tuple[str, str]:
+    table = table_of(relation)
+    if relation is not None and relation.relpersistence == "t":
+        return ("pg_temp", table.name)
+    return _key(table)
+
+
 def _track(node: ast.Node, scan: _Scan) -> None:
     _follow_proofs(node, scan.proofs)
     if isinstance(node, ast.CreateStmt):
-        scan.created.add(table_of(node.relation).bare)
+        scan.created.add(_created(node.relation))
     elif isinstance(node, ast.CreateTableAsStmt) and node.into is not None:
-        scan.created.add(table_of(node.into.rel).bare)
+        scan.created.add(_created(node.into.rel))
     elif isinstance(node, ast.SelectStmt) and node.intoClause is not None:
-        scan.created.add(table_of(node.intoClause.rel).bare)
+        scan.created.add(_created(node.intoClause.rel))
+    elif isinstance(node, ast.SelectStmt):
+        _set_config(node, scan)
     elif isinstance(node, ast.RenameStmt) and node.renameType == ObjectType.OBJECT_TABLE:
-        if table_of(node.relation).bare in scan.created and node.newname:
-            scan.created.add(node.newname.lower())
+        table = table_of(node.relation)
+        if scan.exempt(table) and node.newname:
+            scan.created.add((_key(table)[0], node.newname))
     elif isinstance(node, ast.IndexStmt) and node.idxname:
         table = table_of(node.relation)
         scan.index_tables[node.idxname.lower()] = table
-        if table.bare in scan.created:
+        if scan.exempt(table):
             scan.new_indexes.add(node.idxname.lower())
     elif isinstance(node, ast.TransactionStmt):
         _transaction(node, scan)
@@ -706,6 +726,25 @@ def _variable(node: ast.VariableSetStmt, scan: _Scan) -> None:
     else:
         return
     changed.set(value, local=bool(node.is_local), in_transaction=in_transaction)
+
+
+def _set_config(node: ast.SelectStmt, scan: _Scan) -> None:
+    """``SELECT set_config('lock_timeout', '2s', is_local)``: SET or SET LOCAL by a
+    function (a literal name, value and flag; anything else is not followed)."""
+    for target in node.targetList or ():
+        call = getattr(target, "val", None)
+        if not isinstance(call, ast.FuncCall) or names_of(call.funcname)[-1:] != ["set_config"]:
+            continue
+        args = list(call.args or ())
+        if len(args) != 3 or not all(isinstance(a, ast.A_Const) for a in args):
+            continue
+        name = getattr(args[0].val, "sval", None)
+        local = getattr(args[2].val, "boolval", None)
+        changed = scan.settings.get((name or "").lower())
+        if changed is None or not isinstance(local, bool):
+            continue
+        in_transaction = scan.transaction is not None
+        changed.set(_nonzero(args[1:2]), local=local, in_transaction=in_transaction)
 
 
 def _nonzero(args: Sequence[Any] | None) -> bool:

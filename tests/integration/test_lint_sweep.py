@@ -151,9 +151,13 @@ def test_a_type_change_lists_the_constraint_index_it_builds_again(
     project = AlembicProject(tmp_path / "p")
     project.add(Rev("a", None, "CREATE TABLE t (id int PRIMARY KEY, u int UNIQUE, v int)"))
     project.add(Rev("b", "a", TIMEOUT + "ALTER TABLE t ALTER COLUMN u TYPE bigint"))
+    project.add(Rev("c", "b", TIMEOUT + "ALTER TABLE t ADD COLUMN e varchar(50) UNIQUE"))
+    # a new oid, the same file: PostgreSQL kept the index's storage (no rebuild)
+    project.add(Rev("d", "c", TIMEOUT + "ALTER TABLE t ALTER COLUMN e TYPE varchar(200)"))
     result = _lint(project, make_database("lint_rebuilt"), start="a")
     [rewrite] = result.rewrites["b"]
     assert set(rewrite["relations"]) == {"public.t", "public.t_pkey", "public.t_u_key"}
+    assert result.rewrites["d"] == []
 
 
 def test_the_shadows_proof_is_read_again_before_each_revision(
@@ -254,3 +258,21 @@ def test_a_table_a_pending_revision_gives_a_foreign_key_is_not_sampled(
     assert set(result.locks) == {"b", "c"}
     assert result.sample is not None and result.sample["tables"] == 1  # users only
     assert any("public.orders: a linted revision gives it a foreign key" in n for n in result.notes)
+
+
+def test_a_type_change_the_rule_thought_might_not_rewrite_is_an_error_when_it_does(
+    tmp_path: Path, make_database: Callable[[str], str]
+) -> None:
+    project = AlembicProject(tmp_path / "p")
+    project.add(Rev("a", None, "CREATE TABLE t (id int PRIMARY KEY, note text, code varchar(10))"))
+    project.add(Rev("b", "a", TIMEOUT + "ALTER TABLE t ALTER COLUMN note TYPE varchar(100)"))
+    project.add(Rev("c", "b", TIMEOUT + "ALTER TABLE t ALTER COLUMN code TYPE varchar(20)"))
+    result = _lint(project, make_database("lint_may_rewrite"), start="a")
+    [shrunk] = [f for f in result.findings if f.rule == "changing-column-type"
+                and f.evidence["revision"] == "b"]  # fmt: skip
+    assert shrunk.severity.value == "error"
+    assert "Measured in the shadow: it rewrote public.t" in shrunk.message
+    [widened] = [f for f in result.findings if f.rule == "changing-column-type"
+                 and f.evidence["revision"] == "c"]  # fmt: skip
+    assert widened.severity.value == "warning"
+    assert "no rewrite" in widened.message

@@ -419,7 +419,7 @@ def test_dropping_not_null_undoes_it_unless_a_check_still_proves_it() -> None:
 def test_tables_created_in_the_same_statements_are_exempt() -> None:
     linted = lint(
         "BEGIN",
-        'CREATE TABLE "Users" (id int, email text, n int)',
+        "CREATE TABLE users (id int, email text, n int)",
         "CREATE INDEX ix ON public.users (email)",
         "ALTER TABLE users ADD CONSTRAINT fk FOREIGN KEY (n) REFERENCES orgs (id), "
         "ADD CONSTRAINT c CHECK (n > 0), ADD UNIQUE (email), ADD COLUMN a int NOT NULL, "
@@ -435,7 +435,26 @@ def test_tables_created_in_the_same_statements_are_exempt() -> None:
         "COMMIT",
     )
     assert linted.hits == ()
-    assert linted.created == frozenset({"users", "members", "copied"})
+    assert linted.created == frozenset(
+        {("public", "users"), ("public", "members"), ("public", "copied")}
+    )
+
+
+@pytest.mark.parametrize(
+    "statements",
+    [
+        ['CREATE TABLE "Orders" (id int)', "CREATE INDEX ix ON orders (id)"],
+        ["CREATE TABLE billing.orders (id int)", "CREATE INDEX ix ON orders (id)"],
+        ["CREATE TABLE orders (id int)", "CREATE INDEX ix ON billing.orders (id)"],
+        ["CREATE TEMP TABLE orders (id int)", "CREATE INDEX ix ON public.orders (id)"],
+    ],
+)
+def test_a_new_table_exempts_only_itself_not_a_namesake(statements: list[str]) -> None:
+    assert [h.rule for h in lint(*statements).hits] == ["require-concurrent-index-creation"]
+
+
+def test_a_temporary_table_is_exempt_by_its_bare_name() -> None:
+    assert lint("CREATE TEMP TABLE scratch (id int)", "CREATE INDEX ix ON scratch (id)").hits == ()
 
 
 def test_a_table_created_later_is_not_exempt_earlier() -> None:
@@ -513,12 +532,21 @@ INDEX = "CREATE INDEX ix ON users (email)"
         (["SET lock_timeout = '2s'"], True),  # nothing locks: set anywhere
         (["SELECT 1"], False),
         ([], False),
+        (["BEGIN", "SELECT set_config('lock_timeout', '2s', true)", INDEX], True),
+        (["SELECT set_config('lock_timeout', '2s', false)", INDEX], True),
+        (["BEGIN", "SELECT set_config('lock_timeout', '0', true)", INDEX], False),
+        (["BEGIN", "SELECT set_config('lock_timeout', '2s', true)", "COMMIT", INDEX], False),
     ],
 )
 def test_sets_lock_timeout(statements: list[str], expected: bool) -> None:
     linted = lint(*statements)
     assert linted.sets_lock_timeout is expected
     assert linted.sets_statement_timeout is False
+
+
+def test_set_config_of_statement_timeout_is_not_a_lock_timeout() -> None:
+    linted = lint("SELECT set_config('statement_timeout', '2s', false)", INDEX)
+    assert (linted.sets_statement_timeout, linted.sets_lock_timeout) == (True, False)
 
 
 def test_sets_statement_timeout() -> None:
@@ -709,6 +737,9 @@ def test_the_results_are_frozen() -> None:
         (["VACUUM FULL users"], ("users",)),
         (["VACUUM (FULL false) users", "VACUUM users"], ()),
         (["REFRESH MATERIALIZED VIEW mv"], ("mv",)),
+        (["REINDEX TABLE users"], ("users",)),
+        (["CREATE INDEX ix ON users (a)", "REINDEX INDEX ix"], ("users",)),
+        (["REINDEX TABLE CONCURRENTLY users", "REINDEX (VERBOSE) INDEX CONCURRENTLY ix"], ()),
         (["REFRESH MATERIALIZED VIEW CONCURRENTLY mv"], ()),
         (["ALTER TABLE users SET (user_catalog_table = true)"], ("users",)),
         (["ALTER TABLE users SET (autovacuum_enabled = false, toast.autovacuum_enabled = false)"],
@@ -719,3 +750,24 @@ def test_the_tables_a_revision_takes_access_exclusive_on(
     statements: list[str], exclusive: tuple[str, ...]
 ) -> None:
     assert lint_statements(statements).exclusive == exclusive
+
+
+def test_each_revision_starts_in_the_ranges_transaction_whatever_one_before_did() -> None:
+    """A COMMIT of one revision's own ends the transaction in the offline SQL, but the
+    next revision runs in one again (the driver begins it): its CONCURRENTLY still fails."""
+    from dbctl.lint.lint import split_by_revision
+
+    sql = (
+        "BEGIN;\n\n-- Running upgrade  -> a\n\nCREATE TABLE t (id int);\n\nCOMMIT;\n\n"
+        "-- Running upgrade a -> b\n\nCREATE INDEX CONCURRENTLY ix ON t (id);\n\nCOMMIT;\n"
+    )
+    found = split_by_revision(sql)
+    assert found["b"][0] == "BEGIN"
+    hits = lint_statements(found["b"]).hits
+    assert [h.rule for h in hits] == ["ban-concurrent-index-creation-in-transaction"]
+    per_revision = (  # transaction_per_migration: each revision its own BEGIN
+        "-- Running upgrade  -> a\n\nBEGIN;\n\nCREATE TABLE t (id int);\n\nCOMMIT;\n\n"
+        "-- Running upgrade a -> b\n\nBEGIN;\n\nCREATE INDEX ix ON t (id);\n\nCOMMIT;\n"
+    )
+    assert split_by_revision(per_revision)["b"][0] == "BEGIN"
+    assert split_by_revision(per_revision)["b"][1] != "BEGIN"
