@@ -90,6 +90,10 @@ def from_hit(
                 f"{mine[0].table} (a new file), under ACCESS EXCLUSIVE."
             )
             severity = Severity.error
+    fix = hit.fix
+    partitioned = taken is not None and any(_name(t, raw=True) == bare for t in taken.partitioned)
+    if partitioned and hit.partitioned_fix:
+        fix = hit.partitioned_fix
     if mapped is not None and hit.rule in _CODE_BREAKING:
         severity, message = _against_models(hit, bare, mapped, severity, message)
     return finding(
@@ -99,7 +103,7 @@ def from_hit(
         where,
         message,
         table=hit.table,
-        suggestion=hit.fix,
+        suggestion=fix,
         statement=statements[hit.statement] if 0 <= hit.statement < len(statements) else None,
     )
 

@@ -79,6 +79,51 @@ def index_fix(node: ast.IndexStmt) -> str:
     return f"{AUTOCOMMIT}\n    op.create_index({', '.join(args)})"
 
 
+_PLACEHOLDER = "dbctl_partition_placeholder"
+
+
+def partitioned_index_fix(node: ast.IndexStmt) -> str:
+    """On a partitioned table, where CREATE INDEX CONCURRENTLY is refused: the index on the
+    parent alone (``ON ONLY``: no scan, invalid until complete), then each partition's
+    built concurrently and attached to it."""
+    table = table_of(node.relation)
+    name = node.idxname or make_object_name(table.name, None, "idx")
+    parent = copy.copy(node)
+    parent.idxname, parent.concurrent = name, False
+    parent.relation = copy.copy(node.relation) or table.range_var()
+    parent.relation.inh = False
+    child = copy.copy(node)
+    child.idxname, child.concurrent, child.if_not_exists = f"{_PLACEHOLDER}_i", True, False
+    child.relation = ast.RangeVar(relname=_PLACEHOLDER, inh=True, relpersistence="p")
+    build = (
+        _braced(sql(child))
+        .replace(f"{_PLACEHOLDER}_i", "{index}").replace(_PLACEHOLDER, "{partition}")
+    )  # fmt: skip
+    attach = f"ALTER INDEX {_braced(quote_ident(name))} ATTACH PARTITION {{index}}"
+    index = '"' + _braced(name.replace('"', '""')) + '_p{number}"'  # an f-string's text
+    partitions = (
+        "SELECT inhrelid::regclass::text FROM pg_inherits "
+        f"WHERE inhparent = {quote_literal(table.shown)}::regclass"
+    )
+    return "\n".join(
+        [
+            f"# {table.shown} is partitioned: CREATE INDEX CONCURRENTLY is refused on it",
+            _execute(sql(parent)),
+            AUTOCOMMIT,
+            f"    partitions = op.get_bind().exec_driver_sql({partitions!r}).scalars().all()",
+            "    for number, partition in enumerate(partitions):",
+            f"        index = f{index!r}",
+            f"        op.execute(f{build!r})",
+            f"        op.execute(f{attach!r})",
+        ]
+    )
+
+
+def _braced(text: str) -> str:
+    """``text`` as the literal part of an f-string."""
+    return text.replace("{", "{{").replace("}", "}}")
+
+
 def drop_index_fix(
     node: ast.DropStmt, indexes: list[Table], index_tables: Mapping[str, Table]
 ) -> str:

@@ -33,7 +33,7 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pglast import ast, parse_sql
@@ -60,6 +60,7 @@ from dbctl.lint.fixes import (
     not_null_lines,
     not_valid_fix,
     nullable_fix,
+    partitioned_index_fix,
     rename_column_fix,
     rename_table_fix,
     sql,
@@ -81,6 +82,7 @@ class Hit:
     fix: str  # the safe pattern as Alembic code, "" if none
     severity: str  # "error" or "warning"
     column: str | None = None  # the column dropped or renamed (the old name), as stored
+    partitioned_fix: str = ""  # the fix when the table is partitioned (the shadow knows)
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,7 +258,8 @@ def _create_index(node: ast.IndexStmt, scan: _Scan) -> list[Hit]:
         f"CREATE INDEX on {shown} takes a SHARE lock: writes to {shown} wait until the index "
         f"is built (a full scan of the table); reads go on."
     )
-    return [scan.hit(table, message, index_fix(node), rule="require-concurrent-index-creation")]
+    hit = scan.hit(table, message, index_fix(node), rule="require-concurrent-index-creation")
+    return [replace(hit, partitioned_fix=partitioned_index_fix(node))]
 
 
 def _drop(node: ast.DropStmt, scan: _Scan) -> list[Hit]:

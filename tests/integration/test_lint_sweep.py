@@ -276,3 +276,40 @@ def test_a_type_change_the_rule_thought_might_not_rewrite_is_an_error_when_it_do
                  and f.evidence["revision"] == "c"]  # fmt: skip
     assert widened.severity.value == "warning"
     assert "no rewrite" in widened.message
+
+
+def test_an_index_on_a_partitioned_table_gets_a_fix_that_runs(
+    tmp_path: Path, make_database: Callable[[str], str]
+) -> None:
+    """CREATE INDEX CONCURRENTLY is refused on a partitioned table: the fix builds the
+    parent's index ON ONLY, each partition's concurrently, and attaches them. The fix is
+    run as the next revision, on a real database: the parent's index ends valid."""
+    import psycopg
+
+    from dbctl.lifecycle.migrate import upgrade
+    from dbctl.pg.url import libpq_url
+
+    project = AlembicProject(tmp_path / "p")
+    project.add(
+        Rev("a", None, "CREATE TABLE events (id int, kind text) PARTITION BY LIST (kind);"
+            "CREATE TABLE events_a PARTITION OF events FOR VALUES IN ('a');"
+            "CREATE TABLE events_b PARTITION OF events FOR VALUES IN ('b')")
+    )  # fmt: skip
+    project.add(Rev("b", "a", TIMEOUT + "CREATE INDEX ix_events_kind ON events (kind)"))
+    url = make_database("lint_partitioned_index")
+    [finding] = [
+        f for f in _lint(project, url, start="a").findings
+        if f.rule == "require-concurrent-index-creation"
+    ]  # fmt: skip
+    fix = finding.suggestion or ""
+    assert "ON ONLY events" in fix and "ATTACH PARTITION" in fix
+    body = "\n".join(line for line in fix.splitlines() if not line.startswith("#"))
+    project.add(Rev("c", "a", "py:\n" + body))
+    (project.versions / "b.py").unlink()
+    upgrade(project.settings(url), url)
+    with psycopg.connect(libpq_url(url)) as conn:
+        rows = conn.execute(
+            "SELECT c.relname, i.indisvalid FROM pg_index i JOIN pg_class c "
+            "ON c.oid = i.indexrelid WHERE i.indrelid = 'events'::regclass"
+        ).fetchall()
+    assert rows == [("ix_events_kind", True)]
