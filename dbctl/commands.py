@@ -232,7 +232,13 @@ def _lint_lines(result: LintResult) -> list[str]:
     import textwrap
 
     revisions, locks = result.revisions, result.locks
-    lines = [f"{len(revisions)} revision(s), each applied in a shadow database; locks held:"]
+    unmeasured = len([r for r in revisions if r not in locks])
+    lines = [
+        f"{len(revisions)} revision(s), each applied in a shadow database; locks held:"
+        if not unmeasured
+        else f"{len(revisions)} revision(s), {len(revisions) - unmeasured} measured in a "
+        "shadow database; locks held:"
+    ]
     for revision in revisions:
         held = locks.get(revision)
         if revision in result.failed:

@@ -443,7 +443,8 @@ def _unmeasured(script: Script, measured: Measured | None, result: LintResult) -
     if script.revision in result.failed:
         return "it failed in the shadow database"
     if measured is None:
-        return "an earlier revision failed in the shadow database, so it was not applied"
+        which = ", ".join(result.failed) or "an earlier one"
+        return f"a revision before it ({which}) failed in the shadow database: not applied"
     if not measured.in_transaction:
         return (
             "it runs outside a transaction (an autocommit block), where locks end with each "

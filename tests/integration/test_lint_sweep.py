@@ -135,7 +135,7 @@ def test_the_report_says_why_a_revision_was_not_measured(
     assert set(result.unmeasured) == {"b", "d", "e"}
     assert "outside a transaction" in result.unmeasured["b"]
     assert result.unmeasured["d"] == "it failed in the shadow database"
-    assert "earlier revision failed" in result.unmeasured["e"]
+    assert "a revision before it (d) failed" in result.unmeasured["e"]
     assert result.data()["unmeasured"] == result.unmeasured
     offline = _lint(project, "postgresql+psycopg://nobody@127.0.0.1:9/none", start="a",
                     offline=True)  # fmt: skip
