@@ -212,6 +212,12 @@ def lint_migrations(
     notes = list(result.notes)
     if request.offline and result.revisions:  # else a note of lint says why, if unmeasured
         notes.append("rules only (--offline): locks and rewrites not measured")
+        narrowed = request.start or request.git_base or settings.lint_from
+        if settings.database_url and not narrowed:
+            notes.append(
+                "--offline reads no database, so not which revisions it has applied: every "
+                "revision linted (lint_from, --from or --git-base narrow it)"
+            )
     if result.ignored:
         notes.append(f"{len(result.ignored)} finding(s) ignored by # dbctl: ignore[...]")
     return Report.of(

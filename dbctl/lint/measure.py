@@ -43,7 +43,9 @@ MACHINERY = frozenset({"alembic_version", "dbctl_migrations"})
 
 _RELATIONS = """
 SELECT c.oid::int8, n.nspname, c.relname, c.relkind::text, c.relfilenode::int8,
-    coalesce(i.indrelid, 0)::int8
+    coalesce(i.indrelid, 0)::int8,
+    CASE WHEN EXISTS (SELECT FROM pg_constraint k WHERE k.conindid = c.oid)
+         THEN pg_get_indexdef(c.oid) END
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_index i ON i.indexrelid = c.oid
@@ -77,7 +79,7 @@ WHERE k.contype = 'c'
           format('CHECK ((%s IS NOT NULL)) NOT VALID', quote_ident(a.attname)))
 """
 _CONSTRAINT_INDEXES = """
-SELECT n.nspname, c.relname, k.conrelid::int8, c.relfilenode::int8
+SELECT n.nspname, c.relname, k.conrelid::int8, pg_get_indexdef(c.oid), c.relfilenode::int8
 FROM pg_constraint k
 JOIN pg_class c ON c.oid = k.conindid
 JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -93,6 +95,7 @@ class Relation:
     kind: str  # r, p (partitioned), i (index), m (materialized view)
     filenode: int
     table: int  # an index's table (oid), else 0
+    definition: str | None = None  # a constraint's index: pg_get_indexdef
 
     @property
     def qualified(self) -> str:
@@ -135,7 +138,7 @@ def _relations(conn: Any) -> dict[int, Relation]:
     from sqlalchemy import text
 
     rows = conn.execute(text(_RELATIONS)).fetchall()
-    return {row[0]: Relation(row[1], row[2], row[3], row[4], row[5]) for row in rows}
+    return {row[0]: Relation(row[1], row[2], row[3], row[4], row[5], row[6]) for row in rows}
 
 
 def _proofs(conn: Any) -> NotNullProofs:
@@ -181,13 +184,13 @@ def read_rewrites(conn: Any, before: dict[int, Relation]) -> list[Rewrite]:
     gone = [oid for oid in oids if oid not in files and before[oid].kind == "i"]
     if gone:  # a constraint's index made again under a new oid (after a type change)
         now = {
-            (str(r[0]), str(r[1]), int(r[2])): int(r[3])
+            (str(r[0]), str(r[1]), int(r[2]), str(r[3])): int(r[4])
             for r in conn.execute(text(_CONSTRAINT_INDEXES)).fetchall()
         }
-        for oid in gone:
+        for oid in gone:  # the same definition on the same table (still there): a rebuild
             old = before[oid]
-            made = now.get((old.schema, old.name, old.table))
-            if made is not None and old.table in files:  # on the same table, still there
+            made = now.get((old.schema, old.name, old.table, old.definition or ""))
+            if made is not None and old.table in files:
                 files[oid] = made  # its file: a new one, or the old kept (no rebuild)
     changed: dict[str, list[Relation]] = {}
     for oid, filenode in files.items():

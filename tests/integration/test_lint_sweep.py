@@ -313,3 +313,41 @@ def test_an_index_on_a_partitioned_table_gets_a_fix_that_runs(
             "ON c.oid = i.indexrelid WHERE i.indrelid = 'events'::regclass"
         ).fetchall()
     assert rows == [("ix_events_kind", True)]
+
+
+def test_a_primary_key_made_again_on_other_columns_is_a_new_index_not_a_rebuild(
+    tmp_path: Path, make_database: Callable[[str], str]
+) -> None:
+    """mlflow drops a primary key and adds one of the same name on more columns: a new
+    index (the rules say what ADD PRIMARY KEY costs), not a rebuild of the old one."""
+    project = AlembicProject(tmp_path / "p")
+    project.add(Rev("a", None, "CREATE TABLE m (id int, ws text NOT NULL DEFAULT 'x', "
+                               "CONSTRAINT m_pk PRIMARY KEY (id))"))  # fmt: skip
+    project.add(
+        Rev("b", "a", TIMEOUT + "ALTER TABLE m DROP CONSTRAINT m_pk;"
+            "ALTER TABLE m ADD CONSTRAINT m_pk PRIMARY KEY (ws, id)")
+    )  # fmt: skip
+    result = _lint(project, make_database("lint_new_pk"), start="a")
+    assert result.rewrites["b"] == []
+    assert ("b", "disallowed-unique-constraint") in _rules(result)
+
+
+def test_offline_with_a_database_url_says_it_lints_every_revision(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from dbctl.cli import app
+
+    project = AlembicProject(tmp_path / "p")
+    project.add(Rev("a", None, "CREATE TABLE t (id int)"))
+    project.add(Rev("b", "a", TIMEOUT + "ALTER TABLE t ADD COLUMN x int"))
+    monkeypatch.chdir(project.root)
+    url = "postgresql+psycopg://nobody@127.0.0.1:9/never_read"
+    run = CliRunner().invoke(app, ["lint-migrations", "--offline", "--database-url", url])
+    assert run.exit_code == 0, run.output
+    assert "--offline reads no database, so not which revisions it has applied" in run.stderr
+    narrowed = CliRunner().invoke(
+        app, ["lint-migrations", "--offline", "--database-url", url, "--from", "a"]
+    )
+    assert "--offline reads no database" not in narrowed.stderr
