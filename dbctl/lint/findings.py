@@ -69,7 +69,8 @@ def from_hit(
     rename."""
     message = hit.message
     bare = _name(hit.table or "")
-    held = [lock for lock in (taken.locks if taken else ()) if _name(lock.table, raw=True) == bare]
+    key = _key(hit.table or "")
+    held = [lock for lock in (taken.locks if taken else ()) if _measured(lock.table) == key]
     if held:
         shown = "; ".join(
             f"{mode_name(lock.mode)} on {lock.table}, blocking "
@@ -79,8 +80,8 @@ def from_hit(
         message += f" (the whole revision, measured: {shown})"
     severity = _SEVERITY.get(hit.severity, Severity.warning)
     if taken is not None and hit.rule in REWRITING:
-        mine = [r for r in taken.rewrites if _name(r.table, raw=True) == bare and r.table_rewritten]
-        partitioned = any(_name(t, raw=True) == bare for t in taken.partitioned)
+        mine = [r for r in taken.rewrites if _measured(r.table) == key and r.table_rewritten]
+        partitioned = any(_measured(t) == key for t in taken.partitioned)
         if not mine and not partitioned:  # the shadow says: no new file for the table
             message = f"read from the SQL: {message} {_NO_REWRITE}"
             severity = min(severity, Severity.warning, key=lambda s: s.rank)
@@ -91,7 +92,7 @@ def from_hit(
             )
             severity = Severity.error
     fix = hit.fix
-    partitioned = taken is not None and any(_name(t, raw=True) == bare for t in taken.partitioned)
+    partitioned = taken is not None and any(_measured(t) == key for t in taken.partitioned)
     if partitioned and hit.partitioned_fix:
         fix = hit.partitioned_fix
     if mapped is not None and hit.rule in _CODE_BREAKING:
@@ -318,6 +319,27 @@ def _truncated_names(statement: str) -> set[str]:
         for relation in getattr(raw.stmt, "relations", None) or ()
         if getattr(relation, "relname", None)
     }
+
+
+def _key(table: str) -> tuple[str, str]:
+    """(schema, name) as stored of a table as a rule writes it (``"Billing".users``,
+    ``users``: public's, the default search path)."""
+    parts = [_unquoted(part) for part in _PARTS.findall(table)]
+    if len(parts) >= 2:
+        return parts[-2], parts[-1]
+    return "public", parts[-1] if parts else ""
+
+
+def _measured(table: str) -> tuple[str, str]:
+    """(schema, name) of a table as measured: ``schema.name`` as stored."""
+    schema, _, name = table.partition(".")
+    return schema, name
+
+
+def _unquoted(part: str) -> str:
+    if part.startswith('"') and part.endswith('"'):
+        return part[1:-1].replace('""', '"')
+    return part.lower()
 
 
 def _name(table: str, *, raw: bool = False) -> str:

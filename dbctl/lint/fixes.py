@@ -85,7 +85,7 @@ _PLACEHOLDER = "dbctl_partition_placeholder"
 def partitioned_index_fix(node: ast.IndexStmt) -> str:
     """On a partitioned table, where CREATE INDEX CONCURRENTLY is refused: the index on the
     parent alone (``ON ONLY``: no scan, invalid until complete), then each partition's
-    built concurrently and attached to it."""
+    built concurrently in the partition's schema and attached to it."""
     table = table_of(node.relation)
     name = node.idxname or make_object_name(table.name, None, "idx")
     parent = copy.copy(node)
@@ -97,21 +97,23 @@ def partitioned_index_fix(node: ast.IndexStmt) -> str:
     child.relation = ast.RangeVar(relname=_PLACEHOLDER, inh=True, relpersistence="p")
     build = (
         _braced(sql(child))
-        .replace(f"{_PLACEHOLDER}_i", "{index}").replace(_PLACEHOLDER, "{partition}")
+        .replace(f"{_PLACEHOLDER}_i", "{index}").replace(_PLACEHOLDER, "{schema}.{partition}")
     )  # fmt: skip
-    attach = f"ALTER INDEX {_braced(quote_ident(name))} ATTACH PARTITION {{index}}"
+    own = Table(table.schema, name).shown  # the parent's index, in the parent's schema
+    attach = f"ALTER INDEX {_braced(own)} ATTACH PARTITION {{schema}}.{{index}}"
     index = '"' + _braced(name.replace('"', '""')) + '_p{number}"'  # an f-string's text
     partitions = (
-        "SELECT inhrelid::regclass::text FROM pg_inherits "
-        f"WHERE inhparent = {quote_literal(table.shown)}::regclass"
+        "SELECT quote_ident(n.nspname), quote_ident(c.relname) FROM pg_inherits i "
+        "JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+        f"WHERE i.inhparent = {quote_literal(table.shown)}::regclass"
     )
     return "\n".join(
         [
             f"# {table.shown} is partitioned: CREATE INDEX CONCURRENTLY is refused on it",
             _execute(sql(parent)),
             AUTOCOMMIT,
-            f"    partitions = op.get_bind().exec_driver_sql({partitions!r}).scalars().all()",
-            "    for number, partition in enumerate(partitions):",
+            f"    partitions = op.get_bind().exec_driver_sql({partitions!r}).all()",
+            "    for number, (schema, partition) in enumerate(partitions):",
             f"        index = f{index!r}",
             f"        op.execute(f{build!r})",
             f"        op.execute(f{attach!r})",

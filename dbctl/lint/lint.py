@@ -48,7 +48,9 @@ if TYPE_CHECKING:
 
 Notify = Callable[[str], None]
 
-_IGNORE = re.compile(r"#\s*dbctl:\s*ignore\[(?P<rules>[a-z0-9_,\s-]+)\]\s*(?P<reason>.*)$", re.M)
+_IGNORE = re.compile(
+    r"#[ \t]*dbctl:[ \t]*ignore\[(?P<rules>[a-z0-9_, \t-]+)\][ \t]*(?P<reason>.*)$", re.M
+)
 _VERSION_TABLE = re.compile(r"\balembic_version\b", re.IGNORECASE)
 DEFAULT_VERSION = 150000  # the server the revisions target, when no server is at hand
 
@@ -351,8 +353,6 @@ def review(
     """Each revision's SQL through the rules, with what was measured of it (``measured``:
     by revision, possibly empty), into ``result``; its inline ignores applied."""
     from dbctl.lifecycle.alembic_project import project_relative
-    from dbctl.lifecycle.migrate import offline_sql
-    from dbctl.lifecycle.user_code import raised
     from dbctl.lint.rules import lint_statements
 
     if whole is None and linted:
@@ -364,22 +364,7 @@ def review(
         if whole is not None:
             statements = whole[script.revision]
         else:  # revision by revision (a range Alembic cannot print in one go, a merge...)
-            try:
-                sql = offline_sql(settings, start=_down(script), end=script.revision)
-                # its own statements: a merge's range also holds its other parents' branch
-                statements = split_by_revision(sql).get(script.revision, _statements(sql))
-            except (Exception, SystemExit) as exc:  # the project's env.py or revision too
-                why = str(exc) if isinstance(exc, DbctlError) else raised(exc)
-                seen = script.revision in measured and measured[script.revision].seen
-                result.findings.append(
-                    finding(
-                        "lint-offline-sql", Severity.warning if seen else Severity.error,
-                        script, where,
-                        "its SQL could not be printed in offline mode, so the rules did not "
-                        f"read it: {why}",
-                    )
-                )  # fmt: skip
-                statements = []
+            statements = _revision_sql(settings, script, where, measured, result)
         measured_here = measured.get(script.revision)
         if measured_here is not None:  # the shadow's catalog, just before it
             proofs = measured_here.proofs
@@ -388,22 +373,7 @@ def review(
         taken = measured_here
         if taken is not None and not (taken.seen and taken.in_transaction):
             taken = None  # outside a transaction, or env.py's connection was never seen
-        if taken is None:
-            result.unmeasured[script.revision] = _unmeasured(script, measured_here, result)
-        else:
-            result.locks[script.revision] = [
-                {"table": lock.table, "mode": mode_name(lock.mode), "blocks": lock.blocks}
-                for lock in taken.locks
-            ]
-        if measured_here is not None and (taken is not None or not measured_here.in_transaction):
-            result.rewrites[script.revision] = [
-                {
-                    "table": rewrite.table,
-                    "relations": list(rewrite.relations),
-                    "table_rewritten": rewrite.table_rewritten,
-                }
-                for rewrite in measured_here.rewrites
-            ]
+        _record(script, measured_here, taken, result)
         found = [
             from_hit(hit, statements, script, where, taken, mapped=mapped)
             for hit in linted_sql.hits
@@ -431,9 +401,64 @@ def review(
             )  # fmt: skip
         found += nesting(source, script, where)
         found = [_placed(item, source) for item in found]
-        found, ignored = _apply_ignores(found, ignores(script.revision, source))
+        comments = ignores(script.revision, source)
+        found, ignored = _apply_ignores(found, comments)
+        result.notes += _unknown_rules(comments, where)
         result.findings += found
         result.ignored += ignored
+
+
+def _revision_sql(
+    settings: Settings,
+    script: Script,
+    where: str,
+    measured: dict[str, Measured],
+    result: LintResult,
+) -> list[str]:
+    """The statements of one revision, from an offline run of its own; [] and a
+    ``lint-offline-sql`` finding when Alembic cannot print them."""
+    from dbctl.lifecycle.migrate import offline_sql
+    from dbctl.lifecycle.user_code import raised
+
+    try:
+        sql = offline_sql(settings, start=_down(script), end=script.revision)
+    except (Exception, SystemExit) as exc:  # the project's env.py or revision too
+        why = str(exc) if isinstance(exc, DbctlError) else raised(exc)
+        seen = script.revision in measured and measured[script.revision].seen
+        result.findings.append(
+            finding(
+                "lint-offline-sql", Severity.warning if seen else Severity.error,
+                script, where,
+                "its SQL could not be printed in offline mode, so the rules did not read "
+                f"it: {why}",
+            )
+        )  # fmt: skip
+        return []
+    # its own statements: a merge's range also holds its other parents' branch
+    return split_by_revision(sql).get(script.revision, _statements(sql))
+
+
+def _record(
+    script: Script, measured: Measured | None, taken: Measured | None, result: LintResult
+) -> None:
+    """What was measured of ``script`` (``taken``: its locks were read) in the report's
+    data, or why not."""
+    if taken is None:
+        result.unmeasured[script.revision] = _unmeasured(script, measured, result)
+    else:
+        result.locks[script.revision] = [
+            {"table": lock.table, "mode": mode_name(lock.mode), "blocks": lock.blocks}
+            for lock in taken.locks
+        ]
+    if measured is not None and (taken is not None or not measured.in_transaction):
+        result.rewrites[script.revision] = [
+            {
+                "table": rewrite.table,
+                "relations": list(rewrite.relations),
+                "table_rewritten": rewrite.table_rewritten,
+            }
+            for rewrite in measured.rewrites
+        ]
 
 
 def _unmeasured(script: Script, measured: Measured | None, result: LintResult) -> str:
@@ -596,6 +621,20 @@ def _sizes(url: str, measured: dict[str, Measured]) -> dict[str, int]:
     except psycopg.Error:
         return {}
     return {str(row[0]): int(str(row[1])) for row in rows}
+
+
+def _unknown_rules(comments: list[Ignore], where: str) -> list[str]:
+    """A note for each ignored rule that lint-migrations does not know (a typo ignores
+    nothing)."""
+    from dbctl.rule_ids import RULES
+
+    return [
+        f"{where}:{comment.line}: ignore[{rule}] names no rule of lint-migrations: it ignores "
+        "nothing"
+        for comment in comments
+        for rule in comment.rules
+        if rule not in RULES
+    ]
 
 
 def _apply_ignores(

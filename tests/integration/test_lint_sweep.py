@@ -278,8 +278,9 @@ def test_a_type_change_the_rule_thought_might_not_rewrite_is_an_error_when_it_do
     assert "no rewrite" in widened.message
 
 
+@pytest.mark.parametrize("schema", ["", "billing."])
 def test_an_index_on_a_partitioned_table_gets_a_fix_that_runs(
-    tmp_path: Path, make_database: Callable[[str], str]
+    tmp_path: Path, make_database: Callable[[str], str], schema: str
 ) -> None:
     """CREATE INDEX CONCURRENTLY is refused on a partitioned table: the fix builds the
     parent's index ON ONLY, each partition's concurrently, and attaches them. The fix is
@@ -291,18 +292,19 @@ def test_an_index_on_a_partitioned_table_gets_a_fix_that_runs(
 
     project = AlembicProject(tmp_path / "p")
     project.add(
-        Rev("a", None, "CREATE TABLE events (id int, kind text) PARTITION BY LIST (kind);"
-            "CREATE TABLE events_a PARTITION OF events FOR VALUES IN ('a');"
-            "CREATE TABLE events_b PARTITION OF events FOR VALUES IN ('b')")
+        Rev("a", None, "CREATE SCHEMA billing;"
+            f"CREATE TABLE {schema}events (id int, kind text) PARTITION BY LIST (kind);"
+            f"CREATE TABLE {schema}events_a PARTITION OF {schema}events FOR VALUES IN ('a');"
+            f"CREATE TABLE billing.events_b PARTITION OF {schema}events FOR VALUES IN ('b')")
     )  # fmt: skip
-    project.add(Rev("b", "a", TIMEOUT + "CREATE INDEX ix_events_kind ON events (kind)"))
+    project.add(Rev("b", "a", TIMEOUT + f"CREATE INDEX ix_events_kind ON {schema}events (kind)"))
     url = make_database("lint_partitioned_index")
     [finding] = [
         f for f in _lint(project, url, start="a").findings
         if f.rule == "require-concurrent-index-creation"
     ]  # fmt: skip
     fix = finding.suggestion or ""
-    assert "ON ONLY events" in fix and "ATTACH PARTITION" in fix
+    assert f"ON ONLY {schema}events" in fix and "ATTACH PARTITION" in fix
     body = "\n".join(line for line in fix.splitlines() if not line.startswith("#"))
     project.add(Rev("c", "a", "py:\n" + body))
     (project.versions / "b.py").unlink()
@@ -310,7 +312,7 @@ def test_an_index_on_a_partitioned_table_gets_a_fix_that_runs(
     with psycopg.connect(libpq_url(url)) as conn:
         rows = conn.execute(
             "SELECT c.relname, i.indisvalid FROM pg_index i JOIN pg_class c "
-            "ON c.oid = i.indexrelid WHERE i.indrelid = 'events'::regclass"
+            f"ON c.oid = i.indexrelid WHERE i.indrelid = '{schema}events'::regclass"
         ).fetchall()
     assert rows == [("ix_events_kind", True)]
 
@@ -351,3 +353,46 @@ def test_offline_with_a_database_url_says_it_lints_every_revision(
         app, ["lint-migrations", "--offline", "--database-url", url, "--from", "a"]
     )
     assert "--offline reads no database" not in narrowed.stderr
+
+
+def test_an_ignore_of_a_rule_that_does_not_exist_is_said(tmp_path: Path) -> None:
+    project = AlembicProject(tmp_path / "p")
+    project.add(Rev("a", None, "CREATE TABLE t (id int, n int)"))
+    project.add(
+        Rev("b", "a", """py:
+            # dbctl: ignore[changing-column-typo] reviewed
+            op.execute("ALTER TABLE t ALTER COLUMN n TYPE bigint")
+        """)
+    )  # fmt: skip
+    result = _lint(project, "postgresql+psycopg://nobody@127.0.0.1:9/none", start="a",
+                   offline=True)  # fmt: skip
+    assert ("b", "changing-column-type") in _rules(result)  # not ignored
+    assert result.ignored == []
+    assert any("ignore[changing-column-typo] names no rule" in note for note in result.notes)
+
+
+def test_what_was_measured_is_matched_by_schema_and_name(
+    tmp_path: Path, make_database: Callable[[str], str]
+) -> None:
+    project = AlembicProject(tmp_path / "p")
+    project.add(
+        Rev("a", None, "CREATE SCHEMA billing;"
+            "CREATE TABLE users (id int PRIMARY KEY, name text);"
+            "CREATE TABLE billing.users (id int PRIMARY KEY, n int);"
+            "CREATE TABLE events (id int, kind text) PARTITION BY LIST (kind);"
+            "CREATE TABLE events_a PARTITION OF events FOR VALUES IN ('a');"
+            "CREATE TABLE billing.events (id int, kind text)")
+    )  # fmt: skip
+    project.add(
+        Rev("b", "a", TIMEOUT + "ALTER TABLE users ALTER COLUMN name TYPE varchar;"
+            "ALTER TABLE billing.users ALTER COLUMN n TYPE bigint;"
+            "CREATE INDEX ix_billing_events_kind ON billing.events (kind)")
+    )  # fmt: skip
+    result = _lint(project, make_database("lint_schemas"), start="a")
+    [public_users] = [f for f in result.findings
+                      if f.rule == "changing-column-type" and f.table == "users"]  # fmt: skip
+    assert public_users.severity.value == "warning", public_users.message
+    assert "billing" not in public_users.message
+    [index] = [f for f in result.findings if f.rule == "require-concurrent-index-creation"]
+    assert "ON ONLY" not in (index.suggestion or "")
+    assert "postgresql_concurrently=True" in (index.suggestion or "")

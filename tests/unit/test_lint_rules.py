@@ -771,3 +771,13 @@ def test_each_revision_starts_in_the_ranges_transaction_whatever_one_before_did(
     )
     assert split_by_revision(per_revision)["b"][0] == "BEGIN"
     assert split_by_revision(per_revision)["b"][1] != "BEGIN"
+
+
+def test_an_ignore_without_a_reason_takes_nothing_from_the_next_line() -> None:
+    from dbctl.lint.lint import ignores
+
+    source = "op.execute(x)  # dbctl: ignore[ban-drop-column]\ndef downgrade():\n"
+    [ignore] = ignores("r", source)
+    assert (ignore.rules, ignore.reason, ignore.line) == (("ban-drop-column",), "", 1)
+    [spaced] = ignores("r", "#dbctl: ignore[a, b]  the reason\n")
+    assert (spaced.rules, spaced.reason) == (("a", "b"), "the reason")
