@@ -55,9 +55,15 @@ class MigrationFailed(DbctlError):
     """A migration revision failed; ``location`` is the file and line at fault when known
     (the revision, or env.py)."""
 
-    def __init__(self, message: str, location: tuple[str, int | None] | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        location: tuple[str, int | None] | None = None,
+        sqlstate: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.location = location
+        self.sqlstate = sqlstate  # PostgreSQL's error code, when the server raised it
 
 
 class ModelsFailed(DbctlError):

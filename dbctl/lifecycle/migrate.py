@@ -203,7 +203,7 @@ class _Session:
                 " (a first revision that alters tables it never creates starts from a "
                 "create_all: give the schema it expects with --baseline module:attr)"
             )
-        return MigrationFailed(message, location)
+        return MigrationFailed(message, location, _sqlstate(exc))
 
     def landed(
         self, context: MigrationContext | None, expected: set[str], done: str
@@ -545,6 +545,12 @@ def _probed(url: str) -> Pooling:
 
 def _pid(row: Any) -> int | None:
     return int(row[0]) if row else None
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    original = getattr(exc, "orig", None) or exc
+    state = getattr(original, "sqlstate", None) or getattr(original, "pgcode", None)
+    return str(state) if state else None
 
 
 def _connection_lost(exc: BaseException) -> bool:

@@ -84,6 +84,8 @@ class LintResult:
     rewrites: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)  # revision -> why, in the shadow
     unmeasured: dict[str, str] = field(default_factory=dict)  # revision -> why no locks
+    # revision -> why: a foreign key the sample broke (measured again without the sample)
+    sample_broke: dict[str, str] = field(default_factory=dict)
     sample: dict[str, int] | None = None  # the live rows copied into the shadow
 
     def summary(self) -> dict[str, Any]:
@@ -100,6 +102,7 @@ class LintResult:
             "locks": self.locks,
             "rewrites": self.rewrites,
             "unmeasured": self.unmeasured,
+            "sample_broke": self.sample_broke,
             "sample": self.sample,
             "ignored": self.ignored,
         }
@@ -389,6 +392,8 @@ def review(
                     f"it failed in the shadow database: {result.failed[script.revision]}",
                 )
             )  # fmt: skip
+        if script.revision in result.sample_broke and script.revision not in result.failed:
+            found.append(_broken_by_sample(script, where, result.sample_broke[script.revision]))
         if taken is None and not linted_sql.sets_lock_timeout:
             found += static_timeout(linted_sql.exclusive, script, where)
         for index in linted_sql.unparsed:
@@ -436,6 +441,16 @@ def _revision_sql(
         return []
     # its own statements: a merge's range also holds its other parents' branch
     return split_by_revision(sql).get(script.revision, _statements(sql))
+
+
+def _broken_by_sample(script: Script, where: str, why: str) -> Finding:
+    return finding(
+        "migration-failed", Severity.warning, script, where,
+        f"with a sample of the live rows in the shadow it failed: {why}. The sample is not "
+        "closed under foreign keys (a table's rows are sampled apart from the rows they "
+        "point to), so this may be the sample's doing: without it, it passed. If the live "
+        "data has rows whose parent is missing, production fails the same way.",
+    )  # fmt: skip
 
 
 def _record(
@@ -593,10 +608,22 @@ def _measure(
         with shadow(settings, server, before_first=sample, timezone=timezone) as run:
             found = run(path, wanted)
     except ShadowFailed as failed:
+        if sample is not None and failed.sqlstate == _FOREIGN_KEY_VIOLATION:
+            # the sample is not closed under foreign keys: measured again without it
+            result.sample_broke[failed.revision] = failed.why
+            result.notes.append(
+                f"with the sample of the live rows, revision {failed.revision} broke a foreign "
+                "key in the shadow (rows sampled apart from the rows they point to): every "
+                "revision measured again without the sample"
+            )
+            return _measure(settings, server, path, wanted, result, timezone=timezone)
         result.failed[failed.revision] = failed.why
         found = failed.measured
     result.measured = True
     return {m.revision: m for m in found}
+
+
+_FOREIGN_KEY_VIOLATION = "23503"
 
 
 _SIZES = """

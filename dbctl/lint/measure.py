@@ -341,7 +341,7 @@ def _apply(
                 with measuring(session, script) as (inspect, measured):
                     session.apply(script, None, before_commit=inspect)
             except MigrationFailed as exc:  # what was measured before it stands
-                raise ShadowFailed(script.revision, str(exc), found) from None
+                raise ShadowFailed(script.revision, str(exc), found, exc.sqlstate) from None
             found.append(measured)
     return found
 
@@ -349,6 +349,9 @@ def _apply(
 class ShadowFailed(Exception):
     """A revision failed in the shadow: which, why, and what was measured before it."""
 
-    def __init__(self, revision: str, why: str, measured: list[Measured]) -> None:
+    def __init__(
+        self, revision: str, why: str, measured: list[Measured], sqlstate: str | None = None
+    ) -> None:
         super().__init__(why)
         self.revision, self.why, self.measured = revision, why, measured
+        self.sqlstate = sqlstate

@@ -396,3 +396,39 @@ def test_what_was_measured_is_matched_by_schema_and_name(
     [index] = [f for f in result.findings if f.rule == "require-concurrent-index-creation"]
     assert "ON ONLY" not in (index.suggestion or "")
     assert "postgresql_concurrently=True" in (index.suggestion or "")
+
+
+def test_a_foreign_key_the_sample_breaks_is_measured_again_without_it(
+    tmp_path: Path, make_database: Callable[[str], str]
+) -> None:
+    """A new table pointing to users, filled from orders: sampled apart, orders' user ids
+    miss their users in the shadow, which production's full data has. Measured again
+    without the sample: every revision measured, a warning that says why."""
+    from dbctl.lifecycle.migrate import upgrade
+
+    project = AlembicProject(tmp_path / "p")
+    project.add(
+        Rev("a", None, "CREATE TABLE users (id int PRIMARY KEY);"
+            "CREATE TABLE orders (id int PRIMARY KEY, user_id int)")
+    )  # fmt: skip
+    project.add(
+        Rev("b", "a", TIMEOUT + "CREATE TABLE order_owner (order_id int PRIMARY KEY, "
+            "user_id int NOT NULL REFERENCES users (id));"
+            "INSERT INTO order_owner SELECT id, user_id FROM orders")
+    )  # fmt: skip
+    project.add(Rev("c", "b", TIMEOUT + "ALTER TABLE orders ADD COLUMN note text"))
+    url = make_database("lint_sample_broke")
+    upgrade(project.settings(url), url, revision="a")
+    _execute(
+        url,
+        "INSERT INTO users SELECT g FROM generate_series(1, 30000) g",
+        "INSERT INTO orders SELECT g, 1 + g % 30000 FROM generate_series(1, 30000) g",
+        "ANALYZE",
+    )
+    result = _lint(project, url, sample_rows=1000)
+    assert not result.failed and set(result.locks) == {"b", "c"}
+    assert set(result.sample_broke) == {"b"}
+    [warning] = [f for f in result.findings if f.rule == "migration-failed"]
+    assert warning.severity.value == "warning"
+    assert "violates foreign key constraint" in warning.message
+    assert "not closed under foreign keys" in warning.message
