@@ -166,6 +166,8 @@ class _Scan:
     )
     proofs: NotNullProofs = field(default_factory=NotNullProofs)
     exclusive: dict[tuple[str, str], str] = field(default_factory=dict)  # as first written
+    # constraints added NOT VALID in a transaction: (table key, name) -> (its BEGIN, FK)
+    not_valid: dict[tuple[tuple[str, str], str], tuple[int, bool]] = field(default_factory=dict)
 
     def exempt(self, table: Table) -> bool:
         if table.name == VERSION_TABLE:
@@ -480,6 +482,10 @@ def _add_constraint(table: Table, cmd: ast.AlterTableCmd, scan: _Scan) -> list[H
     if not isinstance(constraint, ast.Constraint):
         return []
     if constraint.contype in VALIDATED:
+        if constraint.skip_validation and scan.transaction is not None:
+            name = constraint.conname or constraint_name(table, constraint)
+            foreign = constraint.contype == ConstrType.CONSTR_FOREIGN
+            scan.not_valid[(_key(table), name)] = (scan.transaction, foreign)
         return _validated(table, constraint, scan)
     if constraint.contype in UNIQUE and not constraint.indexname:
         return _unique(table, constraint, scan, keys=names_of(constraint.keys))
@@ -508,6 +514,34 @@ def _validated(
         )
     fix = not_valid_fix(table, constraint, name, column)
     return [scan.hit(table, message, fix, rule="constraint-missing-not-valid")]
+
+
+def _validate(table: Table, cmd: ast.AlterTableCmd, scan: _Scan) -> list[Hit]:
+    """VALIDATE CONSTRAINT in the transaction that added it NOT VALID: the lock the ADD took
+    (ACCESS EXCLUSIVE for a CHECK, SHARE ROW EXCLUSIVE for a foreign key) is held through
+    the scan, as without NOT VALID."""
+    name = cmd.name or ""
+    added = scan.not_valid.get((_key(table), name))
+    if added is None or added[0] != scan.transaction:
+        return []
+    lock, blocked = (
+        ("SHARE ROW EXCLUSIVE", "writes") if added[1] else ("ACCESS EXCLUSIVE", "reads and writes")
+    )
+    message = (
+        f"VALIDATE CONSTRAINT {quote_ident(name)} runs in the transaction that added it NOT "
+        f"VALID: the {lock} lock the ADD took on {table.shown} is held until the scan of "
+        f"every row ends, and {blocked} of {table.shown} wait for it, as without NOT VALID."
+    )
+    fix = (
+        "# in a later revision, once this one is committed (VALIDATE alone takes SHARE "
+        "UPDATE EXCLUSIVE: reads and writes go on):\n"
+        f"op.execute({_validate_sql(table, name)!r})"
+    )
+    return [scan.hit(table, message, fix, rule="constraint-missing-not-valid")]
+
+
+def _validate_sql(table: Table, name: str) -> str:
+    return f"ALTER TABLE {table.shown} VALIDATE CONSTRAINT {quote_ident(name)}"
 
 
 def _unique(
@@ -589,6 +623,7 @@ _COMMANDS: dict[Any, Callable[[Table, ast.AlterTableCmd, _Scan], list[Hit]]] = {
     AlterTableType.AT_AddConstraint: _add_constraint,
     AlterTableType.AT_AlterColumnType: _column_type,
     AlterTableType.AT_SetNotNull: _set_not_null,
+    AlterTableType.AT_ValidateConstraint: _validate,
     AlterTableType.AT_DropColumn: _drop_column,
 }
 

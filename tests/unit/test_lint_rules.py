@@ -781,3 +781,20 @@ def test_an_ignore_without_a_reason_takes_nothing_from_the_next_line() -> None:
     assert (ignore.rules, ignore.reason, ignore.line) == (("ban-drop-column",), "", 1)
     [spaced] = ignores("r", "#dbctl: ignore[a, b]  the reason\n")
     assert (spaced.rules, spaced.reason) == (("a", "b"), "the reason")
+
+
+@pytest.mark.parametrize(
+    "added",
+    [
+        "ALTER TABLE users ADD CONSTRAINT c CHECK (n > 0) NOT VALID",
+        "ALTER TABLE users ADD CONSTRAINT c FOREIGN KEY (org) REFERENCES orgs (id) NOT VALID",
+    ],
+)
+def test_validate_in_the_transaction_that_added_it_not_valid_holds_the_lock(added: str) -> None:
+    validate = "ALTER TABLE users VALIDATE CONSTRAINT c"
+    [hit] = lint("BEGIN", added, validate, "COMMIT").hits
+    assert (hit.rule, hit.statement) == ("constraint-missing-not-valid", 2)
+    assert "in a later revision" in hit.fix and "VALIDATE CONSTRAINT c" in hit.fix
+    split = lint("BEGIN", added, "COMMIT", "BEGIN", validate, "COMMIT").hits
+    assert split == ()  # committed in between: VALIDATE alone takes SHARE UPDATE EXCLUSIVE
+    assert lint("BEGIN", validate, "COMMIT").hits == ()  # added by a revision before
