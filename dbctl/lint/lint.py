@@ -39,6 +39,7 @@ from dbctl.lint.findings import (
     truncated,
 )
 from dbctl.lint.measure import Measured
+from dbctl.lint.proofs import NotNullProofs
 from dbctl.report import Finding, Location, Severity
 
 if TYPE_CHECKING:
@@ -360,7 +361,9 @@ def review(
 
     if whole is None and linted:
         whole = _offline(settings, linted)
-    proofs = None  # the columns a SET NOT NULL would not scan, after the revision before
+    # the columns a SET NOT NULL would not scan, after the revision before (unmeasured: read
+    # from the revisions before the range, when one of it sets NOT NULL)
+    proofs = _earlier_proofs(settings, linted, measured, whole)
     for script in linted:
         where = project_relative(settings, script.path)
         source = _read(script.path)
@@ -411,6 +414,38 @@ def review(
         result.notes += _unknown_rules(comments, where)
         result.findings += found
         result.ignored += ignored
+
+
+_SET_NOT_NULL = re.compile(r"\bSET\s+NOT\s+NULL\b", re.IGNORECASE)
+
+
+def _earlier_proofs(
+    settings: Settings,
+    linted: Sequence[Script],
+    measured: dict[str, Measured],
+    whole: dict[str, list[str]] | None,
+) -> NotNullProofs | None:
+    """What the revisions before the first linted one did to the columns a SET NOT NULL
+    would not scan (a CHECK added NOT VALID, then validated: the safe pattern's first two
+    steps, already deployed), read from their offline SQL: only when the first linted
+    revision is not measured (the shadow's catalog says it then) and a linted one sets NOT
+    NULL."""
+    from dbctl.lifecycle.migrate import offline_sql
+    from dbctl.lint.rules import lint_statements
+
+    if not linted or linted[0].revision in measured or whole is None:
+        return None
+    down = _down(linted[0])
+    if down is None or not any(_SET_NOT_NULL.search(s) for found in whole.values() for s in found):
+        return None
+    try:
+        sql = offline_sql(settings, start=None, end=down)
+    except (Exception, SystemExit):  # the project's env.py: nothing known before
+        return None
+    proofs = None
+    for statements in split_by_revision(sql).values():
+        proofs = lint_statements(statements, proofs=proofs).proofs
+    return proofs
 
 
 def _revision_sql(
