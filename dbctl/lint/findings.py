@@ -164,6 +164,21 @@ def static_timeout(exclusive: Sequence[str], script: Script, where: str) -> list
     ]  # fmt: skip
 
 
+def static_rewrites(rewritten: Sequence[str], script: Script, where: str) -> list[Finding]:
+    """Not measured: the tables a statement writes into a new file whatever their columns
+    (CLUSTER, VACUUM FULL, SET LOGGED / UNLOGGED / ACCESS METHOD / TABLESPACE), read from
+    the SQL, as ``table-rewrite`` errors."""
+    return [
+        finding(
+            "table-rewrite", Severity.error, script, where,
+            f"it rewrites {table} (read from its SQL, not measured: the statement writes the "
+            "whole table and its indexes into new files) under ACCESS EXCLUSIVE",
+            table=table,
+        )
+        for table in rewritten
+    ]  # fmt: skip
+
+
 def nesting(source: str, script: Script, where: str) -> list[Finding]:
     """The transactions upgrade() begins or ends itself (squawk's transaction-nesting)."""
     from dbctl.lint.source import transaction_control

@@ -35,6 +35,7 @@ from dbctl.lint.findings import (
     mode_name,
     nesting,
     rewrites,
+    static_rewrites,
     static_timeout,
     truncated,
 )
@@ -399,6 +400,8 @@ def review(
             found.append(_broken_by_sample(script, where, result.sample_broke[script.revision]))
         if taken is None and not linted_sql.sets_lock_timeout:
             found += static_timeout(linted_sql.exclusive, script, where)
+        if measured_here is None:  # no file compared: the statements that always rewrite
+            found += static_rewrites(linted_sql.rewritten, script, where)
         for index in linted_sql.unparsed:
             found.append(
                 finding(

@@ -175,3 +175,28 @@ def _drop(node: ast.DropStmt, new_indexes: Collection[str]) -> list[Table | str]
     if node.removeType in _ON_TABLE:  # (schema, table, trigger): the table's part
         return [qualified(n[:-1]) for n in names if len(names_of(n)) > 1]
     return []
+
+
+# ALTER TABLE's subcommands that write the table into a new file (besides type changes and
+# defaults, which the rules read column by column).
+_REWRITING = frozenset({
+    AlterTableType.AT_SetLogged, AlterTableType.AT_SetUnLogged,
+    AlterTableType.AT_SetAccessMethod, AlterTableType.AT_SetTableSpace,
+})  # fmt: skip
+
+
+def rewritten(node: ast.Node, *, exempt: Callable[[Table], bool]) -> Iterator[tuple[Key, str]]:
+    """The existing tables the statement writes into a new file whatever their columns:
+    CLUSTER, VACUUM FULL, ALTER TABLE SET LOGGED / UNLOGGED / ACCESS METHOD / TABLESPACE."""
+    tables: list[Table | str] = []
+    if isinstance(node, ast.ClusterStmt) and node.relation is not None:
+        tables = [table_of(node.relation)]
+    elif isinstance(node, ast.VacuumStmt):
+        tables = _vacuum_full(node)
+    elif isinstance(node, ast.AlterTableStmt) and node.objtype == ObjectType.OBJECT_TABLE:
+        cmds = [c for c in node.cmds or () if isinstance(c, ast.AlterTableCmd)]
+        if any(cmd.subtype in _REWRITING for cmd in cmds):
+            tables = [table_of(node.relation)]
+    for table in tables:
+        if isinstance(table, Table) and table.name and not exempt(table):
+            yield (table.schema or "public", table.name), table.shown

@@ -67,7 +67,7 @@ from dbctl.lint.fixes import (
     stored_fix,
     unique_fix,
 )
-from dbctl.lint.locks import exclusive
+from dbctl.lint.locks import exclusive, rewritten
 from dbctl.lint.names import Table, constraint_name, names_of, qualified, table_of, type_name, walk
 from dbctl.lint.proofs import NotNullProofs
 from dbctl.pg.identifiers import make_object_name, name_addition, quote_ident
@@ -106,6 +106,9 @@ class Linted:
     # the existing tables a statement takes ACCESS EXCLUSIVE on, as written ("public.t"), in
     # order: what the shadow would measure, read from the SQL (offline)
     exclusive: tuple[str, ...] = ()
+    # the existing tables a statement writes into a new file whatever their columns
+    # (CLUSTER, VACUUM FULL, SET LOGGED / UNLOGGED / ACCESS METHOD / TABLESPACE), as written
+    rewritten: tuple[str, ...] = ()
 
 
 VERSION_TABLE = "alembic_version"
@@ -166,6 +169,7 @@ class _Scan:
     )
     proofs: NotNullProofs = field(default_factory=NotNullProofs)
     exclusive: dict[tuple[str, str], str] = field(default_factory=dict)  # as first written
+    rewritten: dict[tuple[str, str], str] = field(default_factory=dict)  # whole-table rewrites
     # constraints added NOT VALID in a transaction: (table key, name) -> (its BEGIN, FK)
     not_valid: dict[tuple[tuple[str, str], str], tuple[int, bool]] = field(default_factory=dict)
 
@@ -227,6 +231,8 @@ def lint_statements(
                 node, exempt=scan.exempt, new_indexes=scan.new_indexes, indexes=scan.index_tables
             ):
                 scan.exclusive.setdefault(key, shown)
+            for key, shown in rewritten(node, exempt=scan.exempt):
+                scan.rewritten.setdefault(key, shown)
             _track(node, scan)
     lock, statement = at_first_lock or (
         scan.settings["lock_timeout"].ever,
@@ -240,6 +246,7 @@ def lint_statements(
         tuple(unparsed),
         scan.proofs,
         tuple(scan.exclusive.values()),
+        tuple(scan.rewritten.values()),
     )
 
 
@@ -489,7 +496,24 @@ def _add_constraint(table: Table, cmd: ast.AlterTableCmd, scan: _Scan) -> list[H
         return _validated(table, constraint, scan)
     if constraint.contype in UNIQUE and not constraint.indexname:
         return _unique(table, constraint, scan, keys=names_of(constraint.keys))
+    if constraint.contype == ConstrType.CONSTR_EXCLUSION:
+        return _exclusion(table, constraint, scan)
     return []
+
+
+def _exclusion(table: Table, constraint: ast.Constraint, scan: _Scan) -> list[Hit]:
+    name = constraint.conname or make_object_name(table.name, None, "excl")
+    message = (
+        f"ADD CONSTRAINT {quote_ident(name)} EXCLUDE builds its index on {table.shown} under "
+        f"an ACCESS EXCLUSIVE lock: reads and writes of {table.shown} wait until the index is "
+        f"built (a full scan), and, unlike UNIQUE, it cannot take an index built CONCURRENTLY."
+    )
+    fix = (
+        "# no online form: PostgreSQL builds an exclusion constraint's index itself. Run it\n"
+        "# when the table is small or its traffic can wait, with a lock_timeout; or enforce\n"
+        "# the rule in the code and a CHECK until then."
+    )
+    return [scan.hit(table, message, fix, rule="disallowed-unique-constraint")]
 
 
 def _validated(

@@ -438,3 +438,12 @@ def test_a_foreign_key_the_sample_breaks_is_measured_again_without_it(
     assert warning.severity.value == "warning"
     assert "violates foreign key constraint" in warning.message
     assert "not closed under foreign keys" in warning.message
+
+
+def test_offline_says_the_rewrites_the_sql_makes_whatever_the_columns(tmp_path: Path) -> None:
+    project = AlembicProject(tmp_path / "p")
+    project.add(Rev("a", None, "CREATE TABLE t (id int PRIMARY KEY)"))
+    project.add(Rev("b", "a", TIMEOUT + "ALTER TABLE t SET UNLOGGED"))
+    result = _lint(project, "postgresql+psycopg://nobody@127.0.0.1:9/none", start="a",
+                   offline=True)  # fmt: skip
+    assert _rules(result) == [("b", "table-rewrite")]

@@ -798,3 +798,27 @@ def test_validate_in_the_transaction_that_added_it_not_valid_holds_the_lock(adde
     split = lint("BEGIN", added, "COMMIT", "BEGIN", validate, "COMMIT").hits
     assert split == ()  # committed in between: VALIDATE alone takes SHARE UPDATE EXCLUSIVE
     assert lint("BEGIN", validate, "COMMIT").hits == ()  # added by a revision before
+
+
+@pytest.mark.parametrize(
+    ("statements", "rewritten"),
+    [
+        (["CLUSTER users USING ix"], ("users",)),
+        (["VACUUM FULL public.users"], ("public.users",)),
+        (["ALTER TABLE users SET UNLOGGED"], ("users",)),
+        (["ALTER TABLE users SET LOGGED"], ("users",)),
+        (["ALTER TABLE users SET TABLESPACE fast"], ("users",)),
+        (["ALTER TABLE users ADD COLUMN n int", "VACUUM users"], ()),
+        (["CREATE TABLE t (id int)", "CLUSTER t USING ix"], ()),
+    ],
+)
+def test_the_statements_that_rewrite_whatever_the_columns(
+    statements: list[str], rewritten: tuple[str, ...]
+) -> None:
+    assert lint_statements(statements).rewritten == rewritten
+
+
+def test_an_exclusion_constraint_builds_its_index_under_access_exclusive() -> None:
+    hit = one("ALTER TABLE rooms ADD CONSTRAINT no_overlap EXCLUDE USING gist (during WITH &&)")
+    assert hit.rule == "disallowed-unique-constraint"
+    assert "cannot take an index built CONCURRENTLY" in hit.message
