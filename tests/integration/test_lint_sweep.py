@@ -234,24 +234,15 @@ def test_the_offline_sql_lets_no_engine_of_the_project_connect(
     assert row == (None,)
 
 
-def test_a_table_a_pending_revision_gives_a_foreign_key_is_not_sampled(
-    tmp_path: Path, make_database: Callable[[str], str]
-) -> None:
-    """Sampled apart from its parent, the child's rows would break the foreign key the
-    real data satisfies: a failure production never sees, and nothing measured after it."""
+USERS_AND_ORDERS = (
+    "CREATE TABLE users (id int PRIMARY KEY); CREATE TABLE orders (id int PRIMARY KEY, user_id int)"
+)
+
+
+def _users_and_orders(project: AlembicProject, url: str) -> str:
+    """``url`` at revision a, 30,000 users and 30,000 orders each pointing to one."""
     from dbctl.lifecycle.migrate import upgrade
 
-    project = AlembicProject(tmp_path / "p")
-    project.add(
-        Rev("a", None, "CREATE TABLE users (id int PRIMARY KEY);"
-            "CREATE TABLE orders (id int PRIMARY KEY, user_id int)")
-    )  # fmt: skip
-    project.add(
-        Rev("b", "a", TIMEOUT + "ALTER TABLE orders ADD CONSTRAINT fk_orders_user "
-            "FOREIGN KEY (user_id) REFERENCES users (id)")
-    )  # fmt: skip
-    project.add(Rev("c", "b", TIMEOUT + "ALTER TABLE orders ADD COLUMN note text"))
-    url = make_database("lint_sample_new_fk")
     upgrade(project.settings(url), url, revision="a")
     _execute(
         url,
@@ -259,6 +250,23 @@ def test_a_table_a_pending_revision_gives_a_foreign_key_is_not_sampled(
         "INSERT INTO orders SELECT g, 1 + g % 30000 FROM generate_series(1, 30000) g",
         "ANALYZE",
     )
+    return url
+
+
+def test_a_table_a_pending_revision_gives_a_foreign_key_is_not_sampled(
+    tmp_path: Path, make_database: Callable[[str], str]
+) -> None:
+    """Sampled apart from its parent, the child's rows would break the foreign key the
+    real data satisfies: a failure production never sees, and nothing measured after it."""
+
+    project = AlembicProject(tmp_path / "p")
+    project.add(Rev("a", None, USERS_AND_ORDERS))
+    project.add(
+        Rev("b", "a", TIMEOUT + "ALTER TABLE orders ADD CONSTRAINT fk_orders_user "
+            "FOREIGN KEY (user_id) REFERENCES users (id)")
+    )  # fmt: skip
+    project.add(Rev("c", "b", TIMEOUT + "ALTER TABLE orders ADD COLUMN note text"))
+    url = _users_and_orders(project, make_database("lint_sample_new_fk"))
     result = _lint(project, url, sample_rows=1000)
     assert ("b", "migration-failed") not in _rules(result), result.findings
     assert set(result.locks) == {"b", "c"}
@@ -410,27 +418,16 @@ def test_a_foreign_key_the_sample_breaks_is_measured_again_without_it(
     """A new table pointing to users, filled from orders: sampled apart, orders' user ids
     miss their users in the shadow, which production's full data has. Measured again
     without the sample: every revision measured, a warning that says why."""
-    from dbctl.lifecycle.migrate import upgrade
 
     project = AlembicProject(tmp_path / "p")
-    project.add(
-        Rev("a", None, "CREATE TABLE users (id int PRIMARY KEY);"
-            "CREATE TABLE orders (id int PRIMARY KEY, user_id int)")
-    )  # fmt: skip
+    project.add(Rev("a", None, USERS_AND_ORDERS))
     project.add(
         Rev("b", "a", TIMEOUT + "CREATE TABLE order_owner (order_id int PRIMARY KEY, "
             "user_id int NOT NULL REFERENCES users (id));"
             "INSERT INTO order_owner SELECT id, user_id FROM orders")
     )  # fmt: skip
     project.add(Rev("c", "b", TIMEOUT + "ALTER TABLE orders ADD COLUMN note text"))
-    url = make_database("lint_sample_broke")
-    upgrade(project.settings(url), url, revision="a")
-    _execute(
-        url,
-        "INSERT INTO users SELECT g FROM generate_series(1, 30000) g",
-        "INSERT INTO orders SELECT g, 1 + g % 30000 FROM generate_series(1, 30000) g",
-        "ANALYZE",
-    )
+    url = _users_and_orders(project, make_database("lint_sample_broke"))
     result = _lint(project, url, sample_rows=1000)
     assert not result.failed and set(result.locks) == {"b", "c"}
     assert set(result.sample_broke) == {"b"}
