@@ -6,7 +6,7 @@ ACCESS EXCLUSIVE lock held without a lock_timeout (measured, or from the rules o
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -69,8 +69,8 @@ def from_hit(
     rename."""
     message = hit.message
     bare = _name(hit.table or "")
-    key = _key(hit.table or "")
-    held = [lock for lock in (taken.locks if taken else ()) if _measured(lock.table) == key]
+    same = _matcher(hit.table or "", taken)
+    held = [lock for lock in (taken.locks if taken else ()) if same(lock.table)]
     if held:
         shown = "; ".join(
             f"{mode_name(lock.mode)} on {lock.table}, blocking "
@@ -80,8 +80,8 @@ def from_hit(
         message += f" (the whole revision, measured: {shown})"
     severity = _SEVERITY.get(hit.severity, Severity.warning)
     if taken is not None and hit.rule in REWRITING:
-        mine = [r for r in taken.rewrites if _measured(r.table) == key and r.table_rewritten]
-        partitioned = any(_measured(t) == key for t in taken.partitioned)
+        mine = [r for r in taken.rewrites if same(r.table) and r.table_rewritten]
+        partitioned = any(same(t) for t in taken.partitioned)
         if not mine and not partitioned:  # the shadow says: no new file for the table
             message = f"read from the SQL: {message} {_NO_REWRITE}"
             severity = min(severity, Severity.warning, key=lambda s: s.rank)
@@ -92,7 +92,7 @@ def from_hit(
             )
             severity = Severity.error
     fix = hit.fix
-    partitioned = taken is not None and any(_measured(t) == key for t in taken.partitioned)
+    partitioned = taken is not None and any(same(t) for t in taken.partitioned)
     if partitioned and hit.partitioned_fix:
         fix = hit.partitioned_fix
     if mapped is not None and hit.rule in _CODE_BREAKING:
@@ -334,6 +334,25 @@ def _truncated_names(statement: str) -> set[str]:
         for relation in getattr(raw.stmt, "relations", None) or ()
         if getattr(relation, "relname", None)
     }
+
+
+def _matcher(table: str, taken: Measured | None) -> Callable[[str], bool]:
+    """Whether a measured table (``schema.name``) is the one a rule names: the same schema
+    and name; for a name written without a schema that no measured table of public's
+    matches, the same name in any schema (the search path found it elsewhere)."""
+    key = _key(table)
+    measured = {
+        _measured(t)
+        for t in [
+            *(lock.table for lock in (taken.locks if taken else ())),
+            *(r.table for r in (taken.rewrites if taken else ())),
+            *(taken.partitioned if taken else ()),
+        ]
+    }
+    unqualified = len(_PARTS.findall(table)) < 2
+    if key in measured or not unqualified:
+        return lambda name: _measured(name) == key
+    return lambda name: _measured(name)[1] == key[1]
 
 
 def _key(table: str) -> tuple[str, str]:

@@ -101,7 +101,8 @@ def partitioned_index_fix(node: ast.IndexStmt) -> str:
     )  # fmt: skip
     own = Table(table.schema, name).shown  # the parent's index, in the parent's schema
     attach = f"ALTER INDEX {_braced(own)} ATTACH PARTITION {{schema}}.{{index}}"
-    index = '"' + _braced(name.replace('"', '""')) + '_p{number}"'  # an f-string's text
+    stem = make_object_name(name, None, "p000")[: -len("000")]  # 63 bytes with the number
+    index = '"' + _braced(stem.replace('"', '""')) + '{number}"'  # an f-string's text
     partitions = (
         "SELECT quote_ident(n.nspname), quote_ident(c.relname) FROM pg_inherits i "
         "JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
@@ -109,7 +110,8 @@ def partitioned_index_fix(node: ast.IndexStmt) -> str:
     )
     return "\n".join(
         [
-            f"# {table.shown} is partitioned: CREATE INDEX CONCURRENTLY is refused on it",
+            f"# {table.shown} is partitioned: CREATE INDEX CONCURRENTLY is refused on it (and on"
+            "\n# a partition partitioned in turn: give it the same steps, one level down)",
             _execute(sql(parent)),
             AUTOCOMMIT,
             f"    partitions = op.get_bind().exec_driver_sql({partitions!r}).all()",

@@ -89,6 +89,7 @@ class LintResult:
     # revision -> why: a foreign key the sample broke (measured again without the sample)
     sample_broke: dict[str, str] = field(default_factory=dict)
     sample: dict[str, int] | None = None  # the live rows copied into the shadow
+    sample_said: str | None = None  # the sample's note
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -312,6 +313,8 @@ def lint_migrations(
             sample=sample,
             timezone=_timezone(live) if live is not None else None,
         )
+        if result.sample_said is not None:
+            result.notes.append(result.sample_said)
     sizes = _sizes(live, measured) if live else {}
     version = server_version(live or server)
     mapped = _mapped(settings, result) if settings.models else None
@@ -358,14 +361,21 @@ def review(
     """Each revision's SQL through the rules, with what was measured of it (``measured``:
     by revision, possibly empty), into ``result``; its inline ignores applied."""
     from dbctl.lifecycle.alembic_project import project_relative
-    from dbctl.lint.rules import lint_statements
+    from dbctl.lint.rules import follow_proofs, lint_statements
 
     if whole is None and linted:
         whole = _offline(settings, linted)
     # the columns a SET NOT NULL would not scan, after the revision before (unmeasured: read
     # from the revisions before the range, when one of it sets NOT NULL)
     proofs = _earlier_proofs(settings, linted, measured, whole)
+    ranged = iter(whole or ())  # the range's revisions in order, linted or not
+    chosen = {script.revision for script in linted}
     for script in linted:
+        for revision in ranged:  # those in between, not linted: what they do to the proofs
+            if revision == script.revision:
+                break
+            if revision not in chosen and whole is not None:
+                proofs = follow_proofs(whole[revision], proofs)
         where = project_relative(settings, script.path)
         source = _read(script.path)
         if whole is not None:
@@ -434,7 +444,7 @@ def _earlier_proofs(
     revision is not measured (the shadow's catalog says it then) and a linted one sets NOT
     NULL."""
     from dbctl.lifecycle.migrate import offline_sql
-    from dbctl.lint.rules import lint_statements
+    from dbctl.lint.rules import follow_proofs
 
     if not linted or linted[0].revision in measured or whole is None:
         return None
@@ -447,7 +457,7 @@ def _earlier_proofs(
         return None
     proofs = None
     for statements in split_by_revision(sql).values():
-        proofs = lint_statements(statements, proofs=proofs).proofs
+        proofs = follow_proofs(statements, proofs)
     return proofs
 
 
@@ -625,7 +635,7 @@ def _sampler(
             "rows": sampled.rows,
             "skipped": len(sampled.skipped),
         }
-        result.notes.append(sampled.said())
+        result.sample_said = sampled.said()
 
     return sample
 
@@ -649,6 +659,7 @@ def _measure(
         if sample is not None and failed.sqlstate == _FOREIGN_KEY_VIOLATION:
             # the sample is not closed under foreign keys: measured again without it
             result.sample_broke[failed.revision] = failed.why
+            result.sample = result.sample_said = None
             result.notes.append(
                 f"with the sample of the live rows, revision {failed.revision} broke a foreign "
                 "key in the shadow (rows sampled apart from the rows they point to): every "

@@ -292,9 +292,12 @@ def test_a_type_change_the_rule_thought_might_not_rewrite_is_an_error_when_it_do
     assert "no rewrite" in widened.message
 
 
-@pytest.mark.parametrize("schema", ["", "billing."])
+@pytest.mark.parametrize(
+    ("schema", "index"),
+    [("", "ix_events_kind"), ("billing.", "ix_events_kind"), ("", "ix_" + "k" * 60)],
+)
 def test_an_index_on_a_partitioned_table_gets_a_fix_that_runs(
-    tmp_path: Path, make_database: Callable[[str], str], schema: str
+    tmp_path: Path, make_database: Callable[[str], str], schema: str, index: str
 ) -> None:
     """CREATE INDEX CONCURRENTLY is refused on a partitioned table: the fix builds the
     parent's index ON ONLY, each partition's concurrently, and attaches them. The fix is
@@ -311,7 +314,7 @@ def test_an_index_on_a_partitioned_table_gets_a_fix_that_runs(
             f"CREATE TABLE {schema}events_a PARTITION OF {schema}events FOR VALUES IN ('a');"
             f"CREATE TABLE billing.events_b PARTITION OF {schema}events FOR VALUES IN ('b')")
     )  # fmt: skip
-    project.add(Rev("b", "a", TIMEOUT + f"CREATE INDEX ix_events_kind ON {schema}events (kind)"))
+    project.add(Rev("b", "a", TIMEOUT + f"CREATE INDEX {index} ON {schema}events (kind)"))
     url = make_database("lint_partitioned_index")
     [finding] = [
         f for f in _lint(project, url, start="a").findings
@@ -328,7 +331,7 @@ def test_an_index_on_a_partitioned_table_gets_a_fix_that_runs(
             "SELECT c.relname, i.indisvalid FROM pg_index i JOIN pg_class c "
             f"ON c.oid = i.indexrelid WHERE i.indrelid = '{schema}events'::regclass"
         ).fetchall()
-    assert rows == [("ix_events_kind", True)]
+    assert rows == [(index, True)]
 
 
 def test_a_primary_key_made_again_on_other_columns_is_a_new_index_not_a_rebuild(
@@ -431,6 +434,8 @@ def test_a_foreign_key_the_sample_breaks_is_measured_again_without_it(
     result = _lint(project, url, sample_rows=1000)
     assert not result.failed and set(result.locks) == {"b", "c"}
     assert set(result.sample_broke) == {"b"}
+    assert result.sample is None  # what was finally measured had none
+    assert not any(note.startswith("a sample of the live database") for note in result.notes)
     [warning] = [f for f in result.findings if f.rule == "migration-failed"]
     assert warning.severity.value == "warning"
     assert "violates foreign key constraint" in warning.message
@@ -444,3 +449,43 @@ def test_offline_says_the_rewrites_the_sql_makes_whatever_the_columns(tmp_path: 
     result = _lint(project, "postgresql+psycopg://nobody@127.0.0.1:9/none", start="a",
                    offline=True)  # fmt: skip
     assert _rules(result) == [("b", "table-rewrite")]
+
+
+def test_a_table_the_search_path_finds_keeps_its_measured_verdict(
+    tmp_path: Path, make_database: Callable[[str], str]
+) -> None:
+    project = AlembicProject(tmp_path / "p")
+    project.add(Rev("a", None, "CREATE SCHEMA app; CREATE TABLE app.t (a int)"))
+    project.add(
+        Rev("b", "a", TIMEOUT + "SET search_path TO app, public;"
+            "ALTER TABLE t ALTER COLUMN a TYPE bigint")
+    )  # fmt: skip
+    result = _lint(project, make_database("lint_search_path"), start="a")
+    [change] = [f for f in result.findings if f.rule == "changing-column-type"]
+    assert change.severity.value == "error", change.message
+    assert "ACCESS EXCLUSIVE on app.t" in change.message
+
+
+def test_revisions_in_range_but_not_linted_still_prove_a_column(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--git-base lints an edited r2 and a new r5: r3 and r4, between them, add and
+    validate the CHECK that makes r5's SET NOT NULL the safe pattern's last step."""
+    from tests.support.lint_chain import git_commit_all
+
+    project = AlembicProject(tmp_path / "p")
+    project.add(Rev("r1", None, "CREATE TABLE t (id int, a int)"))
+    project.add(Rev("r2", "r1", TIMEOUT + "ALTER TABLE t ADD COLUMN b int"))
+    project.add(
+        Rev("r3", "r2", TIMEOUT + "ALTER TABLE t ADD CONSTRAINT c CHECK (a IS NOT NULL) NOT VALID")
+    )
+    project.add(Rev("r4", "r3", TIMEOUT + "ALTER TABLE t VALIDATE CONSTRAINT c"))
+    monkeypatch.chdir(project.root)
+    git_commit_all(project.root)
+    path = project.versions / "r2.py"
+    path.write_text(path.read_text() + "\n# edited\n")
+    project.add(Rev("r5", "r4", TIMEOUT + "ALTER TABLE t ALTER COLUMN a SET NOT NULL"))
+    result = _lint(project, "postgresql+psycopg://nobody@127.0.0.1:9/none", git_base="HEAD",
+                   offline=True)  # fmt: skip
+    assert result.revisions == ["r2", "r5"]
+    assert _rules(result) == []
