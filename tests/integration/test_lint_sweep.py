@@ -288,7 +288,7 @@ def test_a_type_change_the_rule_thought_might_not_rewrite_is_an_error_when_it_do
     assert "Measured in the shadow: it rewrote public.t" in shrunk.message
     [widened] = [f for f in result.findings if f.rule == "changing-column-type"
                  and f.evidence["revision"] == "c"]  # fmt: skip
-    assert widened.severity.value == "warning"
+    assert widened.severity.value == "info"
     assert "no rewrite" in widened.message
 
 
@@ -408,7 +408,7 @@ def test_what_was_measured_is_matched_by_schema_and_name(
     result = _lint(project, make_database("lint_schemas"), start="a")
     [public_users] = [f for f in result.findings
                       if f.rule == "changing-column-type" and f.table == "users"]  # fmt: skip
-    assert public_users.severity.value == "warning", public_users.message
+    assert public_users.severity.value == "info", public_users.message
     assert "billing" not in public_users.message
     [index] = [f for f in result.findings if f.rule == "require-concurrent-index-creation"]
     assert "ON ONLY" not in (index.suggestion or "")

@@ -809,6 +809,8 @@ def test_validate_in_the_transaction_that_added_it_not_valid_holds_the_lock(adde
         (["ALTER TABLE users SET LOGGED"], ("users",)),
         (["ALTER TABLE users SET TABLESPACE fast"], ("users",)),
         (["ALTER TABLE users ADD COLUMN n int", "VACUUM users"], ()),
+        (["REINDEX TABLE users", "REINDEX INDEX ix_unknown"], ("users",)),
+        (["REFRESH MATERIALIZED VIEW mv", "REFRESH MATERIALIZED VIEW CONCURRENTLY mv2"], ("mv",)),
         (["CREATE TABLE t (id int)", "CLUSTER t USING ix"], ()),
     ],
 )
