@@ -40,7 +40,7 @@ from dbctl.lint.findings import (
     truncated,
 )
 from dbctl.lint.measure import Measured
-from dbctl.lint.proofs import NotNullProofs
+from dbctl.lint.proofs import Known
 from dbctl.report import Finding, Location, Severity
 
 if TYPE_CHECKING:
@@ -361,21 +361,21 @@ def review(
     """Each revision's SQL through the rules, with what was measured of it (``measured``:
     by revision, possibly empty), into ``result``; its inline ignores applied."""
     from dbctl.lifecycle.alembic_project import project_relative
-    from dbctl.lint.rules import follow_proofs, lint_statements
+    from dbctl.lint.rules import follow, lint_statements
 
     if whole is None and linted:
         whole = _offline(settings, linted)
     # the columns a SET NOT NULL would not scan, after the revision before (unmeasured: read
     # from the revisions before the range, when one of it sets NOT NULL)
-    proofs = _earlier_proofs(settings, linted, measured, whole)
+    known = _earlier(settings, linted, measured, whole)
     ranged = iter(whole or ())  # the range's revisions in order, linted or not
     chosen = {script.revision for script in linted}
     for script in linted:
-        for revision in ranged:  # those in between, not linted: what they do to the proofs
+        for revision in ranged:  # those in between, not linted: what they tell of the schema
             if revision == script.revision:
                 break
             if revision not in chosen and whole is not None:
-                proofs = follow_proofs(whole[revision], proofs)
+                known = follow(whole[revision], known)
         where = project_relative(settings, script.path)
         source = _read(script.path)
         if whole is not None:
@@ -383,10 +383,9 @@ def review(
         else:  # revision by revision (a range Alembic cannot print in one go, a merge...)
             statements = _revision_sql(settings, script, where, measured, result)
         measured_here = measured.get(script.revision)
-        if measured_here is not None:  # the shadow's catalog, just before it
-            proofs = measured_here.proofs
-        linted_sql = lint_statements(statements, server_version=version, proofs=proofs)
-        proofs = linted_sql.proofs
+        proofs = measured_here.proofs if measured_here is not None else None  # its catalog
+        linted_sql = lint_statements(statements, server_version=version, known=known, proofs=proofs)
+        known = linted_sql.known
         taken = measured_here
         if taken is not None and not (taken.seen and taken.in_transaction):
             taken = None  # outside a transaction, or env.py's connection was never seen
@@ -429,36 +428,38 @@ def review(
         result.ignored += ignored
 
 
-_SET_NOT_NULL = re.compile(r"\bSET\s+NOT\s+NULL\b", re.IGNORECASE)
+_NEEDS_HISTORY = re.compile(
+    r"\bSET\s+NOT\s+NULL\b|\bDROP\s+(TABLE|CONSTRAINT|COLUMN|INDEX)\b", re.IGNORECASE
+)
 
 
-def _earlier_proofs(
+def _earlier(
     settings: Settings,
     linted: Sequence[Script],
     measured: dict[str, Measured],
     whole: dict[str, list[str]] | None,
-) -> NotNullProofs | None:
-    """What the revisions before the first linted one did to the columns a SET NOT NULL
-    would not scan (a CHECK added NOT VALID, then validated: the safe pattern's first two
-    steps, already deployed), read from their offline SQL: only when the first linted
-    revision is not measured (the shadow's catalog says it then) and a linted one sets NOT
-    NULL."""
+) -> Known | None:
+    """What the revisions before the first linted one tell of the schema, read from their
+    offline SQL: the CHECK they added NOT VALID and validated (the safe pattern's first two
+    steps, already deployed, before a SET NOT NULL), the indexes and foreign keys they made
+    (the table a DROP INDEX or a dropped foreign key locks). Only when the first linted
+    revision is not measured and a linted one sets NOT NULL or drops something."""
     from dbctl.lifecycle.migrate import offline_sql
-    from dbctl.lint.rules import follow_proofs
+    from dbctl.lint.rules import follow
 
     if not linted or linted[0].revision in measured or whole is None:
         return None
     down = _down(linted[0])
-    if down is None or not any(_SET_NOT_NULL.search(s) for found in whole.values() for s in found):
+    if down is None or not any(_NEEDS_HISTORY.search(s) for found in whole.values() for s in found):
         return None
     try:
         sql = offline_sql(settings, start=None, end=down)
     except (Exception, SystemExit):  # the project's env.py: nothing known before
         return None
-    proofs = None
+    known = None
     for statements in split_by_revision(sql).values():
-        proofs = follow_proofs(statements, proofs)
-    return proofs
+        known = follow(statements, known)
+    return known
 
 
 def _revision_sql(

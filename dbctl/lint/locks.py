@@ -14,13 +14,14 @@ DETACH PARTITION (on the partition).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator
 from typing import Any
 
 from pglast import ast
 from pglast.enums import AlterTableType, ConstrType, ObjectType, ReindexObjectType
 
 from dbctl.lint.names import Table, names_of, qualified, table_of
+from dbctl.lint.proofs import Known
 
 # ALTER TABLE's subcommands that take less than ACCESS EXCLUSIVE: SHARE UPDATE EXCLUSIVE,
 # or SHARE ROW EXCLUSIVE for triggers.
@@ -55,17 +56,38 @@ def exclusive(
     *,
     exempt: Callable[[Table], bool],
     new_indexes: Collection[str],
-    indexes: Mapping[str, Table],
+    known: Known,
 ) -> Iterator[tuple[Key, str]]:
     """The tables the statement takes ACCESS EXCLUSIVE on, but those ``exempt`` (created
     by the statements before it), as ``(key, as written)``; an index's table from
-    ``indexes`` (index name -> table), else shown as ``the table of index ...``."""
-    for found in _tables(node, new_indexes):
-        table = indexes.get(found.lower()) if isinstance(found, str) else found
+    ``known`` (the indexes created so far), else shown as ``the table of index ...``; and
+    the tables a dropped foreign key points to, when ``known`` holds it."""
+    for found in [*_tables(node, new_indexes), *_parents(node, known)]:
+        table = known.indexes.get(found.lower()) if isinstance(found, str) else found
         if table is None:
             yield ("", str(found)), f"the table of index {found}"
         elif table.name and not exempt(table):
             yield (table.schema or "public", table.name), table.shown
+
+
+def _parents(node: ast.Node, known: Known) -> list[Table | str]:
+    """The tables the foreign keys a statement drops point to (their triggers go too):
+    DROP TABLE, ALTER TABLE DROP CONSTRAINT or DROP COLUMN, of a key ``known`` holds."""
+    if isinstance(node, ast.DropStmt) and node.removeType == ObjectType.OBJECT_TABLE:
+        names = [qualified(n) for n in node.objects or () if isinstance(n, tuple)]
+        return [parent for table in names for parent in known.parents(table)]
+    if not isinstance(node, ast.AlterTableStmt) or node.objtype != ObjectType.OBJECT_TABLE:
+        return []
+    table = table_of(node.relation)
+    found: list[Table | str] = []
+    for cmd in node.cmds or ():
+        if not isinstance(cmd, ast.AlterTableCmd) or not cmd.name:
+            continue
+        if cmd.subtype == AlterTableType.AT_DropConstraint:
+            found += known.parents(table, name=cmd.name)
+        elif cmd.subtype == AlterTableType.AT_DropColumn:
+            found += known.parents(table, column=cmd.name)
+    return found
 
 
 def _tables(node: ast.Node, new_indexes: Collection[str]) -> list[Table | str]:

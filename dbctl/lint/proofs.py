@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from pglast import ast
 from pglast.enums import ConstrType, NullTestType
 
-from dbctl.lint.names import Table, constraint_name, names_of
+from dbctl.lint.names import Table, constraint_name, names_of, table_of
+from dbctl.pg.identifiers import make_object_name
 
 Key = tuple[str, str, str]  # (schema, table, column)
 CheckKey = tuple[str, str, str]  # (schema, table, constraint name)
@@ -114,3 +115,64 @@ def _not_null_column(constraint: ast.Constraint) -> str | None:
     ):
         return None
     return (names_of(test.arg.fields) or [""])[-1] or None
+
+
+ForeignKey = tuple[Table, tuple[str, ...]]  # the table it points to, its columns
+
+
+@dataclass
+class Known:
+    """What the statements read so far tell of the schema, carried from one revision to
+    the next (the shadow's catalog replaces ``proofs`` before a measured revision): the
+    NOT NULL proofs, the table of each index created, and the foreign keys created, by
+    (schema, table) and name (dropping one locks the table it points to)."""
+
+    proofs: NotNullProofs = field(default_factory=NotNullProofs)
+    indexes: dict[str, Table] = field(default_factory=dict)  # lower-cased name -> table
+    foreign_keys: dict[tuple[tuple[str, str], str], ForeignKey] = field(default_factory=dict)
+
+    def copy(self) -> Known:
+        return Known(self.proofs.copy(), dict(self.indexes), dict(self.foreign_keys))
+
+    def parents(
+        self, table: Table, *, name: str | None = None, column: str | None = None
+    ) -> list[Table]:
+        """The tables the foreign keys of ``table`` point to: all of them, the one named
+        ``name``, or those on ``column``."""
+        where = _table(table)
+        return [
+            parent
+            for (child, key_name), (parent, columns) in self.foreign_keys.items()
+            if child == where
+            and (name is None or key_name == name)
+            and (column is None or column in columns)
+        ]
+
+    def foreign_key_added(
+        self, table: Table, constraint: ast.Constraint, column: str | None
+    ) -> None:
+        """A FOREIGN KEY of ``table`` (``column``: written on that column)."""
+        if constraint.contype != ConstrType.CONSTR_FOREIGN or constraint.pktable is None:
+            return
+        columns = (column,) if column else tuple(names_of(constraint.fk_attrs))
+        if constraint.conname:
+            name = constraint.conname
+        elif column:
+            name = make_object_name(table.name, column, "fkey")
+        else:
+            name = constraint_name(table, constraint)
+        self.foreign_keys[(_table(table), name)] = (table_of(constraint.pktable), columns)
+
+    def foreign_keys_gone(
+        self, table: Table, *, name: str | None = None, column: str | None = None
+    ) -> None:
+        where = _table(table)
+        self.foreign_keys = {
+            (child, key_name): (parent, columns)
+            for (child, key_name), (parent, columns) in self.foreign_keys.items()
+            if not (
+                child == where
+                and (name is None or key_name == name)
+                and (column is None or column in columns)
+            )
+        }

@@ -69,7 +69,7 @@ from dbctl.lint.fixes import (
 )
 from dbctl.lint.locks import exclusive, rewritten
 from dbctl.lint.names import Table, constraint_name, names_of, qualified, table_of, type_name, walk
-from dbctl.lint.proofs import NotNullProofs
+from dbctl.lint.proofs import Known, NotNullProofs
 from dbctl.pg.identifiers import make_object_name, name_addition, quote_ident
 
 
@@ -101,14 +101,19 @@ class Linted:
     sets_lock_timeout: bool
     sets_statement_timeout: bool
     unparsed: tuple[int, ...]  # statements PostgreSQL's parser does not accept
-    # the columns a SET NOT NULL would not scan after these statements (for the next ones)
-    proofs: NotNullProofs = field(default_factory=NotNullProofs)
+    # what the statements tell of the schema after them (for the next ones): the columns a
+    # SET NOT NULL would not scan, the indexes and foreign keys created
+    known: Known = field(default_factory=Known)
     # the existing tables a statement takes ACCESS EXCLUSIVE on, as written ("public.t"), in
     # order: what the shadow would measure, read from the SQL (offline)
     exclusive: tuple[str, ...] = ()
     # the existing tables a statement writes into a new file whatever their columns
     # (CLUSTER, VACUUM FULL, SET LOGGED / UNLOGGED / ACCESS METHOD / TABLESPACE), as written
     rewritten: tuple[str, ...] = ()
+
+    @property
+    def proofs(self) -> NotNullProofs:
+        return self.known.proofs
 
 
 VERSION_TABLE = "alembic_version"
@@ -163,15 +168,22 @@ class _Scan:
     transaction: int | None = None  # the statement that opened the open transaction
     created: set[tuple[str, str]] = field(default_factory=set)  # (schema, name)
     new_indexes: set[str] = field(default_factory=set)  # on tables created here
-    index_tables: dict[str, Table] = field(default_factory=dict)
     settings: dict[str, _Setting] = field(
         default_factory=lambda: {"lock_timeout": _Setting(), "statement_timeout": _Setting()}
     )
-    proofs: NotNullProofs = field(default_factory=NotNullProofs)
+    known: Known = field(default_factory=Known)  # carried from the revisions before
     exclusive: dict[tuple[str, str], str] = field(default_factory=dict)  # as first written
     rewritten: dict[tuple[str, str], str] = field(default_factory=dict)  # whole-table rewrites
     # constraints added NOT VALID in a transaction: (table key, name) -> (its BEGIN, FK)
     not_valid: dict[tuple[tuple[str, str], str], tuple[int, bool]] = field(default_factory=dict)
+
+    @property
+    def proofs(self) -> NotNullProofs:
+        return self.known.proofs
+
+    @property
+    def index_tables(self) -> dict[str, Table]:
+        return self.known.indexes
 
     def exempt(self, table: Table) -> bool:
         if table.name == VERSION_TABLE:
@@ -198,13 +210,17 @@ def lint_statements(
     statements: Sequence[str],
     *,
     server_version: int = 150000,
+    known: Known | None = None,
     proofs: NotNullProofs | None = None,
 ) -> Linted:
     """The hazards of ``statements`` (one revision's, in order) on a server of
-    ``server_version`` (``server_version_num``); ``proofs``: the columns a SET NOT NULL
-    would not scan before them (the shadow's catalog, or what ``Linted.proofs`` gave for
-    the revision before; not changed). Never raises for SQL it cannot parse."""
-    scan = _Scan(server_version, proofs=proofs.copy() if proofs else NotNullProofs())
+    ``server_version`` (``server_version_num``); ``known``: what the revisions before told
+    of the schema (``Linted.known``), ``proofs`` the columns a SET NOT NULL would not scan
+    when they are known otherwise (the shadow's catalog); neither is changed. Never raises
+    for SQL it cannot parse."""
+    scan = _Scan(server_version, known=known.copy() if known else Known())
+    if proofs is not None:
+        scan.known.proofs = proofs.copy()
     hits: list[Hit] = []
     unparsed: list[int] = []
     at_first_lock: tuple[bool, bool] | None = None
@@ -228,7 +244,7 @@ def lint_statements(
                 )
             hits += found
             for key, shown in exclusive(
-                node, exempt=scan.exempt, new_indexes=scan.new_indexes, indexes=scan.index_tables
+                node, exempt=scan.exempt, new_indexes=scan.new_indexes, known=scan.known
             ):
                 scan.exclusive.setdefault(key, shown)
             for key, shown in rewritten(node, exempt=scan.exempt):
@@ -244,7 +260,7 @@ def lint_statements(
         lock,
         statement,
         tuple(unparsed),
-        scan.proofs,
+        scan.known,
         tuple(scan.exclusive.values()),
         tuple(scan.rewritten.values()),
     )
@@ -684,10 +700,10 @@ def _locks_existing(node: ast.Node, scan: _Scan) -> bool:
     return False
 
 
-def follow_proofs(statements: Sequence[str], proofs: NotNullProofs | None) -> NotNullProofs:
-    """``proofs`` after ``statements`` (a revision the rules do not lint: only what it does
-    to the columns a SET NOT NULL would not scan); ``proofs`` is not changed."""
-    found = proofs.copy() if proofs else NotNullProofs()
+def follow(statements: Sequence[str], known: Known | None) -> Known:
+    """``known`` after ``statements`` (a revision the rules do not lint: only what it tells
+    of the schema); ``known`` is not changed."""
+    found = known.copy() if known else Known()
     for text in statements:
         try:
             parsed = parse_sql(text)
@@ -695,13 +711,19 @@ def follow_proofs(statements: Sequence[str], proofs: NotNullProofs | None) -> No
             continue
         for raw in parsed:
             if raw.stmt is not None:
-                _follow_proofs(raw.stmt, found)
+                _follow(raw.stmt, found)
+                if isinstance(raw.stmt, ast.IndexStmt) and raw.stmt.idxname:
+                    found.indexes[raw.stmt.idxname.lower()] = table_of(raw.stmt.relation)
     return found
 
 
-def _follow_proofs(node: ast.Node, proofs: NotNullProofs) -> None:
-    """What the statement does to the columns a SET NOT NULL would not scan."""
-    if isinstance(node, ast.AlterTableStmt) and node.objtype == ObjectType.OBJECT_TABLE:
+def _follow(node: ast.Node, known: Known) -> None:
+    """What the statement does to the columns a SET NOT NULL would not scan, and to the
+    foreign keys."""
+    proofs = known.proofs
+    if isinstance(node, ast.CreateStmt):
+        _created_foreign_keys(node, known)
+    elif isinstance(node, ast.AlterTableStmt) and node.objtype == ObjectType.OBJECT_TABLE:
         table = table_of(node.relation)
         for cmd in node.cmds or ():
             if not isinstance(cmd, ast.AlterTableCmd):
@@ -709,16 +731,24 @@ def _follow_proofs(node: ast.Node, proofs: NotNullProofs) -> None:
             name, kind = cmd.name or "", cmd.subtype
             if kind == AlterTableType.AT_AddConstraint and isinstance(cmd.def_, ast.Constraint):
                 proofs.check_added(table, cmd.def_)
+                known.foreign_key_added(table, cmd.def_, None)
+            elif kind == AlterTableType.AT_AddColumn and isinstance(cmd.def_, ast.ColumnDef):
+                for constraint in cmd.def_.constraints or ():
+                    if isinstance(constraint, ast.Constraint):
+                        known.foreign_key_added(table, constraint, cmd.def_.colname)
             elif kind == AlterTableType.AT_ValidateConstraint:
                 proofs.validated(table, name)
             elif kind == AlterTableType.AT_DropConstraint:
                 proofs.constraint_dropped(table, name)
+                known.foreign_keys_gone(table, name=name)
             elif kind == AlterTableType.AT_DropNotNull:
                 proofs.not_null_dropped(table, name)
             elif kind == AlterTableType.AT_SetNotNull:
                 proofs.set_not_null(table, name)
             elif kind in (AlterTableType.AT_DropColumn, AlterTableType.AT_AlterColumnType):
                 proofs.column_gone(table, name)
+                if kind == AlterTableType.AT_DropColumn:
+                    known.foreign_keys_gone(table, column=name)
     elif isinstance(node, ast.RenameStmt) and node.relation is not None:
         if node.renameType == ObjectType.OBJECT_COLUMN:
             proofs.column_gone(table_of(node.relation), node.subname or "")
@@ -730,6 +760,18 @@ def _follow_proofs(node: ast.Node, proofs: NotNullProofs) -> None:
         for names in node.objects or ():
             if isinstance(names, tuple):
                 proofs.table_gone(qualified(names))
+                known.foreign_keys_gone(qualified(names))
+
+
+def _created_foreign_keys(node: ast.CreateStmt, known: Known) -> None:
+    table = table_of(node.relation)
+    for element in node.tableElts or ():
+        if isinstance(element, ast.Constraint):
+            known.foreign_key_added(table, element, None)
+        elif isinstance(element, ast.ColumnDef):
+            for constraint in element.constraints or ():
+                if isinstance(constraint, ast.Constraint):
+                    known.foreign_key_added(table, constraint, element.colname)
 
 
 def _key(table: Table) -> tuple[str, str]:
@@ -744,7 +786,7 @@ def _created(relation: ast.RangeVar | None) -> tuple[str, str]:
 
 
 def _track(node: ast.Node, scan: _Scan) -> None:
-    _follow_proofs(node, scan.proofs)
+    _follow(node, scan.known)
     if isinstance(node, ast.CreateStmt):
         scan.created.add(_created(node.relation))
     elif isinstance(node, ast.CreateTableAsStmt) and node.into is not None:

@@ -489,3 +489,23 @@ def test_revisions_in_range_but_not_linted_still_prove_a_column(
                    offline=True)  # fmt: skip
     assert result.revisions == ["r2", "r5"]
     assert _rules(result) == []
+
+
+def test_offline_knows_from_the_revisions_before_what_a_drop_locks(tmp_path: Path) -> None:
+    """The foreign key and the index were made before the range: dropping them locks the
+    table pointed to and the index's table, as the shadow measures."""
+    project = AlembicProject(tmp_path / "p")
+    project.add(
+        Rev("a", None, "CREATE TABLE users (id int PRIMARY KEY);"
+            "CREATE TABLE child (id int, user_id int REFERENCES users (id), note text);"
+            "CREATE INDEX ix_child_note ON child (note)")
+    )  # fmt: skip
+    project.add(Rev("b", "a", "DROP INDEX ix_child_note"))
+    project.add(Rev("c", "b", "DROP TABLE child"))
+    result = _lint(project, "postgresql+psycopg://nobody@127.0.0.1:9/none", start="a",
+                   offline=True)  # fmt: skip
+    timeouts = sorted(
+        (str(f.evidence["revision"]), f.table) for f in result.findings
+        if f.rule == "require-timeout-settings"
+    )  # fmt: skip
+    assert timeouts == [("b", "child"), ("c", "child"), ("c", "users")]

@@ -824,3 +824,28 @@ def test_an_exclusion_constraint_builds_its_index_under_access_exclusive() -> No
     hit = one("ALTER TABLE rooms ADD CONSTRAINT no_overlap EXCLUDE USING gist (during WITH &&)")
     assert hit.rule == "disallowed-unique-constraint"
     assert "cannot take an index built CONCURRENTLY" in hit.message
+
+
+@pytest.mark.parametrize(
+    ("later", "exclusive"),
+    [
+        ("DROP TABLE child", ("child", "users", "billing.orgs")),
+        ("ALTER TABLE child DROP CONSTRAINT child_user_id_fkey", ("child", "users")),
+        ("ALTER TABLE child DROP CONSTRAINT fk_child_org", ("child", "billing.orgs")),
+        ("ALTER TABLE child DROP COLUMN user_id", ("child", "users")),
+        ("ALTER TABLE child DROP COLUMN note", ("child",)),
+        ("DROP INDEX ix_child_note", ("child",)),
+    ],
+)
+def test_what_a_revision_made_tells_the_next_which_tables_a_drop_locks(
+    later: str, exclusive: tuple[str, ...]
+) -> None:
+    """Dropping a foreign key drops its triggers on the table it points to, under ACCESS
+    EXCLUSIVE there too; a DROP INDEX locks the table the index was made on."""
+    made = lint(
+        "CREATE TABLE child (id int, user_id int REFERENCES users (id), org int, note text)",
+        "ALTER TABLE child ADD CONSTRAINT fk_child_org FOREIGN KEY (org) "
+        "REFERENCES billing.orgs (id) NOT VALID",
+        "CREATE INDEX ix_child_note ON child (note)",
+    )
+    assert lint_statements([later], known=made.known).exclusive == exclusive
