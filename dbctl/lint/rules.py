@@ -174,6 +174,9 @@ class _Scan:
     known: Known = field(default_factory=Known)  # carried from the revisions before
     exclusive: dict[tuple[str, str], str] = field(default_factory=dict)  # as first written
     rewritten: dict[tuple[str, str], str] = field(default_factory=dict)  # whole-table rewrites
+    # an existing table renamed or moved here: its new (schema, name) -> the first one, so
+    # that it is one table in exclusive and rewritten, as the shadow measures it
+    renamed: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
     # constraints added NOT VALID in a transaction: (table key, name) -> (its BEGIN, FK)
     not_valid: dict[tuple[tuple[str, str], str], tuple[int, bool]] = field(default_factory=dict)
 
@@ -246,9 +249,9 @@ def lint_statements(
             for key, shown in exclusive(
                 node, exempt=scan.exempt, new_indexes=scan.new_indexes, known=scan.known
             ):
-                scan.exclusive.setdefault(key, shown)
+                scan.exclusive.setdefault(scan.renamed.get(key, key), shown)
             for key, shown in rewritten(node, exempt=scan.exempt):
-                scan.rewritten.setdefault(key, shown)
+                scan.rewritten.setdefault(scan.renamed.get(key, key), shown)
             _track(node, scan)
     lock, statement = at_first_lock or (
         scan.settings["lock_timeout"].ever,
@@ -774,6 +777,10 @@ def _created_foreign_keys(node: ast.CreateStmt, known: Known) -> None:
                     known.foreign_key_added(table, constraint, element.colname)
 
 
+def _moved(scan: _Scan, old: tuple[str, str], new: tuple[str, str]) -> None:
+    scan.renamed[new] = scan.renamed.get(old, old)
+
+
 def _key(table: Table) -> tuple[str, str]:
     return (table.schema or "public", table.name)
 
@@ -799,6 +806,12 @@ def _track(node: ast.Node, scan: _Scan) -> None:
         table = table_of(node.relation)
         if scan.exempt(table) and node.newname:
             scan.created.add((_key(table)[0], node.newname))
+        elif node.newname:
+            _moved(scan, _key(table), (_key(table)[0], node.newname))
+    elif isinstance(node, ast.AlterObjectSchemaStmt) and node.relation is not None:
+        table = table_of(node.relation)
+        if node.objectType == ObjectType.OBJECT_TABLE and node.newschema:
+            _moved(scan, _key(table), (node.newschema, table.name))
     elif isinstance(node, ast.IndexStmt) and node.idxname:
         table = table_of(node.relation)
         scan.index_tables[node.idxname.lower()] = table

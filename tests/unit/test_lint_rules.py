@@ -849,3 +849,15 @@ def test_what_a_revision_made_tells_the_next_which_tables_a_drop_locks(
         "CREATE INDEX ix_child_note ON child (note)",
     )
     assert lint_statements([later], known=made.known).exclusive == exclusive
+
+
+@pytest.mark.parametrize(
+    "statements",
+    [
+        ["ALTER TABLE t1 SET SCHEMA billing", "ALTER TABLE billing.t1 ADD COLUMN m int"],
+        ['ALTER TABLE "AuditLog" RENAME TO audit_log', "ALTER TABLE audit_log ADD COLUMN x int"],
+    ],
+)
+def test_a_table_renamed_or_moved_is_one_table(statements: list[str]) -> None:
+    """The shadow measures the table by its oid: one table, under the name it had."""
+    assert len(lint_statements(statements).exclusive) == 1
