@@ -84,7 +84,9 @@ def from_hit(
         partitioned = any(same(t) for t in taken.partitioned)
         if not mine and not partitioned:  # the shadow says: no new file for the table
             message = f"read from the SQL: {message} {_NO_REWRITE}"
-            severity = Severity.info  # the brief lock is require-timeout-settings' matter
+            # the brief lock is require-timeout-settings' matter; to timestamptz, a deploy
+            # whose session is in another TimeZone than the shadow's rewrites: a warning
+            severity = Severity.warning if hit.zone_dependent else Severity.info
         elif mine and severity is not Severity.error:  # the SQL left it open: it did
             message = (
                 f"read from the SQL: {message} Measured in the shadow: it rewrote "

@@ -40,6 +40,7 @@ from dbctl.lint.findings import (
     truncated,
 )
 from dbctl.lint.measure import Measured
+from dbctl.lint.names import Table
 from dbctl.lint.proofs import Known
 from dbctl.report import Finding, Location, Severity
 
@@ -384,6 +385,10 @@ def review(
             statements = _revision_sql(settings, script, where, measured, result)
         measured_here = measured.get(script.revision)
         proofs = measured_here.proofs if measured_here is not None else None  # its catalog
+        if measured_here is not None:  # the catalog's indexes: the table a DROP INDEX locks
+            known = (known or Known()).copy()
+            for name, (schema, table) in measured_here.indexes.items():
+                known.indexes[name] = Table(schema, table)
         linted_sql = lint_statements(statements, server_version=version, known=known, proofs=proofs)
         known = linted_sql.known
         taken = measured_here

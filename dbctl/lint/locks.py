@@ -207,23 +207,27 @@ _REWRITING = frozenset({
 })  # fmt: skip
 
 
-def rewritten(node: ast.Node, *, exempt: Callable[[Table], bool]) -> Iterator[tuple[Key, str]]:
+def rewritten(
+    node: ast.Node, *, exempt: Callable[[Table], bool], known: Known
+) -> Iterator[tuple[Key, str]]:
     """The existing tables the statement writes into a new file whatever their columns:
     CLUSTER, VACUUM FULL, ALTER TABLE SET LOGGED / UNLOGGED / ACCESS METHOD / TABLESPACE,
-    REINDEX TABLE (its indexes), REFRESH MATERIALIZED VIEW."""
+    REINDEX (the indexes of a table, or one whose table ``known`` holds), REFRESH
+    MATERIALIZED VIEW."""
     tables: list[Table | str] = []
     if isinstance(node, ast.ClusterStmt) and node.relation is not None:
         tables = [table_of(node.relation)]
     elif isinstance(node, ast.VacuumStmt):
         tables = _vacuum_full(node)
     elif isinstance(node, ast.ReindexStmt) and node.relation is not None:
-        tables = _reindex(node)  # an index's table is not known here: left out
+        tables = _reindex(node)
     elif isinstance(node, ast.RefreshMatViewStmt) and not node.concurrent:
         tables = [table_of(node.relation)]  # CONCURRENTLY changes the rows in place
     elif isinstance(node, ast.AlterTableStmt) and node.objtype == ObjectType.OBJECT_TABLE:
         cmds = [c for c in node.cmds or () if isinstance(c, ast.AlterTableCmd)]
         if any(cmd.subtype in _REWRITING for cmd in cmds):
             tables = [table_of(node.relation)]
-    for table in tables:
-        if isinstance(table, Table) and table.name and not exempt(table):
+    for found in tables:
+        table = known.indexes.get(found.lower()) if isinstance(found, str) else found
+        if table is not None and table.name and not exempt(table):
             yield (table.schema or "public", table.name), table.shown

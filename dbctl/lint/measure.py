@@ -132,6 +132,8 @@ class Measured:
     partitioned: frozenset[str] = frozenset()  # partitioned tables (their partitions rewrite)
     # the columns a SET NOT NULL would not scan, in the catalog before the revision
     proofs: NotNullProofs = field(default_factory=NotNullProofs)
+    # each index before the revision, by lower-cased name: its table (schema, name)
+    indexes: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
 def _relations(conn: Any) -> dict[int, Relation]:
@@ -280,6 +282,11 @@ def measuring(
         session.connection.commit()  # the apply begins the revision's own transaction
 
     measured.partitioned = frozenset(r.qualified for r in before.values() if r.kind == "p")
+    measured.indexes = {
+        r.name.lower(): (table.schema, table.name)
+        for r in before.values()
+        if r.kind == "i" and (table := before.get(r.table)) is not None
+    }
 
     def inspect(conn: Connection) -> None:
         locks, rewrites = read_locks(conn, before), read_rewrites(conn, before)

@@ -83,6 +83,8 @@ class Hit:
     severity: str  # "error" or "warning"
     column: str | None = None  # the column dropped or renamed (the old name), as stored
     partitioned_fix: str = ""  # the fix when the table is partitioned (the shadow knows)
+    # whether it rewrites depends on the session's TimeZone (to timestamptz: not in UTC)
+    zone_dependent: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,7 +252,7 @@ def lint_statements(
                 node, exempt=scan.exempt, new_indexes=scan.new_indexes, known=scan.known
             ):
                 scan.exclusive.setdefault(scan.renamed.get(key, key), shown)
-            for key, shown in rewritten(node, exempt=scan.exempt):
+            for key, shown in rewritten(node, exempt=scan.exempt, known=scan.known):
                 scan.rewritten.setdefault(scan.renamed.get(key, key), shown)
             _track(node, scan)
     lock, statement = at_first_lock or (
@@ -640,7 +642,8 @@ def _column_type(table: Table, cmd: ast.AlterTableCmd, scan: _Scan) -> list[Hit]
         message = f"{head} {rewrite}."
     severity = "warning" if coercible else "error"
     fix = column_type_fix(table, name, type_sql, using, coercible=coercible)
-    return [scan.hit(table, message, fix, rule="changing-column-type", severity=severity)]
+    hit = scan.hit(table, message, fix, rule="changing-column-type", severity=severity)
+    return [replace(hit, zone_dependent=type_name(column.typeName) == "timestamptz")]
 
 
 def _set_not_null(table: Table, cmd: ast.AlterTableCmd, scan: _Scan) -> list[Hit]:

@@ -122,13 +122,13 @@ def test_a_rewrite_says_the_live_size_and_a_duration(linted: tuple[LintResult, s
     assert "public.accounts_pkey" in rewrite.evidence["relations"]  # its index too
 
 
-def test_a_type_change_the_shadow_saw_keep_its_file_is_only_an_info(
+def test_a_timestamptz_change_the_shadow_saw_keep_its_file_is_only_a_warning(
     linted: tuple[LintResult, str],
 ) -> None:
     result, _ = linted
     [finding] = _of(result, "m_timestamptz")
     assert finding.rule == "changing-column-type"
-    assert finding.severity is Severity.info  # measured: no rewrite, only the brief lock
+    assert finding.severity is Severity.warning  # no rewrite in UTC: another TimeZone would
     assert finding.message.partition(": ")[2].startswith("read from the SQL: ALTER COLUMN")
     assert "Measured in the shadow: no rewrite" in finding.message
     assert "TimeZone is other than UTC" in finding.message  # where it would rewrite

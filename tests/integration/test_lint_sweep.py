@@ -509,3 +509,15 @@ def test_offline_knows_from_the_revisions_before_what_a_drop_locks(tmp_path: Pat
         if f.rule == "require-timeout-settings"
     )  # fmt: skip
     assert timeouts == [("b", "child"), ("c", "child"), ("c", "users")]
+
+
+def test_measured_a_drop_index_names_the_table_from_the_shadows_catalog(
+    tmp_path: Path, make_database: Callable[[str], str]
+) -> None:
+    project = AlembicProject(tmp_path / "p")
+    project.add(Rev("a", None, "CREATE TABLE users (id int, email text);"
+                               "CREATE INDEX ix_users_email ON users (email)"))  # fmt: skip
+    project.add(Rev("b", "a", TIMEOUT + "DROP INDEX ix_users_email"))
+    result = _lint(project, make_database("lint_drop_index_table"), start="a")
+    [drop] = [f for f in result.findings if f.rule == "require-concurrent-index-deletion"]
+    assert drop.table == "public.users"

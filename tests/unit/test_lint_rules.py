@@ -861,3 +861,10 @@ def test_what_a_revision_made_tells_the_next_which_tables_a_drop_locks(
 def test_a_table_renamed_or_moved_is_one_table(statements: list[str]) -> None:
     """The shadow measures the table by its oid: one table, under the name it had."""
     assert len(lint_statements(statements).exclusive) == 1
+
+
+def test_reindex_of_an_index_a_revision_made_rewrites_its_table() -> None:
+    made = lint("CREATE INDEX ix_users_email ON users (email)")
+    assert lint_statements(["REINDEX INDEX ix_users_email"], known=made.known).rewritten == (
+        "users",
+    )
