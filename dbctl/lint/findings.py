@@ -246,12 +246,21 @@ def from_measure(
     if measured is None:
         return []
     found = []
-    for lock in measured.locks:
-        if lock.mode == "AccessExclusiveLock" and not sets_lock_timeout:
+    exclusive = [lock for lock in measured.locks if lock.mode == "AccessExclusiveLock"]
+    held = {lock.table for lock in exclusive}
+    partitions: dict[str, int] = {}  # a partitioned table's, held with it: said with it
+    for lock in exclusive:
+        if lock.root in held:
+            partitions[lock.root] = partitions.get(lock.root, 0) + 1
+    for lock in exclusive:
+        if not sets_lock_timeout and lock.root not in held:
             mode = mode_name(lock.mode)
+            count = partitions.get(lock.table, 0)
+            also = f" and {count} of its partitions" if count else ""
             message = (
-                f"it holds {mode} on {lock.table} (measured), which blocks {lock.blocks}, and "
-                f"{_NO_TIMEOUT}, and every read and write of {lock.table} queues behind it"
+                f"it holds {mode} on {lock.table}{also} (measured), which blocks "
+                f"{lock.blocks}, and {_NO_TIMEOUT}, and every read and write of {lock.table} "
+                "queues behind it"
             )
             found.append(
                 finding(

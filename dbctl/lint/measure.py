@@ -45,7 +45,9 @@ _RELATIONS = """
 SELECT c.oid::int8, n.nspname, c.relname, c.relkind::text, c.relfilenode::int8,
     coalesce(i.indrelid, 0)::int8,
     CASE WHEN EXISTS (SELECT FROM pg_constraint k WHERE k.conindid = c.oid)
-         THEN pg_get_indexdef(c.oid) END
+         THEN pg_get_indexdef(c.oid) END,
+    CASE WHEN c.relispartition
+         THEN (SELECT inhparent::int8 FROM pg_inherits WHERE inhrelid = c.oid LIMIT 1) END
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_index i ON i.indexrelid = c.oid
@@ -96,6 +98,7 @@ class Relation:
     filenode: int
     table: int  # an index's table (oid), else 0
     definition: str | None = None  # a constraint's index: pg_get_indexdef
+    parent: int | None = None  # a partition's partitioned table (oid)
 
     @property
     def qualified(self) -> str:
@@ -107,6 +110,7 @@ class TableLock:
     table: str  # schema.name
     mode: str  # pg_locks' name: AccessExclusiveLock
     blocks: str  # "reads and writes", "writes", "" (nothing of the application's traffic)
+    root: str | None = None  # a partition's partitioned table at the top (schema.name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +144,9 @@ def _relations(conn: Any) -> dict[int, Relation]:
     from sqlalchemy import text
 
     rows = conn.execute(text(_RELATIONS)).fetchall()
-    return {row[0]: Relation(row[1], row[2], row[3], row[4], row[5], row[6]) for row in rows}
+    return {
+        row[0]: Relation(row[1], row[2], row[3], row[4], row[5], row[6], row[7]) for row in rows
+    }
 
 
 def _proofs(conn: Any) -> NotNullProofs:
@@ -173,7 +179,23 @@ def read_locks(conn: Any, before: dict[int, Relation]) -> list[TableLock]:
         held = strongest.get(table.qualified)
         if held is None or STRENGTH.get(mode, 0) > STRENGTH.get(held, 0):
             strongest[table.qualified] = mode
-    return [TableLock(t, mode, BLOCKS.get(mode, "")) for t, mode in sorted(strongest.items())]
+    roots = {r.qualified: _root(r, before) for r in before.values() if r.parent}
+    return [
+        TableLock(t, mode, BLOCKS.get(mode, ""), roots.get(t))
+        for t, mode in sorted(strongest.items())
+    ]
+
+
+def _root(relation: Relation, before: dict[int, Relation]) -> str | None:
+    """The partitioned table at the top of a partition's tree."""
+    top, seen = None, set()
+    while relation.parent and relation.parent not in seen:
+        seen.add(relation.parent)
+        parent = before.get(relation.parent)
+        if parent is None:
+            break
+        top, relation = parent.qualified, parent
+    return top
 
 
 def read_rewrites(conn: Any, before: dict[int, Relation]) -> list[Rewrite]:

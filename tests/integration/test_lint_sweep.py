@@ -521,3 +521,28 @@ def test_measured_a_drop_index_names_the_table_from_the_shadows_catalog(
     result = _lint(project, make_database("lint_drop_index_table"), start="a")
     [drop] = [f for f in result.findings if f.rule == "require-concurrent-index-deletion"]
     assert drop.table == "public.users"
+
+
+def test_a_partitioned_tables_lock_is_one_finding_with_its_partitions(
+    tmp_path: Path, make_database: Callable[[str], str]
+) -> None:
+    """ALTER TABLE on a partitioned table locks every partition too: one
+    require-timeout-settings, on the table the revision names, as offline says it."""
+    project = AlembicProject(tmp_path / "p")
+    project.add(
+        Rev("a", None, "CREATE TABLE events (id int, kind text) PARTITION BY LIST (kind);"
+            "CREATE TABLE events_a PARTITION OF events FOR VALUES IN ('a');"
+            "CREATE TABLE events_b PARTITION OF events FOR VALUES IN ('b')")
+    )  # fmt: skip
+    project.add(Rev("b", "a", "ALTER TABLE events ADD COLUMN note text"))
+    url = make_database("lint_partition_locks")
+    for offline in (False, True):
+        result = _lint(project, url, start="a", offline=offline)
+        [timeout] = [f for f in result.findings if f.rule == "require-timeout-settings"]
+        assert timeout.table in ("public.events", "events")
+        assert offline or "public.events and 2 of its partitions" in timeout.message
+    assert {lock["table"] for lock in _lint(project, url, start="a").locks["b"]} == {
+        "public.events",
+        "public.events_a",
+        "public.events_b",
+    }  # the report's data keeps every lock
