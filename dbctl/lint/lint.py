@@ -366,8 +366,8 @@ def review(
 
     if whole is None and linted:
         whole = _offline(settings, linted)
-    # the columns a SET NOT NULL would not scan, after the revision before (unmeasured: read
-    # from the revisions before the range, when one of it sets NOT NULL)
+    # what the revisions so far tell of the schema (NOT NULL proofs, indexes, foreign keys);
+    # before a measured revision its catalog says it
     known = _earlier(settings, linted, measured, whole)
     ranged = iter(whole or ())  # the range's revisions in order, linted or not
     chosen = {script.revision for script in linted}
@@ -630,12 +630,13 @@ def _sampler(
     live: str, rows: int, result: LintResult, whole: dict[str, list[str]] | None
 ) -> Callable[[str], None]:
     def sample(shadow_url: str) -> None:
-        from dbctl.lint.sample import copy_sample, gaining_foreign_keys
+        from dbctl.lint.rules import gaining_foreign_keys
+        from dbctl.lint.sample import copy_sample
 
         statements = [text for found in (whole or {}).values() for text in found]
-        sampled = copy_sample(
-            live, shadow_url, rows=rows, leave_out=gaining_foreign_keys(statements)
-        )
+        why = "a linted revision gives it a foreign key"
+        leave_out = {table: why for table in gaining_foreign_keys(statements)}
+        sampled = copy_sample(live, shadow_url, rows=rows, leave_out=leave_out)
         result.sample = {
             "tables": sampled.tables,
             "rows": sampled.rows,

@@ -139,13 +139,10 @@ class Known:
     ) -> list[Table]:
         """The tables the foreign keys of ``table`` point to: all of them, the one named
         ``name``, or those on ``column``."""
-        where = _table(table)
         return [
             parent
-            for (child, key_name), (parent, columns) in self.foreign_keys.items()
-            if child == where
-            and (name is None or key_name == name)
-            and (column is None or column in columns)
+            for key, (parent, columns) in self.foreign_keys.items()
+            if _of(key, columns, table, name, column)
         ]
 
     def foreign_key_added(
@@ -166,13 +163,25 @@ class Known:
     def foreign_keys_gone(
         self, table: Table, *, name: str | None = None, column: str | None = None
     ) -> None:
-        where = _table(table)
         self.foreign_keys = {
-            (child, key_name): (parent, columns)
-            for (child, key_name), (parent, columns) in self.foreign_keys.items()
-            if not (
-                child == where
-                and (name is None or key_name == name)
-                and (column is None or column in columns)
-            )
+            key: (parent, columns)
+            for key, (parent, columns) in self.foreign_keys.items()
+            if not _of(key, columns, table, name, column)
         }
+
+
+def _of(
+    key: tuple[tuple[str, str], str],
+    columns: tuple[str, ...],
+    table: Table,
+    name: str | None,
+    column: str | None,
+) -> bool:
+    """Whether the foreign key ``key`` (on ``columns``) is one of ``table``'s: any, the one
+    named ``name``, or those on ``column``."""
+    child, key_name = key
+    return (
+        child == _table(table)
+        and (name is None or key_name == name)
+        and (column is None or column in columns)
+    )

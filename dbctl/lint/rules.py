@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -710,17 +710,33 @@ def follow(statements: Sequence[str], known: Known | None) -> Known:
     """``known`` after ``statements`` (a revision the rules do not lint: only what it tells
     of the schema); ``known`` is not changed."""
     found = known.copy() if known else Known()
+    for node in _nodes(statements):
+        _follow(node, found)
+        if isinstance(node, ast.IndexStmt) and node.idxname:
+            found.indexes[node.idxname.lower()] = table_of(node.relation)
+    return found
+
+
+def gaining_foreign_keys(statements: Sequence[str]) -> set[tuple[str, str]]:
+    """The tables ``statements`` give a foreign key at any point, by (schema, name), a name
+    without a schema taken as public's (a key dropped later still counts: the rows were
+    checked when it was added)."""
+    found: set[tuple[str, str]] = set()
+    for node in _nodes(statements):
+        added = Known()
+        _follow(node, added)
+        found |= {child for child, _ in added.foreign_keys}
+    return found
+
+
+def _nodes(statements: Sequence[str]) -> Iterator[ast.Node]:
+    """The parsed statements, those PostgreSQL's parser refuses left out."""
     for text in statements:
         try:
             parsed = parse_sql(text)
-        except (ParseError, ValueError):
+        except (ParseError, ValueError):  # ValueError: a lone surrogate, not UTF-8
             continue
-        for raw in parsed:
-            if raw.stmt is not None:
-                _follow(raw.stmt, found)
-                if isinstance(raw.stmt, ast.IndexStmt) and raw.stmt.idxname:
-                    found.indexes[raw.stmt.idxname.lower()] = table_of(raw.stmt.relation)
-    return found
+        yield from (raw.stmt for raw in parsed if raw.stmt is not None)
 
 
 def _follow(node: ast.Node, known: Known) -> None:

@@ -20,7 +20,7 @@ one; otherwise no sample, and a note says so). Partitioned tables are not copied
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -133,46 +133,6 @@ def _copy(
         f"INSERT INTO {target} ({columns}) SELECT * FROM dbctl_sample ON CONFLICT DO NOTHING"
     )
     return read, max(added.rowcount, 0)
-
-
-def gaining_foreign_keys(statements: Iterable[str]) -> dict[tuple[str, str], str]:
-    """The tables ``statements`` give a foreign key (ADD CONSTRAINT ... FOREIGN KEY, or
-    REFERENCES on an added column), by (schema, name), a name without a schema taken as
-    public's: sampled apart from their parents, their rows would break it."""
-    from pglast import ast, parse_sql
-    from pglast.enums import AlterTableType, ConstrType
-    from pglast.parser import ParseError
-
-    from dbctl.lint.names import table_of
-
-    found: dict[tuple[str, str], str] = {}
-    for text in statements:
-        try:
-            parsed = parse_sql(text)
-        except (ParseError, ValueError):
-            continue
-        for raw in parsed:
-            node = raw.stmt
-            if not isinstance(node, ast.AlterTableStmt):
-                continue
-            for cmd in node.cmds or ():
-                if not isinstance(cmd, ast.AlterTableCmd):
-                    continue
-                if cmd.subtype == AlterTableType.AT_AddConstraint:
-                    constraints = [cmd.def_]
-                elif cmd.subtype == AlterTableType.AT_AddColumn and cmd.def_ is not None:
-                    constraints = list(getattr(cmd.def_, "constraints", None) or ())
-                else:
-                    continue
-                if any(
-                    isinstance(c, ast.Constraint) and c.contype == ConstrType.CONSTR_FOREIGN
-                    for c in constraints
-                ):
-                    table = table_of(node.relation)
-                    found[(table.schema or "public", table.name)] = (
-                        "a linted revision gives it a foreign key"
-                    )
-    return found
 
 
 def copy_sample(
