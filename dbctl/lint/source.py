@@ -5,7 +5,8 @@ The line a finding belongs to, for GitHub's and SARIF's annotations.
 The rules read the SQL Alembic prints, which carries no line of the Python that made it.
 So each simple statement of ``upgrade()`` (inside ``with``, ``if`` and loops too) is
 scored by the names it shares with the SQL (tables, columns, indexes, constraints; SQL's
-own words count next to nothing) and the best one's first line is the finding's. A
+own words count next to nothing, unless the SQL quotes one as a name: ``"order"``) and
+the best one's first line is the finding's. A
 statement that names nothing the SQL names gives no line rather than a wrong one.
 
 The transaction control ``upgrade()`` runs itself (``op.execute("COMMIT")``): in Alembic's
@@ -21,6 +22,7 @@ from collections.abc import Iterator
 from dbctl.pg.identifiers import KEYWORDS
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
+_QUOTED = re.compile(r'"((?:[^"]|"")+)"')
 # SQL's words in DDL that PostgreSQL does not reserve: as common as keywords in revisions
 _DDL_WORD_TEXT = """
     add alter attach cascade comment data detach disable drop enable exclusive first if index
@@ -82,15 +84,20 @@ def _words(text: str) -> set[str]:
     return {word.lower() for word in _WORD.findall(text)}
 
 
-def _best(functions: list[_Function], wanted: set[str], lines: list[str]) -> int | None:
+def _best(
+    functions: list[_Function], wanted: set[str], lines: list[str], named: set[str]
+) -> int | None:
     """The first line of the simple statement of ``functions`` that shares the most names
-    with ``wanted`` (the earliest of equals), if one shares a name at all."""
+    with ``wanted`` (the earliest of equals), if one shares a name at all; ``named``: the
+    words the SQL quotes as names, which count in full even when they are SQL's."""
     best: tuple[float, int] | None = None
     for function in functions:
         for node, around in _simple(function.body, lines):
             end = node.end_lineno or node.lineno
             shared = wanted & _words(around + "\n" + "\n".join(lines[node.lineno - 1 : end]))
-            score = sum(_COMMON_WEIGHT if word in _COMMON else 1.0 for word in shared)
+            score = sum(
+                _COMMON_WEIGHT if word in _COMMON and word not in named else 1.0 for word in shared
+            )
             if score >= 1.0 and (best is None or score > best[0]):
                 best = (score, node.lineno)
     return best[1] if best else None
@@ -103,8 +110,9 @@ def locate(source: str, statement: str) -> int | None:
     if not functions:
         return None
     wanted, lines = _words(statement), source.splitlines()
-    found = _best(functions[:1], wanted, lines)
-    return found if found is not None else _best(functions[1:], wanted, lines)
+    named = {word for quoted in _QUOTED.findall(statement) for word in _words(quoted)}
+    found = _best(functions[:1], wanted, lines, named)
+    return found if found is not None else _best(functions[1:], wanted, lines, named)
 
 
 def first_line_of_upgrade(source: str) -> int | None:

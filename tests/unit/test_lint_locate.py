@@ -93,3 +93,23 @@ def test_a_helper_upgrade_calls_is_searched_when_upgrade_names_nothing() -> None
         "(experiment_id) REFERENCES experiments (id) ON DELETE CASCADE"
     )
     assert locate(HELPER, sql) == 7
+
+
+RESERVED = """from alembic import op
+
+
+def upgrade():
+    op.execute('ALTER TABLE "order" ALTER COLUMN "select" TYPE bigint')
+    op.execute('ALTER TABLE "select"."user" ALTER COLUMN "Group" SET NOT NULL')
+    op.execute('ALTER TABLE "order" RENAME COLUMN "from" TO "where"')
+    op.drop_column("order", "select")
+"""
+
+
+def test_a_reserved_word_quoted_as_a_name_counts_as_a_name() -> None:
+    """``"order"``, ``"select"``, ``"user"``: quoted in the SQL they are the table's and
+    the columns' names, not SQL's words."""
+    assert locate(RESERVED, 'ALTER TABLE "order" ALTER COLUMN "select" TYPE bigint') == 5
+    assert locate(RESERVED, 'ALTER TABLE "select"."user" ALTER COLUMN "Group" SET NOT NULL') == 6
+    assert locate(RESERVED, 'ALTER TABLE "order" RENAME COLUMN "from" TO "where"') == 7
+    assert locate(RESERVED, "SELECT 1 FROM nothing WHERE true") is None
